@@ -1,0 +1,44 @@
+"""``nucseg-zoo train MODEL_ID [--recipe FILE] [--device cpu|cuda] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train a zoo model from its recipe")
+    parser.add_argument("model_id", help="zoo model id, e.g. unet-bbbc039")
+    parser.add_argument("--recipe", type=Path, help="recipe YAML (default: the zoo entry's recipe.yaml)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"),
+                        help="default: bf16 where supported (CPU with bf16, CUDA), else fp32")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
+    parser.add_argument("--export", action="store_true",
+                        help="install the best weights, log and tuned postprocessing into zoo/MODEL_ID")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nucseg_zoo.training.loop import train
+    from nucseg_zoo.training.recipe import Recipe
+    from nucseg_zoo.training.tuning import tune_run
+    from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+    recipe_path = args.recipe or zoo_entry_dir(args.model_id) / "recipe.yaml"
+    recipe = Recipe.from_yaml(recipe_path)
+    run_dir = args.out or Path("runs") / args.model_id
+    best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
+                 mirror=args.mirror, on_epoch=lambda record: print(record, file=sys.stderr))
+    params_path = tune_run(recipe, best, run_dir, device=args.device, mirror=args.mirror)
+    print(f"best weights: {best}\npostprocessing parameters (tuned on {recipe.validation_split}): {params_path}",
+          file=sys.stderr)
+    if args.export:
+        from nucseg_zoo.zoo.export import export_run
+
+        print(f"exported to {export_run(run_dir, args.model_id)}", file=sys.stderr)
+    print(run_dir)
+    return 0

@@ -1,0 +1,29 @@
+"""Object-level metrics of the BBBC039 protocol (Caicedo et al. 2019), pure numpy.
+
+Start with :func:`score_image` (one image) and :func:`summarize` (a dataset split)::
+
+    from nucseg_zoo.metrics import score_image, summarize
+    scores = summarize(score_image(gt, pred, name=name) for name, gt, pred in pairs)
+    scores.average_f1, scores.to_dict(), scores.to_frame()
+
+:func:`match` gives the underlying sparse overlap; :mod:`nucseg_zoo.metrics.folder` reads
+predicted label images from a folder. Definitions and empty-image conventions are in
+:mod:`nucseg_zoo.metrics.scores`.
+"""
+
+from nucseg_zoo.metrics.matching import Matching, match
+from nucseg_zoo.metrics.scores import (
+    MISS_THRESHOLD,
+    SIZE_BINS,
+    SPLIT_MERGE_THRESHOLD,
+    THRESHOLDS,
+    DatasetScores,
+    ImageScores,
+    score_image,
+    summarize,
+)
+
+__all__ = [
+    "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
+    "DatasetScores", "ImageScores", "Matching", "match", "score_image", "summarize",
+]

@@ -1,0 +1,1 @@
+"""Training recipes and the training loop for zoo models."""

@@ -1,0 +1,174 @@
+"""The training loop: seeded, resumable, logged, best checkpoint chosen on validation.
+
+Layout of a run folder::
+
+    last.pt          full state after the latest finished epoch (resume point)
+    best.pt          model state dict with the best validation average F1
+    log.jsonl        one JSON line per epoch (loss, validation average F1, lr, seconds)
+
+Each epoch draws its crops from a generator seeded by (recipe seed, epoch), so a run
+resumed after an interruption continues exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from nucseg_zoo import datasets
+from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
+from nucseg_zoo.metrics import score_image, summarize
+from nucseg_zoo.models.unet import UNet
+from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
+from nucseg_zoo.training.data import CropSampler
+from nucseg_zoo.training.recipe import Recipe
+
+log = logging.getLogger(__name__)
+
+
+def atomic_torch_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename over ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_model(recipe: Recipe) -> torch.nn.Module:
+    """The recipe's network (logits output for training)."""
+    if recipe.model != "unet":
+        raise ValueError(f"unknown model {recipe.model!r} in recipe; valid: unet")
+    arch = dict(recipe.architecture)
+    arch["widths"] = tuple(arch["widths"])
+    return UNet(**arch, softmax=False)
+
+
+def learning_rate(recipe: Recipe, step: int) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``final_lr`` over the run."""
+    peak, final = recipe.optimizer["lr"], recipe.schedule["final_lr"]
+    warmup = recipe.schedule.get("warmup_steps", 0)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, recipe.total_steps - warmup)
+    return final + 0.5 * (peak - final) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, device: torch.device,
+                           precision: str) -> list[np.ndarray]:
+    """Softmax probability maps ``(3, H, W)`` of every validation image."""
+    model.eval()
+    probabilities = []
+    for sample in samples:
+        logits = predict_tiled(model, recipe.normalization(sample.image), device=device, precision=precision)
+        probabilities.append(torch.softmax(torch.from_numpy(logits), dim=0).numpy())
+    return probabilities
+
+
+def average_f1(probabilities: list[np.ndarray], truths: list[np.ndarray], params: PostprocessingParams) -> float:
+    """Average F1 of the postprocessed probability maps against the ground truth."""
+    scores = [score_image(truth, probabilities_to_labels(prob, params), name=str(index))
+              for index, (prob, truth) in enumerate(zip(probabilities, truths))]
+    return summarize(scores).average_f1
+
+
+def train(
+    recipe: Recipe,
+    run_dir: Path,
+    *,
+    device: str = "cpu",
+    precision: str | None = None,
+    resume: bool = False,
+    mirror: str | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> Path:
+    """Train ``recipe`` into ``run_dir``; return the path of the best state dict.
+
+    Args:
+        recipe: the training recipe.
+        run_dir: output folder (created); holds ``last.pt``, ``best.pt``, ``log.jsonl``.
+        device: "cpu" or "cuda".
+        precision: "bf16", "fp16" or "fp32"; default bf16 where the device supports it.
+        resume: continue from ``run_dir/last.pt`` (must come from the same recipe).
+        mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
+        progress: show a tqdm progress bar.
+        on_epoch: called with each epoch's log record.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch_device = torch.device(device)
+    precision = precision or default_precision(torch_device)
+    torch.manual_seed(recipe.seed)
+    model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.optimizer["lr"],
+                                 weight_decay=recipe.optimizer.get("weight_decay", 0.0))
+    start_epoch, best_f1 = 0, -1.0
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+    if resume and last_path.exists():
+        state = torch.load(last_path, map_location=torch_device, weights_only=False)
+        if state["recipe_digest"] != recipe.digest():
+            raise ValueError(f"{last_path} was made with another recipe; start a new run folder")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
+        log.info("resuming at epoch %d (best validation average F1 %.4f)", start_epoch, best_f1)
+    elif log_path.exists():
+        log_path.unlink()
+
+    train_set = CropSampler(datasets.load(recipe.dataset, recipe.train_split, mirror=mirror),
+                            recipe.normalization, recipe.crop_size, recipe.augmentation)
+    val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
+    val_truths = [sample.labels for sample in val_samples]
+    weights = torch.tensor(recipe.class_weights, dtype=torch.float32, device=torch_device)
+    scaler = torch.amp.GradScaler(enabled=precision == "fp16")
+
+    for epoch in range(start_epoch, recipe.epochs):
+        started = time.perf_counter()
+        rng = np.random.default_rng([recipe.seed, epoch])
+        model.train()
+        losses = []
+        bar = tqdm(range(recipe.steps_per_epoch), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress)
+        for step_in_epoch in bar:
+            step = epoch * recipe.steps_per_epoch + step_in_epoch
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(recipe, step)
+            images, targets = train_set.batch(rng, recipe.batch_size)
+            images = torch.from_numpy(images).to(torch_device).contiguous(memory_format=torch.channels_last)
+            targets = torch.from_numpy(targets).to(torch_device)
+            with autocast_context(torch_device, precision):
+                logits = model(images)
+            loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=weights)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
+        train_seconds = time.perf_counter() - started
+        probabilities = validation_predictions(model, val_samples, recipe, torch_device, precision)
+        val_f1 = average_f1(probabilities, val_truths, PostprocessingParams())
+        record = {"epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,
+                  "train_loss": float(np.mean(losses)), "validation_average_f1": val_f1,
+                  "lr": learning_rate(recipe, (epoch + 1) * recipe.steps_per_epoch - 1),
+                  "train_seconds": round(train_seconds, 1),
+                  "seconds": round(time.perf_counter() - started, 1), "device": device, "precision": precision}
+        if val_f1 > best_f1:
+            best_f1 = val_f1
+            atomic_torch_save(model.state_dict(), best_path)
+        atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                           "best_f1": best_f1, "recipe_digest": recipe.digest(), "recipe": recipe.to_dict()},
+                          last_path)
+        with open(log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        log.info("epoch %d: %s", epoch + 1, record)
+        if on_epoch:
+            on_epoch(record)
+    return best_path

@@ -1,0 +1,74 @@
+"""Versioned training recipes (YAML) for zoo models."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nucseg_zoo.normalization import PercentileNormalization
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random augmentation of training crops."""
+
+    flips: bool = True
+    rot90: bool = True
+    gain: tuple[float, float] = (0.7, 1.4)
+    offset: tuple[float, float] = (-0.1, 0.1)
+    elastic: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that determines a training run (see ``zoo/<id>/recipe.yaml``)."""
+
+    version: int
+    model: str
+    architecture: dict[str, Any]
+    seed: int
+    dataset: str
+    train_split: str
+    validation_split: str
+    normalization: PercentileNormalization
+    crop_size: int
+    batch_size: int
+    epochs: int
+    steps_per_epoch: int
+    optimizer: dict[str, Any]
+    schedule: dict[str, Any]
+    class_weights: tuple[float, ...]
+    augmentation: Augmentation = field(default_factory=Augmentation)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Recipe":
+        """Read and check a recipe file."""
+        raw = yaml.safe_load(Path(path).read_text())
+        raw["normalization"] = PercentileNormalization(**raw["normalization"])
+        augmentation = dict(raw.get("augmentation") or {})
+        for key in ("gain", "offset"):
+            if key in augmentation:
+                augmentation[key] = tuple(augmentation[key])
+        raw["augmentation"] = Augmentation(**augmentation)
+        raw["class_weights"] = tuple(raw["class_weights"])
+        recipe = cls(**raw)
+        if recipe.crop_size % 8:
+            raise ValueError(f"crop_size must be a multiple of 8, got {recipe.crop_size}")
+        return recipe
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-dict form (stored in checkpoints and logs)."""
+        return asdict(self)
+
+    @property
+    def total_steps(self) -> int:
+        """Optimizer steps of the whole run."""
+        return self.epochs * self.steps_per_epoch
+
+    def digest(self) -> str:
+        """sha256 of the recipe's content, to tie checkpoints to the recipe."""
+        return hashlib.sha256(yaml.safe_dump(self.to_dict(), sort_keys=True).encode()).hexdigest()

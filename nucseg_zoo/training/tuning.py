@@ -1,0 +1,64 @@
+"""Choice of postprocessing parameters on the validation split (never on test)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nucseg_zoo import datasets
+from nucseg_zoo.inference import default_precision
+from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.training.recipe import Recipe
+
+# Grid searched on validation; the defaults of PostprocessingParams lie inside it.
+SEARCH_GRID = {
+    "interior_threshold": (0.3, 0.4, 0.5, 0.6, 0.7),
+    "method": ("grow", "watershed"),
+    "grow_distance": (1, 2, 3),
+    "background_threshold": (0.3, 0.5, 0.7),
+}
+
+
+def tune_params(probabilities: list[np.ndarray], truths: list[np.ndarray],
+                base: PostprocessingParams | None = None) -> tuple[PostprocessingParams, float]:
+    """Grid-search :data:`SEARCH_GRID` for the best average F1; return (params, F1)."""
+    from nucseg_zoo.training.loop import average_f1
+
+    base = base or PostprocessingParams()
+    best, best_f1 = base, -1.0
+    keys = list(SEARCH_GRID)
+    for values in itertools.product(*(SEARCH_GRID[k] for k in keys)):
+        candidate = replace(base, **dict(zip(keys, values)))
+        f1 = average_f1(probabilities, truths, candidate)
+        if f1 > best_f1:
+            best, best_f1 = candidate, f1
+    return best, best_f1
+
+
+def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu",
+             mirror: str | None = None) -> Path:
+    """Tune postprocessing for ``weights`` on the recipe's validation split.
+
+    Writes ``run_dir/postprocessing.json`` (parameters, the validation average F1 they
+    reach, and the split they were chosen on) atomically and returns its path.
+    """
+    from nucseg_zoo.training.loop import build_model, validation_predictions
+
+    torch_device = torch.device(device)
+    model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
+    model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
+    samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
+    probabilities = validation_predictions(model, samples, recipe, torch_device, default_precision(torch_device))
+    params, f1 = tune_params(probabilities, [s.labels for s in samples])
+    out = Path(run_dir) / "postprocessing.json"
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps({"params": params.to_dict(), "validation_average_f1": f1,
+                               "chosen_on": f"{recipe.dataset}/{recipe.validation_split}"}, indent=2) + "\n")
+    os.replace(tmp, out)
+    return out

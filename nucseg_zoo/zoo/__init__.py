@@ -1,0 +1,37 @@
+"""The model zoo: :func:`list_models` and :func:`load_model`."""
+
+from __future__ import annotations
+
+from nucseg_zoo.zoo.registry import list_models
+
+
+def load_model(source: str, *, device: str = "cpu", precision: str | None = None):
+    """Load a ready-to-run segmentation model.
+
+    Args:
+        source: a zoo id from :func:`list_models` (e.g. ``"unet-bbbc039"``), or a path or
+            URL to a bioimage.io model package (``.zip``) or ``rdf.yaml``.
+        device: "cpu" or "cuda".
+        precision: "fp32", "bf16" or "fp16"; default bf16 where supported, else fp32.
+
+    Returns:
+        An object with ``predict(image) -> (C, H, W) probabilities`` and
+        ``segment(image) -> (H, W) int32 labels``.
+
+    Raises:
+        ValueError: ``source`` is neither a zoo id nor a model package (lists the zoo ids).
+    """
+    if source in list_models():
+        from nucseg_zoo.zoo.entry import read_entry
+        from nucseg_zoo.zoo.model import ZooModel
+
+        return ZooModel(read_entry(source), device=device, precision=precision)
+    if str(source).lower().endswith((".zip", ".yaml", ".yml")):
+        from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
+
+        return BioimageioModel.from_source(source, device=device)
+    raise ValueError(f"unknown model {source!r}: not a zoo id ({', '.join(list_models())}) "
+                     "nor a bioimage.io package (.zip) or rdf (.yaml)")
+
+
+__all__ = ["list_models", "load_model"]

@@ -1,0 +1,57 @@
+"""The nucseg-zoo command line: datasets, score."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import tifffile
+
+from nucseg_zoo.cli import main
+
+
+def test_help_lists_the_commands():
+    result = subprocess.run([sys.executable, "-m", "nucseg_zoo.cli", "--help"], capture_output=True, text=True,
+                            check=True)
+    for command in ("demo", "datasets", "score", "evaluate", "train"):
+        assert command in result.stdout
+
+
+def test_datasets_list_and_info(capsys):
+    assert main(["datasets", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["bbbc039", "bbbc039-sample"]
+    assert main(["datasets", "info", "bbbc039-sample", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["splits"] == {"test": {"n_images": 3, "n_nuclei": 317}}
+
+
+def test_unknown_dataset_is_a_clear_error(capsys):
+    assert main(["datasets", "info", "nope"]) == 2
+    assert "valid datasets: bbbc039, bbbc039-sample" in capsys.readouterr().err
+
+
+def test_datasets_verify_and_info_on_the_mirror(bbbc039_mirror, capsys):
+    assert main(["datasets", "verify", "bbbc039", "--mirror", bbbc039_mirror]) == 0
+    assert "all files verified" in capsys.readouterr().err
+    assert main(["datasets", "info", "bbbc039", "--json", "--mirror", bbbc039_mirror]) == 0
+    splits = json.loads(capsys.readouterr().out)["splits"]
+    assert {k: v["n_nuclei"] for k, v in splits.items()} == {"training": 12001, "validation": 5896, "test": 5720}
+
+
+def test_score_a_prediction_folder(tmp_path, sample_split, capsys, monkeypatch):
+    """Ground truth scored as a prediction is perfect; a missing file counts as empty."""
+    for sample in sample_split[:2]:
+        tifffile.imwrite(tmp_path / f"{sample.name}.tif", sample.labels)
+    assert main(["score", str(tmp_path), "--dataset", "bbbc039-sample", "--split", "test", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("average_f1", "f1", "jaccard", "error_rate_at_0.7", "missed_by_size", "extra_objects", "splits",
+                "merges", "n_images", "n_true", "n_pred"):
+        assert key in result
+    assert result["missing_predictions"] == [sample_split[2].name]
+    per_image = {r["name"]: r for r in result["images"]}
+    assert per_image[sample_split[0].name]["f1"]["0.90"] == 1.0
+    assert per_image[sample_split[2].name]["n_pred"] == 0
+    assert result["average_f1"] == pytest.approx(2 / 3)
+    assert result["n_true"] == 317 and result["n_pred"] == 26 + 93

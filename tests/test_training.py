@@ -1,0 +1,65 @@
+"""The training loop on the bundled sample: logs, checkpoints and exact resumption."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from nucseg_zoo.training.loop import learning_rate, train
+from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+
+@pytest.fixture
+def tiny_recipe() -> Recipe:
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
+                   architecture={**recipe.architecture, "widths": [4, 8, 16]},
+                   crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
+                   schedule={**recipe.schedule, "warmup_steps": 1})
+
+
+def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    assert recipe.class_weights == (1.0, 1.0, 10.0)
+    assert recipe.crop_size == 256 and recipe.train_split == "training" and recipe.validation_split == "validation"
+    assert recipe.architecture["widths"] == [64, 128, 256]
+    lrs = [learning_rate(recipe, s) for s in range(recipe.total_steps)]
+    assert max(lrs) == pytest.approx(recipe.optimizer["lr"])
+    assert lrs[-1] == pytest.approx(recipe.schedule["final_lr"], rel=0.05)
+
+
+def test_training_logs_checkpoints_and_resumes_exactly(tiny_recipe, tmp_path):
+    straight = train(tiny_recipe, tmp_path / "straight", precision="fp32", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert all(0.0 <= r["validation_average_f1"] <= 1.0 and np.isfinite(r["train_loss"]) for r in log)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(record):
+        raise Interrupted  # e.g. the machine went away after the first epoch's checkpoint
+
+    interrupted = tmp_path / "interrupted"
+    with pytest.raises(Interrupted):
+        train(tiny_recipe, interrupted, precision="fp32", progress=False, on_epoch=interrupt)
+    assert len((interrupted / "log.jsonl").read_text().splitlines()) == 1
+    train(tiny_recipe, interrupted, precision="fp32", resume=True, progress=False)
+    assert (interrupted / "log.jsonl").read_text().count("\n") == 2
+
+    a = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)["model"]
+    b = torch.load(interrupted / "last.pt", weights_only=False)["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    assert (interrupted / "best.pt").exists()
+
+
+def test_resume_refuses_a_checkpoint_of_another_recipe(tiny_recipe, tmp_path):
+    train(replace(tiny_recipe, epochs=1), tmp_path, precision="fp32", progress=False)
+    with pytest.raises(ValueError, match="another recipe"):
+        train(tiny_recipe, tmp_path, precision="fp32", resume=True, progress=False)
