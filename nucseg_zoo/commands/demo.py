@@ -1,8 +1,8 @@
 """``nucseg-zoo demo``: the main job on the bundled sample, offline.
 
-Loads and verifies the three bundled BBBC039 test images, segments them with the zoo's
-U-Net (and any other segmenter named with ``--model``), scores the result against the
-ground truth with the paper's metrics and prints a table. ``--out DIR`` also writes the
+Loads and verifies the three bundled BBBC039 test images, segments them with every
+trained zoo model and classical baseline (or the segmenters named with ``--model``),
+scores the results against the ground truth with the paper's metrics and prints a table. ``--out DIR`` also writes the
 label images (TIFF) and an overview figure (PNG).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("demo", help="segment and score the bundled BBBC039 sample (offline)")
     parser.add_argument("--model", action="append",
-                        help="segmenter to run (repeatable; default: unet-bbbc039)")
+                        help="segmenter to run (repeatable; default: every trained zoo model and baseline)")
     parser.add_argument("--out", type=Path, help="write label images and an overview PNG here")
     parser.set_defaults(run=run)
 
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"bbbc039-sample: {len(samples)} test images verified against the BBBC039 manifest", file=sys.stderr)
     truths = {sample.name: sample.labels for sample in samples}
     print(f"{'segmenter':<16} {'image':<22} {'nuclei':>6} {'found':>6} {'avg F1':>7} {'err@0.7':>8} {'s/img':>6}")
-    for name in args.model or ["unet-bbbc039"]:
+    for name in args.model or _default_segmenters():
         segmenter = get_segmenter(name)
         results, outputs = [], {}
         for sample in samples:
@@ -51,6 +51,15 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             _write_outputs(args.out / name, samples, outputs)
     return 0
+
+
+def _default_segmenters() -> list[str]:
+    from nucseg_zoo.baselines import list_baselines
+    from nucseg_zoo.zoo import list_models
+    from nucseg_zoo.zoo.entry import read_entry
+
+    trained = [m for m in list_models() if read_entry(m).weights_sha256 is not None]
+    return trained + list_baselines()
 
 
 def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:

@@ -1,0 +1,89 @@
+"""U-Net speed on this machine: whole-image inference and training throughput, fp32 vs bf16.
+
+    python benchmarks/bench_unet.py [--repeats 5] [--train-steps 3]
+
+Inference: one 520×696 BBBC039 image (the bundled sample), network only and the whole
+``segment`` call (normalisation + network + postprocessing). Training: crops/s for
+batches of 256² crops (forward, backward, Adam step). Both precisions are measured in
+the same run, so their ratio is meaningful even on a noisy machine. Target: whole-image
+inference ≤ 0.5 s (the paper: 10.1 s on 8 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+
+from nucseg_zoo import datasets
+from nucseg_zoo.inference import predict_tiled
+from nucseg_zoo.models.unet import UNet
+from nucseg_zoo.normalization import PercentileNormalization
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up (oneDNN primitive creation)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _network(trained: bool) -> torch.nn.Module:
+    if trained:
+        from nucseg_zoo.zoo.entry import read_entry
+
+        entry = read_entry("unet-bbbc039")
+        if entry.weights_sha256:
+            return entry.build_network()
+    return UNet().eval()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-steps", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=8)
+    args = parser.parse_args()
+
+    image = PercentileNormalization()(datasets.load("bbbc039-sample", "test")[1].image)
+    network = _network(trained=True).to(memory_format=torch.channels_last)
+    rows = []
+    for precision in ("fp32", "bf16"):
+        seconds = _median_seconds(lambda: predict_tiled(network, image, precision=precision), args.repeats)
+        rows.append((f"inference 520x696, {precision}", seconds, f"{seconds:.3f} s/image"))
+
+    for precision in ("fp32", "bf16"):
+        model = UNet(softmax=False).to(memory_format=torch.channels_last).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, 3, (args.batch, 256, 256))
+        weight = torch.tensor([1.0, 1.0, 10.0])
+
+        def step():
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits.float(), y, weight=weight)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        seconds = _median_seconds(step, args.train_steps)
+        rows.append((f"training batch {args.batch}x256², {precision}", seconds,
+                     f"{args.batch / seconds:.2f} crops/s"))
+
+    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads")
+    print(f"{'measurement':<34} {'median s':>9}  rate")
+    for name, seconds, rate in rows:
+        print(f"{name:<34} {seconds:>9.3f}  {rate}")
+    print(f"bf16 speed-up: inference {rows[0][1] / rows[1][1]:.2f}x, training {rows[2][1] / rows[3][1]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

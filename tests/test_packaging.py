@@ -1,0 +1,429 @@
+"""bioimage.io packaging (``nucseg_zoo.packaging``, ``nucseg-zoo package``) and
+running packages (``nucseg_zoo.zoo.bioimageio_model``).
+
+Two packages are built once per module: one from a temporary zoo entry with a thin,
+randomly initialised U-Net (exercises every code path in seconds) and one from the
+shipped ``zoo/unet-bbbc039`` weights (skipped while training has not produced them).
+Both pass ``bioimageio.core.test_model`` in every weight format.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("bioimageio.core")
+torch = pytest.importorskip("torch")
+
+from nucseg_zoo import datasets, load_model  # noqa: E402
+from nucseg_zoo.cli import main  # noqa: E402
+from nucseg_zoo.datasets.source import sha256_of  # noqa: E402
+from nucseg_zoo.models.unet import UNet  # noqa: E402
+from nucseg_zoo.packaging import PackageValidationError, build_package, test_package  # noqa: E402
+from nucseg_zoo.packaging import layout as L  # noqa: E402
+from nucseg_zoo.packaging.receptive_field import receptive_field_radius  # noqa: E402
+from nucseg_zoo.postprocessing import PostprocessingParams  # noqa: E402
+from nucseg_zoo.training.recipe import Recipe  # noqa: E402
+from nucseg_zoo.zoo.bioimageio_model import BioimageioModel, infer_output_kind  # noqa: E402
+from nucseg_zoo.zoo.entry import ZooEntry, read_entry  # noqa: E402
+from nucseg_zoo.zoo.model import ZooModel  # noqa: E402
+from nucseg_zoo.zoo.registry import zoo_entry_dir  # noqa: E402
+
+MODEL_ID = "unet-bbbc039"
+DEEPIMAGEJ_PREPROCESSING = {"binarize", "clip", "ensure_dtype", "fixed_zero_mean_unit_variance", "scale_linear",
+                            "scale_range", "sigmoid", "zero_mean_unit_variance"}
+TILED_ATOL = 1e-5   # tiled vs whole image (same network, same weights format)
+ZOO_ATOL = 1e-4     # packaged model (through bioimageio.core) vs ZooModel in fp32
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Small CPU workloads: one thread avoids stalls when other jobs share the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _random_entry(folder: Path, widths=(8, 16, 32), *, metrics: dict | None = None) -> ZooEntry:
+    """A zoo-like entry of the shipped model's recipe with a thin random-init U-Net."""
+    source = zoo_entry_dir(MODEL_ID)
+    raw = yaml.safe_load((source / "entry.yaml").read_text())
+    raw["architecture"]["kwargs"]["widths"] = list(widths)
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    network = UNet(widths=widths).eval()
+    for module in network.modules():  # non-trivial batch-norm statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    torch.save(network.state_dict(), folder / "weights.pt")
+    if metrics is not None:
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    return ZooEntry(
+        id=raw["id"], dir=folder, name=raw["name"], description=raw["description"].strip(),
+        architecture=raw["architecture"], weights_path=folder / "weights.pt",
+        weights_sha256=sha256_of(folder / "weights.pt"), size_step=int(raw["size_step"]), halo=int(raw["halo"]),
+        output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
+        recipe=Recipe.from_yaml(source / raw["recipe"]), postprocessing=PostprocessingParams(min_size=20),
+        license=raw["license"], tags=tuple(raw["tags"]), raw=raw)
+
+
+@pytest.fixture(scope="module")
+def random_entry(tmp_path_factory):
+    return _random_entry(tmp_path_factory.mktemp("entry"), metrics={"average_f1": 0.5, "f1": {"0.5": 0.6}})
+
+
+@pytest.fixture(scope="module")
+def random_package(random_entry, tmp_path_factory):
+    return build_package(random_entry, tmp_path_factory.mktemp("dist"), check=True)
+
+
+@pytest.fixture(scope="module")
+def shipped_entry():
+    folder = zoo_entry_dir(MODEL_ID)
+    raw = yaml.safe_load((folder / "entry.yaml").read_text())
+    missing = [name for name in (raw["weights"]["file"], raw["postprocessing"]) if not (folder / name).is_file()]
+    if missing or raw["weights"]["sha256"] is None:
+        pytest.skip(f"zoo/{MODEL_ID} has no trained weights yet ({', '.join(missing) or 'sha256 not recorded'}): "
+                    "training is still running")
+    return read_entry(MODEL_ID)
+
+
+@pytest.fixture(scope="module")
+def shipped_package(shipped_entry, tmp_path_factory):
+    return build_package(shipped_entry, tmp_path_factory.mktemp("dist"), check=True)
+
+
+@pytest.fixture(params=["random", "shipped"])
+def package(request):
+    """Each built package with its entry: (entry, PackageResult)."""
+    if request.param == "random":
+        return request.getfixturevalue("random_entry"), request.getfixturevalue("random_package")
+    return request.getfixturevalue("shipped_entry"), request.getfixturevalue("shipped_package")
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return datasets.load("bbbc039-sample", split="test")[1]
+
+
+@pytest.fixture(scope="module")
+def crop(sample):
+    """A 256 x 384 window with nuclei (sizes multiple of 8: bioimageio.core's tiling keeps its grid)."""
+    return sample.image[128:384, 160:544]
+
+
+def _rdf(path: Path) -> tuple[dict, str]:
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read("rdf.yaml").decode()
+    return yaml.safe_load(text), text
+
+
+def _rewrite_zip(source: Path, target: Path, changes: dict[str, bytes | None]) -> Path:
+    """Copy a zip, replacing (bytes) or dropping (None) members."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in old.namelist():
+            if name in changes:
+                if changes[name] is not None:
+                    new.writestr(name, changes[name])
+            else:
+                new.writestr(name, old.read(name))
+    return target
+
+
+# ---------------------------------------------------------------- the package
+
+
+def test_every_weight_format_passes_test_model(package):
+    _, result = package
+    assert result.test is not None and result.test.passed, result.test.reasons
+    assert result.test.formats == {fmt: "passed" for fmt in L.WEIGHT_FORMATS}
+    assert result.summary.status in ("passed", "valid-format")
+
+
+def test_package_contents_and_atomic_output(package):
+    _, result = package
+    assert result.path.name == f"{MODEL_ID}.zip"
+    assert sorted(p.name for p in result.path.parent.iterdir()) == [result.path.name]  # no staging left
+    with zipfile.ZipFile(result.path) as archive:
+        names = set(archive.namelist())
+    assert names == {"rdf.yaml", L.STATE_DICT_FILE, L.TORCHSCRIPT_FILE, L.ONNX_FILE, "unet.py", L.TEST_INPUT_FILE,
+                     L.TEST_OUTPUT_FILE, L.COVER_FILE, L.DOCUMENTATION_FILE}
+    assert not any(name.endswith(".data") for name in names)
+
+
+def test_rdf_is_readable_by_old_specs_and_deepimagej(package):
+    entry, result = package
+    rdf, text = _rdf(result.path)
+    assert rdf["format_version"] == "0.5.9"
+    assert rdf["id"] == entry.id
+    assert rdf["covers"] == [L.COVER_FILE] and rdf["documentation"] == L.DOCUMENTATION_FILE  # plain strings
+    assert "&id" not in text and "*id" not in text  # no YAML aliases
+    assert rdf["config"]["deepimagej"] == {"allow_tiling": True, "pyramidal_model": False}
+    assert all("github_user" not in author for author in rdf["authors"])
+    assert {c["doi"] for c in rdf["cite"]} >= {"10.1002/cyto.a.23863", "10.1038/nmeth.2083"}
+    assert rdf["training_data"]["name"] == "BBBC039"
+    (inp,), (out,) = rdf["inputs"], rdf["outputs"]
+    assert [a.get("id", a["type"]) for a in inp["axes"]] == ["batch", "channel", "y", "x"]
+    assert {p["id"] for p in inp["preprocessing"]} <= DEEPIMAGEJ_PREPROCESSING
+    scale_range = next(p["kwargs"] for p in inp["preprocessing"] if p["id"] == "scale_range")
+    assert scale_range == {"axes": ["y", "x"], "min_percentile": entry.normalization.min_percentile,
+                           "max_percentile": entry.normalization.max_percentile, "eps": entry.normalization.eps}
+    assert out["axes"][1]["channel_names"] == ["background", "interior", "boundary"]
+    assert out.get("postprocessing", []) == []  # softmax lives inside the network
+    nucseg = rdf["config"]["nucseg_zoo"]
+    assert nucseg["output_kind"] == "three_class"
+    assert nucseg["postprocessing"] == entry.postprocessing.to_dict()
+    tolerance = rdf["config"]["bioimageio"]["reproducibility_tolerance"][0]
+    assert tolerance["absolute_tolerance"] == L.ABSOLUTE_TOLERANCE
+
+
+def test_sizes_halo_and_receptive_field(package):
+    _, result = package
+    rdf, _ = _rdf(result.path)
+    size = rdf["inputs"][0]["axes"][2]["size"]
+    halo = rdf["outputs"][0]["axes"][2]["halo"]
+    assert halo >= result.receptive_field and halo % size["step"] == 0
+    assert size["min"] - 2 * halo >= 1 and size["min"] % size["step"] == 0
+    assert (L.Layout(step=8, halo=halo).is_valid_size(256)) and not L.Layout(step=8, halo=halo).is_valid_size(260)
+
+
+def test_receptive_field_of_the_unet():
+    # radius of an L-level U-Net with two 3x3 convs per block: 7 * 2**L - 5 (51 px for 3 levels)
+    assert receptive_field_radius(UNet(widths=(2, 2, 2))) == 51
+    assert receptive_field_radius(UNet(widths=(2, 2))) == 23
+
+
+def test_onnx_is_self_contained_ir8(package):
+    onnx = pytest.importorskip("onnx")
+    _, result = package
+    with zipfile.ZipFile(result.path) as archive:
+        model = onnx.load_from_string(archive.read(L.ONNX_FILE))
+    assert model.ir_version <= 8
+    assert max(op.version for op in model.opset_import if op.domain in ("", "ai.onnx")) == 17
+    assert not any(init.data_location == onnx.TensorProto.EXTERNAL for init in model.graph.initializer)
+    onnx.checker.check_model(model)
+    assert 0 < result.max_abs_diff["onnx"] <= L.ABSOLUTE_TOLERANCE or result.max_abs_diff["onnx"] == 0.0
+
+
+def test_documentation_has_validation_section(random_package, tmp_path):
+    with zipfile.ZipFile(random_package.path) as archive:
+        readme = archive.read(L.DOCUMENTATION_FILE).decode()
+        cover = archive.read(L.COVER_FILE)
+    assert "# Validation" in readme and "| average_f1 | 0.5 |" in readme and "| f1.0.5 | 0.6 |" in readme
+    assert "ilastik" in readme and "10.1002/cyto.a.23863" in readme
+    import imageio.v3 as iio
+
+    image = iio.imread(io.BytesIO(cover), extension=".png")
+    assert image.shape[1] == 2 * image.shape[0] and image.dtype == np.uint8
+
+
+def test_documentation_without_metrics_says_not_yet_evaluated():
+    from nucseg_zoo.packaging.model_card import validation_section
+
+    assert "Not yet evaluated" in validation_section(None)
+
+
+# ---------------------------------------------------------------- running the package
+
+
+def test_tiled_prediction_equals_whole_image(package, crop):
+    from bioimageio.core import Tensor, predict
+    from bioimageio.spec import load_description
+
+    _, result = package
+    whole = load_model(str(result.path)).predict(crop)
+    tiled = BioimageioModel.from_source(result.path, tile=128).predict(crop)  # 2 x 3 blocks
+    np.testing.assert_allclose(tiled, whole, rtol=0, atol=TILED_ATOL)
+    # bioimageio.core's own tiling: blocks of 120 + 8 * 16 = 248 px, 2 x 3 of them
+    descr = load_description(result.path)
+    x = Tensor.from_numpy(crop[None, None].astype(np.float32), dims=("batch", "channel", "y", "x"))
+    core_tiled = predict(model=descr, inputs=x, blocksize_parameter=16).members[L.OUTPUT_ID].data.to_numpy()[0]
+    np.testing.assert_allclose(core_tiled, whole, rtol=0, atol=TILED_ATOL)
+
+
+def test_load_model_matches_zoo_model(package, crop):
+    entry, result = package
+    model = load_model(str(result.path))
+    assert isinstance(model, BioimageioModel)
+    assert model.id == MODEL_ID and model.output_kind == "three_class"
+    assert model.channel_names == ("background", "interior", "boundary")
+    assert model.postprocessing == entry.postprocessing
+    probabilities = model.predict(crop)
+    assert probabilities.shape == (3, *crop.shape) and probabilities.dtype == np.float32
+    reference = ZooModel(entry, precision="fp32").predict(crop)
+    # the package pads images by its halo (symmetric), ZooModel relies on the convolutions'
+    # zero padding: the two agree wherever the image border is out of reach
+    halo = _rdf(result.path)[0]["outputs"][0]["axes"][2]["halo"]
+    inner = (slice(None), slice(halo, -halo), slice(halo, -halo))
+    np.testing.assert_allclose(probabilities[inner], reference[inner], rtol=0, atol=ZOO_ATOL)
+
+
+def test_load_model_segments_a_sample_image(package, sample):
+    from nucseg_zoo.metrics import score_image
+
+    entry, result = package
+    labels = load_model(str(result.path)).segment(sample.image)
+    assert labels.shape == sample.image.shape and labels.dtype == np.int32
+    if entry.dir == zoo_entry_dir(MODEL_ID):  # trained weights: real nuclei
+        scores = score_image(sample.labels, labels)
+        assert scores.f1[0.5] > 0.7, scores
+
+
+def test_predict_accepts_odd_sizes(random_package):
+    model = load_model(str(random_package.path))
+    image = np.random.default_rng(0).integers(0, 4000, size=(131, 203)).astype(np.uint16)
+    assert model.predict(image).shape == (3, 131, 203)
+    with pytest.raises(ValueError, match="2-D"):
+        model.predict(np.zeros((2, 64, 64), np.float32))
+
+
+# ---------------------------------------------------------------- broken packages
+
+
+def test_corrupted_weights_are_rejected_with_reasons(random_package, tmp_path):
+    with zipfile.ZipFile(random_package.path) as archive:
+        weights = bytearray(archive.read(L.STATE_DICT_FILE))
+    weights[-100] ^= 0xFF
+    broken = _rewrite_zip(random_package.path, tmp_path / "broken.zip", {L.STATE_DICT_FILE: bytes(weights)})
+    with pytest.raises(ValueError, match="(?i)sha256") as err:
+        load_model(str(broken))
+    assert isinstance(err.value, PackageValidationError) and err.value.reasons
+
+
+def test_missing_test_tensor_is_rejected_with_reasons(random_package, tmp_path):
+    broken = _rewrite_zip(random_package.path, tmp_path / "broken.zip", {L.TEST_OUTPUT_FILE: None})
+    with pytest.raises(ValueError, match=L.TEST_OUTPUT_FILE.replace(".", r"\.")):
+        load_model(str(broken))
+    report = test_package(broken)
+    assert not report.passed and any(L.TEST_OUTPUT_FILE in reason for reason in report.reasons)
+
+
+def test_rdf_rejected_by_the_validator(random_package, tmp_path):
+    rdf, _ = _rdf(random_package.path)
+    rdf["inputs"][0]["preprocessing"][1]["kwargs"]["max_percentile"] = 0.5  # below min_percentile
+    broken = _rewrite_zip(random_package.path, tmp_path / "broken.zip", {"rdf.yaml": yaml.safe_dump(rdf).encode()})
+    with pytest.raises(ValueError, match="max_percentile"):
+        load_model(str(broken))
+
+
+def test_failed_build_writes_nothing(random_entry, tmp_path, monkeypatch, capsys):
+    import nucseg_zoo.commands.package as command
+    import nucseg_zoo.packaging.build as build
+
+    def invalid_rdf(*args, **kwargs):
+        rdf = original(*args, **kwargs)
+        rdf["outputs"][0]["axes"][2]["halo"] = 1000  # larger than the minimum input size allows
+        return rdf
+
+    original = build.build_rdf
+    monkeypatch.setattr(build, "build_rdf", invalid_rdf)
+    monkeypatch.setattr(command, "_read_entry", lambda model_id: random_entry)
+    out = tmp_path / "dist"
+    assert main(["package", MODEL_ID, "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "halo" in captured.err and "invalid; nothing written" in captured.err
+    assert list(out.iterdir()) == []
+
+
+def test_check_failure_writes_nothing(random_entry, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    import nucseg_zoo.commands.package as command
+    import nucseg_zoo.packaging.build as build
+
+    def wrong_output(*args, **kwargs):
+        example = original(*args, **kwargs)
+        return dataclasses.replace(example, output=np.roll(example.output, 1, axis=1))
+
+    original = build.make_example_data
+    monkeypatch.setattr(build, "make_example_data", wrong_output)
+    monkeypatch.setattr(build, "_check_formats", lambda *args: {})
+    monkeypatch.setattr(command, "_read_entry", lambda model_id: random_entry)
+    out = tmp_path / "dist"
+    assert main(["package", MODEL_ID, "--out", str(out), "--check"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "test_model failed" in captured.err and "disagree" in captured.err
+    assert list(out.iterdir()) == []
+
+
+def test_corrupted_entry_weights_write_nothing(random_entry, tmp_path):
+    import dataclasses
+
+    entry = dataclasses.replace(random_entry, weights_sha256="0" * 64)
+    out = tmp_path / "dist"
+    with pytest.raises(RuntimeError, match="sha256"):
+        build_package(entry, out)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_cli_prints_path_and_summary(random_entry, tmp_path, monkeypatch, capsys):
+    import nucseg_zoo.commands.package as command
+
+    monkeypatch.setattr(command, "_read_entry", lambda model_id: random_entry)
+    assert main(["package", MODEL_ID, "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(tmp_path / f"{MODEL_ID}.zip")
+    assert "valid-format" in captured.err or "passed" in captured.err
+
+
+# ---------------------------------------------------------------- models from elsewhere
+
+
+def _description(package_path: Path, tmp_path: Path, edit):
+    """The package's description after ``edit(rdf)``, validated without file checks."""
+    from bioimageio.spec import ValidationContext, build_description
+
+    with zipfile.ZipFile(package_path) as archive:
+        archive.extractall(tmp_path)
+    rdf = yaml.safe_load((tmp_path / "rdf.yaml").read_text())
+    edit(rdf)
+    descr = build_description(rdf, context=ValidationContext(root=tmp_path, perform_io_checks=False),
+                              format_version="latest")
+    assert descr.validation_summary.status != "failed", descr.validation_summary.format()
+    return descr
+
+
+def test_output_kind_inference(random_package, tmp_path):
+    def no_config(rdf):
+        del rdf["config"]["nucseg_zoo"]
+
+    def two_channels(rdf):
+        no_config(rdf)
+        rdf["outputs"][0]["axes"][1]["channel_names"] = ["foreground", "boundary"]
+
+    def one_channel(rdf):
+        no_config(rdf)
+        rdf["outputs"][0]["axes"][1]["channel_names"] = ["foreground"]
+
+    def labels(rdf):
+        one_channel(rdf)
+        rdf["outputs"][0]["data"] = {"type": "uint16"}
+
+    def declared(rdf):
+        rdf["config"]["nucseg_zoo"]["output_kind"] = "foreground"
+
+    for i, (edit, kind) in enumerate([(no_config, "three_class"), (two_channels, "foreground_boundary"),
+                                      (one_channel, "foreground"), (labels, "instance_labels"),
+                                      (declared, "foreground")]):
+        descr = _description(random_package.path, tmp_path / str(i), edit)
+        assert infer_output_kind(descr, descr.outputs[0]) == kind
+
+
+def test_models_that_cannot_take_a_2d_single_channel_image(random_package, tmp_path):
+    def two_input_channels(rdf):
+        rdf["inputs"][0]["axes"][1]["channel_names"] = ["nuclei", "membrane"]
+
+    descr = _description(random_package.path, tmp_path, two_input_channels)
+    with pytest.raises(ValueError, match="cannot take a single-channel 2-D image: input 'raw' has 2 channels"):
+        BioimageioModel(descr)
