@@ -37,7 +37,11 @@ OUTPUT_KINDS = ("three_class", "foreground_boundary", "foreground", "instance_la
 
 @dataclass(frozen=True)
 class PostprocessingParams:
-    """Parameters of :func:`probabilities_to_labels`; defaults chosen on BBBC039 validation.
+    """Parameters of :func:`probabilities_to_labels`.
+
+    The defaults are the values tuned for ``unet-bbbc039`` on the BBBC039 *validation*
+    split (grid search in :mod:`nucseg_zoo.training.tuning`); every zoo model and
+    baseline stores its own tuned values, so the harness never relies on these.
 
     Attributes:
         interior_threshold: P(interior) above which a pixel seeds a nucleus.
@@ -53,8 +57,8 @@ class PostprocessingParams:
     max_hole_size: int = 64
     min_seed_size: int = 8
     method: str = "grow"
-    grow_distance: int = 2
-    background_threshold: float = 0.5
+    grow_distance: int = 3
+    background_threshold: float = 0.7
     min_size: int = 16
 
     def __post_init__(self) -> None:

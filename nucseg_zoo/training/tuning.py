@@ -20,7 +20,7 @@ from nucseg_zoo.training.recipe import Recipe
 SEARCH_GRID = {
     "interior_threshold": (0.3, 0.4, 0.5, 0.6, 0.7),
     "method": ("grow", "watershed"),
-    "grow_distance": (1, 2, 3),
+    "grow_distance": (1, 2, 3, 4),
     "background_threshold": (0.3, 0.5, 0.7),
 }
 

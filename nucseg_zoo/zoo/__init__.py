@@ -30,8 +30,8 @@ def load_model(source: str, *, device: str = "cpu", precision: str | None = None
         from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
         return BioimageioModel.from_source(source, device=device)
-    raise ValueError(f"unknown model {source!r}: not a zoo id ({', '.join(list_models())}) "
-                     "nor a bioimage.io package (.zip) or rdf (.yaml)")
+    raise ValueError(f"unknown model {source!r}; available: {', '.join(list_models())}, "
+                     "or a bioimage.io package (.zip) or rdf (.yaml) path or URL")
 
 
 __all__ = ["list_models", "load_model"]
