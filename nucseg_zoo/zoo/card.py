@@ -38,7 +38,7 @@ def _training_section(entry) -> list[str]:
         f"* Hardware: {hardware}; precision {records[-1]['precision']} on {records[-1]['device']}; "
         f"{len(records)} epochs in {hours:.1f} h of wall time (validation included).",
         f"* Best validation average F1 {best['validation_average_f1']:.4f} at epoch {best['epoch']} "
-        f"(default postprocessing); see `training_log.jsonl`.",
+        f"(with the untuned postprocessing used during training); see `training_log.jsonl`.",
     ]
     return lines
 
