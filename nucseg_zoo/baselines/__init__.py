@@ -1,0 +1,17 @@
+"""Classical baselines of Caicedo et al. 2019 on BBBC039, rebuilt with scikit-image / scikit-learn.
+
+Start with :func:`get_baseline`::
+
+    from nucseg_zoo.baselines import get_baseline, list_baselines
+    baseline = get_baseline("cp-basic")      # "cp-basic", "cp-advanced", "random-forest"
+    labels = baseline.segment(image)         # (H, W) image -> (H, W) int32 labels
+
+The parameters (and the trained forest) ship in ``nucseg_zoo/baselines/data/``, each with
+the validation score it reached; ``python -m nucseg_zoo.baselines.tune`` and
+``python -m nucseg_zoo.baselines.train_random_forest`` regenerate them from BBBC039's
+training and validation splits.
+"""
+
+from nucseg_zoo.baselines.registry import Baseline, baseline_record, get_baseline, list_baselines
+
+__all__ = ["Baseline", "baseline_record", "get_baseline", "list_baselines"]

@@ -1,0 +1,129 @@
+"""Train the random-forest baseline on BBBC039 and tune its postprocessing on validation.
+
+Usage::
+
+    NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.baselines.train_random_forest
+
+Draws class-balanced pixel samples from the 100 training images, fits the seeded forest
+(single-threaded, so the result does not depend on the machine's core count), predicts
+the 50 validation images, grid-searches the shared postprocessing on them
+(:func:`nucseg_zoo.training.tuning.tune_params`) and writes
+``random_forest.joblib`` + ``random_forest.json`` into ``nucseg_zoo/baselines/data/``
+(or ``--out``). The test split is never read. With the defaults it reproduces the
+shipped files (same library versions assumed; they are recorded in the json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nucseg_zoo import datasets
+from nucseg_zoo.baselines.evaluation import load_samples
+from nucseg_zoo.baselines.params import DATA_DIR, write_record
+from nucseg_zoo.baselines.registry import RECORDS
+from nucseg_zoo.baselines.random_forest import (
+    ForestSettings,
+    RandomForest,
+    RandomForestParams,
+    fit_forest,
+    training_set,
+)
+from nucseg_zoo.metrics import score_image, summarize
+from nucseg_zoo.postprocessing import probabilities_to_labels
+from nucseg_zoo.targets import CLASS_NAMES
+
+log = logging.getLogger(__name__)
+
+DATASET = "bbbc039"
+FOREST_FILE = "random_forest.joblib"
+
+
+def _versions() -> dict[str, str]:
+    import skimage
+    import sklearn
+
+    return {"numpy": np.__version__, "scikit-image": skimage.__version__, "scikit-learn": sklearn.__version__}
+
+
+def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | None = None,
+                   progress: bool = True) -> dict[str, Any]:
+    """Train on the training split, tune postprocessing on validation, save; return the record.
+
+    Args:
+        params: feature and forest settings (``params.postprocessing`` is the search's base).
+        out_dir: folder receiving the forest and its JSON record.
+        mirror: BBBC039 mirror (default ``$NUCSEG_ZOO_BBBC039_MIRROR``).
+        progress: show tqdm bars.
+    """
+    from tqdm import tqdm
+
+    from nucseg_zoo.training.tuning import SEARCH_GRID, tune_params
+
+    training = datasets.load(DATASET, split="training", mirror=mirror)
+    features, classes = training_set(training, params, progress=progress)
+    log.info("fitting %d trees on %d pixels x %d features", params.forest.n_estimators, *features.shape)
+    forest = fit_forest(features, classes, params.forest)
+
+    validation = load_samples(datasets.load(DATASET, split="validation", mirror=mirror))
+    untuned = RandomForest(forest, params)
+    probabilities = [untuned.predict_probabilities(s.image) for s in tqdm(validation, desc="validation",
+                                                                           disable=not progress)]
+    truths = [s.labels for s in validation]
+    postprocessing, _ = tune_params(probabilities, truths, base=params.postprocessing)
+    baseline = RandomForest(forest, dataclasses.replace(params, postprocessing=postprocessing))
+    scores = summarize(score_image(s.labels, probabilities_to_labels(p, postprocessing), name=s.name)
+                       for s, p in zip(validation, probabilities))
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = baseline.save(out_dir / FOREST_FILE)
+    counts = np.bincount(classes, minlength=len(CLASS_NAMES))
+    record = {
+        "baseline": RandomForest.name,
+        "params": baseline.params.to_dict(),
+        **saved,
+        "forest_size_bytes": (out_dir / FOREST_FILE).stat().st_size,
+        "training": {
+            "trained_on": f"{DATASET}/training",
+            "n_images": len(training),
+            "n_samples": int(counts.sum()),
+            "class_counts": dict(zip(CLASS_NAMES, map(int, counts))),
+            "seed": params.forest.seed,
+        },
+        "validation_average_f1": scores.average_f1,
+        "validation_error_rate_at_0.7": scores.error_rate,
+        "chosen_on": f"{DATASET}/validation",
+        "postprocessing_search_grid": SEARCH_GRID,
+        "versions": _versions(),
+        "made_with": "python -m nucseg_zoo.baselines.train_random_forest",
+    }
+    write_record(out_dir / RECORDS[RandomForest.name], record)
+    return record
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    defaults = ForestSettings()
+    parser.add_argument("--out", type=Path, default=DATA_DIR, help=f"output folder (default: {DATA_DIR})")
+    parser.add_argument("--mirror", help="BBBC039 mirror (default: $NUCSEG_ZOO_BBBC039_MIRROR)")
+    for field in dataclasses.fields(ForestSettings):
+        parser.add_argument(f"--{field.name.replace('_', '-')}", type=int, default=getattr(defaults, field.name),
+                            help=f"forest setting (default: {getattr(defaults, field.name)})")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    forest = ForestSettings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ForestSettings)})
+    record = train_and_tune(RandomForestParams(forest=forest), args.out, mirror=args.mirror)
+    log.info("validation average F1 %.4f, forest %.1f MB", record["validation_average_f1"],
+             record["forest_size_bytes"] / 1e6)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

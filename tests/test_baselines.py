@@ -1,0 +1,259 @@
+"""The classical baselines: registry, input checks, shipped parameters, segmentation quality."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+from skimage.draw import disk
+
+from nucseg_zoo.baselines import baseline_record, get_baseline, list_baselines
+from nucseg_zoo.baselines.cellprofiler import CPAdvancedParams
+from nucseg_zoo.baselines.evaluation import LoadedSample, load_samples, score_baseline
+from nucseg_zoo.baselines.features import FeatureSettings, normalize, pixel_features
+from nucseg_zoo.baselines.identify import IdentifyParams
+from nucseg_zoo.baselines.params import DATA_DIR
+from nucseg_zoo.baselines.random_forest import (
+    ForestSettings,
+    RandomForest,
+    RandomForestParams,
+    fit_forest,
+    sample_pixels,
+    training_set,
+)
+from nucseg_zoo.baselines.tune import SEARCH_GRIDS, coordinate_search
+from nucseg_zoo.metrics import score_image
+
+NAMES = ("cp-basic", "cp-advanced", "random-forest")
+PARAMS = {"cp-basic": IdentifyParams, "cp-advanced": CPAdvancedParams, "random-forest": RandomForestParams}
+# Average F1 on the 3 bundled test images with the shipped parameters (measured: cp-basic
+# 0.837, cp-advanced 0.844, random-forest 0.902), minus a 0.03 margin.
+SAMPLE_F1_BOUND = {"cp-basic": 0.80, "cp-advanced": 0.81, "random-forest": 0.87}
+
+
+@pytest.fixture(scope="module")
+def baselines() -> dict:
+    return {name: get_baseline(name) for name in NAMES}
+
+
+@pytest.fixture(scope="module")
+def samples(sample_split) -> list:
+    return load_samples(sample_split)
+
+
+def _synthetic(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A 12-bit-like uint16 image of 5 dome-shaped nuclei (two touching) and its labels."""
+    rng = np.random.default_rng(seed)
+    truth = np.zeros((160, 200), np.int32)
+    signal = np.zeros(truth.shape)
+    rows, cols = np.indices(truth.shape)
+    centres = {1: (40, 40), 2: (40, 120), 3: (110, 50), 4: (110, 130), 5: (110, 151)}
+    for label, (r, c) in centres.items():
+        truth[disk((r, c), 11, shape=truth.shape)] = label
+        dome = np.sqrt(np.clip(1 - ((rows - r) ** 2 + (cols - c) ** 2) / 11.5**2, 0, None))
+        signal = np.maximum(signal, 200 + 400 * dome)
+    signal[truth == 0] = 0
+    image = 150 + ndi.gaussian_filter(signal, 1.0) + rng.normal(0, 4, truth.shape)
+    return np.clip(image, 0, 4095).astype(np.uint16), truth
+
+
+# --- registry ---------------------------------------------------------------------------
+
+def test_registry_lists_the_three_baselines():
+    assert list_baselines() == list(NAMES)
+
+
+def test_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError, match="cp-basic, cp-advanced, random-forest"):
+        get_baseline("cellprofiler")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_baselines_have_name_params_segment(baselines, name):
+    baseline = baselines[name]
+    assert baseline.name == name
+    assert isinstance(baseline.params, PARAMS[name])
+    assert callable(baseline.segment)
+
+
+# --- shipped parameter records ----------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_records_match_their_dataclasses(name):
+    record = baseline_record(name)
+    params = record["params"]
+    params_cls = PARAMS[name]
+    assert params_cls.from_dict(params).to_dict() == params  # every field present, no extra one
+    assert record["chosen_on"] == "bbbc039/validation"
+    assert 0.5 < record["validation_average_f1"] <= 1.0
+    assert 0.0 <= record["validation_error_rate_at_0.7"] < 0.5
+
+
+@pytest.mark.parametrize("name", ["cp-basic", "cp-advanced"])
+def test_tuned_values_lie_on_the_search_grid(name):
+    params = baseline_record(name)["params"]
+    for dotted, values in SEARCH_GRIDS[name].items():
+        value = params
+        for key in dotted.split("."):
+            value = value[key]
+        assert value in values, dotted
+
+
+def test_unknown_parameter_is_rejected():
+    with pytest.raises(ValueError, match="valid"):
+        IdentifyParams.from_dict({"threshold": 1.0})
+    with pytest.raises(ValueError, match="threshold_method"):
+        IdentifyParams(threshold_method="triangle")
+
+
+def test_nested_params_round_trip():
+    params = RandomForestParams(features=FeatureSettings(sigma_max=8.0), forest=ForestSettings(seed=3))
+    assert RandomForestParams.from_dict(json.loads(json.dumps(params.to_dict()))) == params
+
+
+# --- input checks -----------------------------------------------------------------------
+
+BAD_IMAGES = {
+    "3-D": (np.zeros((2, 16, 16)), "2-D"),
+    "1-D": (np.zeros(16), "2-D"),
+    "empty": (np.zeros((0, 16)), "non-empty"),
+    "NaN": (np.full((16, 16), np.nan), "NaN"),
+    "inf": (np.full((16, 16), np.inf), "NaN or infinite"),
+    "bool": (np.zeros((16, 16), bool), "dtype"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("case", list(BAD_IMAGES))
+def test_bad_images_raise(baselines, name, case):
+    image, message = BAD_IMAGES[case]
+    with pytest.raises(ValueError, match=message):
+        baselines[name].segment(image)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_constant_image_has_no_nuclei(baselines, name):
+    labels = baselines[name].segment(np.full((64, 80), 150, np.uint16))
+    assert labels.shape == (64, 80) and labels.dtype == np.int32 and labels.max() == 0
+
+
+# --- segmentation -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_synthetic_nuclei_are_found_and_separated(baselines, name):
+    image, truth = _synthetic()
+    labels = baselines[name].segment(image)
+    assert labels.dtype == np.int32 and labels.shape == truth.shape
+    scores = score_image(truth, labels)
+    assert scores.f1[0.5] == 1.0  # all five, the touching pair split
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dtype_and_scale_do_not_matter(baselines, name):
+    image, _ = _synthetic()
+    labels = baselines[name].segment(image)
+    np.testing.assert_array_equal(baselines[name].segment(image.astype(np.float64)), labels)
+    np.testing.assert_array_equal(baselines[name].segment(image.astype(np.float32) / 4095), labels)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sample_images_score_sanely(baselines, samples, name):
+    scores = score_baseline(baselines[name], samples)
+    assert scores.average_f1 >= SAMPLE_F1_BOUND[name]
+    for sample, image_scores in zip(samples, scores.images):
+        assert 0.85 * image_scores.n_true < image_scores.n_pred < 1.15 * image_scores.n_true, sample.name
+
+
+# --- random forest ----------------------------------------------------------------------
+
+def test_saved_forest_loads_and_is_deterministic(baselines, samples):
+    forest = baselines["random-forest"]
+    assert isinstance(forest, RandomForest)
+    image = samples[0].image[:256, :256]
+    probabilities = forest.predict_probabilities(image)
+    assert probabilities.shape == (3, *image.shape) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(forest.predict_probabilities(image), probabilities)
+    np.testing.assert_array_equal(get_baseline("random-forest").segment(image), forest.segment(image))
+
+
+def test_forest_record_describes_the_file():
+    record = baseline_record("random-forest")
+    path = DATA_DIR / record["forest_file"]
+    assert path.stat().st_size == record["forest_size_bytes"] < 10_000_000
+    counts = record["training"]["class_counts"]
+    assert sum(counts.values()) == record["training"]["n_samples"]
+    assert record["training"]["trained_on"] == "bbbc039/training"
+
+
+def test_forest_with_wrong_hash_is_refused(tmp_path):
+    record = dict(baseline_record("random-forest"))
+    shutil.copy(DATA_DIR / record["forest_file"], tmp_path / record["forest_file"])
+    record["forest_sha256"] = "sha256:" + "0" * 64
+    with pytest.raises(ValueError, match="train_random_forest"):
+        RandomForest.load(record, tmp_path)
+
+
+def test_sampling_balances_classes():
+    classes = np.zeros((50, 50), np.uint8)
+    classes[10:40, 10:40] = 1
+    classes[10:40, 10] = 2
+    features = np.arange(classes.size, dtype=np.float32).reshape(50, 50, 1)
+    x, y = sample_pixels(features, classes, 100, np.random.default_rng(0))
+    assert np.bincount(y).tolist() == [100, 100, 30]
+    np.testing.assert_array_equal(classes.ravel()[x[:, 0].astype(int)], y)
+
+
+def test_training_is_seeded(samples):
+    params = RandomForestParams(forest=ForestSettings(n_estimators=3, max_depth=4, samples_per_class=200))
+    crops = [LoadedSample(s.name, s.image[:200, :200], s.labels[:200, :200]) for s in samples[:2]]
+    x, y = training_set(crops, params)
+    assert x.shape == (1200, params.features.n_features)
+    image = samples[2].image[:128, :128]
+    first = RandomForest(fit_forest(x, y, params.forest), params).predict_probabilities(image)
+    x2, y2 = training_set(crops, params)
+    second = RandomForest(fit_forest(x2, y2, params.forest), params).predict_probabilities(image)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_forest_and_feature_settings_must_agree(baselines):
+    forest = baselines["random-forest"].forest
+    params = RandomForestParams(features=FeatureSettings(num_sigma=2))
+    with pytest.raises(ValueError, match="features"):
+        RandomForest(forest, params)
+
+
+def test_features_shape_and_normalisation():
+    image, truth = _synthetic()
+    settings = FeatureSettings()
+    assert pixel_features(image, settings).shape == (*image.shape, settings.n_features)
+    normalized = normalize(image.astype(np.float32), settings.min_scale_sds)
+    assert abs(np.median(normalized)) < 1e-6
+    assert abs(normalized[truth > 0].mean() - 1.0) < 0.1  # the mean nucleus is near 1
+    # an image 10x brighter (or offset) normalises the same way
+    np.testing.assert_allclose(normalize(image.astype(np.float32) * 10 + 50, settings.min_scale_sds), normalized,
+                               atol=1e-4)
+
+
+# --- tuning -----------------------------------------------------------------------------
+
+def test_coordinate_search_finds_the_separable_optimum():
+    def objective(values):
+        if values["a"] == 3:
+            raise ValueError("invalid combination")
+        return -(values["a"] - 2) ** 2 - (values["nested"]["b"] - 0.5) ** 2
+
+    best, score = coordinate_search(objective, {"a": 0, "nested": {"b": 0.0}},
+                                    {"a": (0, 1, 2, 3), "nested.b": (0.0, 0.5, 1.0)}, progress=False)
+    assert best == {"a": 2, "nested": {"b": 0.5}} and score == 0.0
+
+
+def test_dataclass_defaults_are_valid():
+    for params_cls in PARAMS.values():
+        params = params_cls()
+        assert params_cls.from_dict(params.to_dict()) == params
+        assert dataclasses.is_dataclass(params)
