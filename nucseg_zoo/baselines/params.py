@@ -41,8 +41,6 @@ class Params:
         kwargs = {}
         for name, value in values.items():
             default = fields[name].default
-            if default is dataclasses.MISSING and fields[name].default_factory is not dataclasses.MISSING:
-                default = fields[name].default_factory()
             if dataclasses.is_dataclass(default) and hasattr(type(default), "from_dict"):
                 value = type(default).from_dict(value)
             elif isinstance(default, tuple):

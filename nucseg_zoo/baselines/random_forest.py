@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,8 +28,6 @@ from nucseg_zoo.targets import CLASS_NAMES, three_class_targets
 
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestClassifier
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
