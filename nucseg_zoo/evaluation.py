@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -70,6 +70,24 @@ def get_segmenter(name: str, *, device: str = "cpu") -> Segmenter:
                      "or a bioimage.io package (.zip / rdf.yaml)")
 
 
+def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None
+                    ) -> tuple[DatasetScores, float]:
+    """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``).
+
+    Returns:
+        The split's scores and the mean wall time of ``segment`` per image in seconds
+        (prediction and postprocessing; reading images and scoring excluded).
+    """
+    scores, seconds = [], 0.0
+    for sample in tqdm(samples, desc=progress, disable=progress is None, file=sys.stderr):
+        image = sample.image
+        started = time.perf_counter()
+        labels = segmenter.segment(image)
+        seconds += time.perf_counter() - started
+        scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name))
+    return summarize(scores), seconds / len(scores)
+
+
 def evaluate(
     segmenter: Segmenter,
     *,
@@ -80,22 +98,12 @@ def evaluate(
     mirror: str | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Segment every image of ``dataset``/``split`` and score it.
-
-    ``seconds_per_image`` is the mean wall time of ``segment`` (prediction and
-    postprocessing), excluding reading the images and scoring.
-    """
+    """Segment every image of ``dataset``/``split`` (the first ``limit``) and score it."""
     samples = datasets.load(dataset, split, mirror=mirror)
     samples = samples[:limit] if limit else samples
-    scores, seconds = [], 0.0
-    for sample in tqdm(samples, desc=f"{source} on {dataset}/{split}", disable=not progress, file=sys.stderr):
-        image = sample.image
-        started = time.perf_counter()
-        labels = segmenter.segment(image)
-        seconds += time.perf_counter() - started
-        scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name))
-    return Evaluation(source=source, dataset=dataset, split=split, scores=summarize(scores),
-                      seconds_per_image=seconds / len(samples))
+    scores, seconds = score_segmenter(segmenter, samples,
+                                      progress=f"{source} on {dataset}/{split}" if progress else None)
+    return Evaluation(source=source, dataset=dataset, split=split, scores=scores, seconds_per_image=seconds)
 
 
 def score_folder(

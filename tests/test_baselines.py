@@ -13,7 +13,7 @@ from skimage.draw import disk
 
 from nucseg_zoo.baselines import baseline_record, get_baseline, list_baselines
 from nucseg_zoo.baselines.cellprofiler import CPAdvancedParams
-from nucseg_zoo.baselines.evaluation import LoadedSample, load_samples, score_baseline
+from nucseg_zoo.baselines.evaluation import LoadedSample, load_samples
 from nucseg_zoo.baselines.features import FeatureSettings, normalize, pixel_features
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR
@@ -26,6 +26,7 @@ from nucseg_zoo.baselines.random_forest import (
     training_set,
 )
 from nucseg_zoo.baselines.tune import SEARCH_GRIDS, coordinate_search
+from nucseg_zoo.evaluation import score_segmenter
 from nucseg_zoo.metrics import score_image
 
 NAMES = ("cp-basic", "cp-advanced", "random-forest")
@@ -162,7 +163,7 @@ def test_dtype_and_scale_do_not_matter(baselines, name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_images_score_sanely(baselines, samples, name):
-    scores = score_baseline(baselines[name], samples)
+    scores = score_segmenter(baselines[name], samples)[0]
     assert scores.average_f1 >= SAMPLE_F1_BOUND[name]
     for sample, image_scores in zip(samples, scores.images):
         assert 0.85 * image_scores.n_true < image_scores.n_pred < 1.15 * image_scores.n_true, sample.name

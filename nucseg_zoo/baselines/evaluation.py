@@ -1,19 +1,11 @@
-"""Score a baseline on a dataset split with the protocol's metrics."""
+"""Dataset splits held in memory, for the repeated scoring of parameter searches."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import numpy as np
-
-from nucseg_zoo.metrics import DatasetScores, score_image, summarize
-
-
-class Segmenter(Protocol):
-    """Anything with ``segment(image) -> labels`` (every baseline)."""
-
-    def segment(self, image: np.ndarray) -> np.ndarray: ...
 
 
 class LoadedSample(NamedTuple):
@@ -27,13 +19,3 @@ class LoadedSample(NamedTuple):
 def load_samples(samples: Iterable) -> list[LoadedSample]:
     """Read every sample of a split once (a dataset split reads files on each access)."""
     return [LoadedSample(sample.name, sample.image, sample.labels) for sample in samples]
-
-
-def score_baseline(baseline: Segmenter, samples: Iterable) -> DatasetScores:
-    """Segment every sample (``.name``, ``.image``, ``.labels``) and score it.
-
-    Returns:
-        The :class:`~nucseg_zoo.metrics.DatasetScores` of the split.
-    """
-    return summarize(score_image(sample.labels, baseline.segment(sample.image), name=sample.name)
-                     for sample in samples)

@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo.baselines.cellprofiler import CPAdvanced, CPAdvancedParams, CPBasic
-from nucseg_zoo.baselines.evaluation import load_samples, score_baseline
+from nucseg_zoo.baselines.evaluation import load_samples
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR, Params, read_record, write_record
 from nucseg_zoo.baselines.registry import RECORDS
+from nucseg_zoo.evaluation import score_segmenter
 
 log = logging.getLogger(__name__)
 
@@ -142,10 +143,10 @@ def tune(name: str, *, mirror: str | None = None, progress: bool = True) -> dict
     samples = load_samples(datasets.load(DATASET, split=SPLIT, mirror=mirror))
 
     def objective(values: dict[str, Any]) -> float:
-        return score_baseline(baseline_cls(params_cls.from_dict(values)), samples).average_f1
+        return score_segmenter(baseline_cls(params_cls.from_dict(values)), samples)[0].average_f1
 
     best, _ = coordinate_search(objective, _start(name), SEARCH_GRIDS[name], progress=progress)
-    scores = score_baseline(baseline_cls(params_cls.from_dict(best)), samples)
+    scores = score_segmenter(baseline_cls(params_cls.from_dict(best)), samples)[0]
     record = {
         "baseline": name,
         "params": best,
