@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 
-COMMANDS = ("demo", "datasets", "score", "evaluate", "train", "package", "leaderboard", "submit")
+COMMANDS = ("demo", "datasets", "segment", "score", "evaluate", "train", "package", "leaderboard", "submit")
 
 
 def _available_commands() -> list:

@@ -55,3 +55,25 @@ def test_score_a_prediction_folder(tmp_path, sample_split, capsys, monkeypatch):
     assert per_image[sample_split[2].name]["n_pred"] == 0
     assert result["average_f1"] == pytest.approx(2 / 3)
     assert result["n_true"] == 317 and result["n_pred"] == 26 + 93
+
+
+def test_segment_image_files_then_score_them(tmp_path, sample_split, capsys):
+    """`segment` writes one label TIFF per input image; `score` reads them back."""
+    inputs = [sample.image_path for sample in sample_split]
+    out = tmp_path / "labels"
+    assert main(["segment", "cp-basic", *map(str, inputs), "--out", str(out)]) == 0
+    written = capsys.readouterr().out.split()
+    assert written == [str(out / f"{sample.name}.tif") for sample in sample_split]
+    labels = tifffile.imread(written[1])
+    assert labels.shape == (520, 696) and labels.max() > 50
+    assert main(["score", str(out), "--dataset", "bbbc039-sample", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["average_f1"] > 0.8
+
+
+def test_segment_rejects_a_colour_image(tmp_path, capsys):
+    import numpy as np
+
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.zeros((16, 16, 3), np.uint8))
+    assert main(["segment", "cp-basic", str(rgb), "--out", str(tmp_path / "out")]) == 2
+    assert "expected a 2-D single-channel image" in capsys.readouterr().err
