@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
+
+from nucseg_zoo._atomic import write_text_atomically
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -63,7 +64,5 @@ def read_record(path: Path) -> dict[str, Any]:
 def write_record(path: Path, record: Mapping[str, Any]) -> Path:
     """Write ``record`` as indented JSON, atomically (temporary file, then rename)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(record, indent=2) + "\n")
     return path

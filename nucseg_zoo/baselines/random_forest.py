@@ -14,15 +14,16 @@ nucseg_zoo.baselines.train_random_forest`` regenerates both.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.baselines.features import FeatureSettings, pixel_features
 from nucseg_zoo.baselines.params import Params
+from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
 from nucseg_zoo.targets import CLASS_NAMES, three_class_targets
 
@@ -119,11 +120,6 @@ def fit_forest(features: np.ndarray, classes: np.ndarray, settings: ForestSettin
     return forest.fit(features, classes)
 
 
-def file_sha256(path: Path) -> str:
-    """``sha256:<hex>`` of a file."""
-    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class RandomForest:
     """Random-forest pixel classifier + shared postprocessing.
@@ -169,10 +165,9 @@ class RandomForest:
         import joblib
 
         forest_path = Path(forest_path)
-        tmp = forest_path.with_name(forest_path.name + ".tmp")
-        joblib.dump(self.forest, tmp, compress=("xz", 6))
-        tmp.replace(forest_path)
-        return {"forest_file": forest_path.name, "forest_sha256": file_sha256(forest_path)}
+        with atomic_path(forest_path) as tmp:
+            joblib.dump(self.forest, tmp, compress=("xz", 6))
+        return {"forest_file": forest_path.name, "forest_sha256": "sha256:" + sha256_of(forest_path)}
 
     @classmethod
     def load(cls, record: dict[str, Any], folder: Path) -> "RandomForest":
@@ -183,7 +178,7 @@ class RandomForest:
         import joblib
 
         forest_path = Path(folder) / record["forest_file"]
-        digest = file_sha256(forest_path)
+        digest = "sha256:" + sha256_of(forest_path)
         if digest != record["forest_sha256"]:
             raise ValueError(f"{forest_path} has {digest}, the record expects {record['forest_sha256']}; "
                              "regenerate it with `python -m nucseg_zoo.baselines.train_random_forest`")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
+from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.evaluation import Evaluation
 
 
@@ -33,6 +33,4 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
 def write_json_atomically(path: Path, data: dict) -> None:
     """Write ``data`` as indented JSON to ``path`` through a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, indent=2) + "\n")

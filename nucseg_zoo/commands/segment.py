@@ -17,11 +17,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import os
-
     import imageio.v3 as iio
     import tifffile
 
+    from nucseg_zoo._atomic import atomic_path
     from nucseg_zoo.evaluation import get_segmenter
 
     segmenter = get_segmenter(args.source, device=args.device)
@@ -32,9 +31,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"{path}: expected a 2-D single-channel image, got shape {image.shape}")
         labels = segmenter.segment(image)
         target = args.out / f"{path.stem}.tif"
-        tmp = target.with_name(target.name + ".tmp")
-        tifffile.imwrite(tmp, labels, compression="zlib")
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib")
         print(f"{path}: {int(labels.max())} objects -> {target}", file=sys.stderr)
         print(target)
     return 0

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -25,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from nucseg_zoo import datasets
+from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.models.unet import UNet
@@ -37,9 +37,8 @@ log = logging.getLogger(__name__)
 
 def atomic_torch_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename over ``path``."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def build_model(recipe: Recipe) -> torch.nn.Module:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import torch
 
 from nucseg_zoo import datasets
+from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.inference import default_precision
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.recipe import Recipe
@@ -57,8 +57,7 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     probabilities = validation_predictions(model, samples, recipe, torch_device, default_precision(torch_device))
     params, f1 = tune_params(probabilities, [s.labels for s in samples])
     out = Path(run_dir) / "postprocessing.json"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps({"params": params.to_dict(), "validation_average_f1": f1,
-                               "chosen_on": f"{recipe.dataset}/{recipe.validation_split}"}, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_text_atomically(out, json.dumps({"params": params.to_dict(), "validation_average_f1": f1,
+                                           "chosen_on": f"{recipe.dataset}/{recipe.validation_split}"},
+                                          indent=2) + "\n")
     return out

@@ -9,9 +9,9 @@ test-split evaluation, written by ``nucseg-zoo evaluate ... --output``). Re-rend
 from __future__ import annotations
 
 import json
-import os
 import sys
 
+from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.zoo.entry import read_entry
 
 PAPER_UNET = {"average_f1": 0.898, "error_rate_at_0.7": 0.081}
@@ -132,10 +132,7 @@ def render_model_card(model_id: str) -> str:
 def write_model_card(model_id: str) -> None:
     """Render the card of ``model_id`` into ``zoo/<id>/README.md`` (atomically)."""
     entry = read_entry(model_id)
-    out = entry.dir / "README.md"
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_model_card(model_id))
-    os.replace(tmp, out)
+    write_text_atomically(entry.dir / "README.md", render_model_card(model_id))
 
 
 if __name__ == "__main__":

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
 
+from nucseg_zoo._atomic import atomic_path, write_text_atomically
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def export_run(run_dir: str | Path, model_id: str) -> Path:
@@ -36,8 +35,6 @@ def export_run(run_dir: str | Path, model_id: str) -> Path:
     text, n = re.subn(r"(?m)^(  sha256: ).*$", rf"\g<1>{sha256_of(entry_dir / 'weights.pt')}", entry_yaml.read_text())
     if n != 1:
         raise RuntimeError(f"{entry_yaml}: expected one 'weights: sha256:' line, found {n}")
-    tmp = entry_yaml.with_name(entry_yaml.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, entry_yaml)
+    write_text_atomically(entry_yaml, text)
     write_model_card(model_id)
     return entry_dir
