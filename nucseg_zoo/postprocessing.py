@@ -33,6 +33,8 @@ from skimage.morphology import remove_small_holes
 from skimage.segmentation import expand_labels, relabel_sequential, watershed
 
 OUTPUT_KINDS = ("three_class", "foreground_boundary", "foreground", "instance_labels")
+OUTPUT_CHANNELS = {"three_class": 3, "foreground_boundary": 2, "foreground": 1, "instance_labels": 1}
+"""Channels of a model output in each convention."""
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
-import threading
 import zipfile
 from dataclasses import replace
 from types import MappingProxyType
@@ -17,6 +15,8 @@ from nucseg_zoo import datasets
 from nucseg_zoo.datasets.card import SplitInfo
 from nucseg_zoo.datasets.source import dataset_root
 
+from loopback import LoopbackServer
+
 
 def _zip(members: dict[str, bytes]) -> bytes:
     buffer = io.BytesIO()
@@ -24,45 +24,6 @@ def _zip(members: dict[str, bytes]) -> bytes:
         for name, data in members.items():
             archive.writestr(name, data)
     return buffer.getvalue()
-
-
-class _Server:
-    """Serves ``files`` on 127.0.0.1; ``drops[name]`` responses are cut off half-way first."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.drops, self.requests = files, {}, []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 (http.server API)
-                name = self.path.rsplit("/", 1)[-1]
-                server.requests.append(name)
-                data = server.files.get(name)
-                if data is None:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if server.drops.get(name, 0) > 0:
-                    server.drops[name] -= 1
-                    self.wfile.write(data[: len(data) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/bbbc/"
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -75,7 +36,7 @@ def served(sample_split, tmp_path, monkeypatch):
         "images.zip": _zip({f"images/{sample.name}.tif": sample.image_path.read_bytes()}),
         "masks.zip": _zip({f"masks/{sample.name}.png": sample.mask_path.read_bytes()}),
     }
-    server = _Server(files)
+    server = LoopbackServer(files)
     real = datasets.card("bbbc039")
     relpaths = [f"images/{sample.name}.tif", f"masks/{sample.name}.png"]
     card = replace(

@@ -74,7 +74,8 @@ def test_tiled_prediction_matches_whole_image(entry, sample_split):
 @pytest.mark.parametrize("bad, message", [
     (np.zeros((2, 8, 8), np.uint16), "2-D"),
     (np.zeros((0, 8), np.uint16), "non-empty"),
-    (np.zeros((8, 8), np.int64), "dtype"),
+    (np.zeros((8, 8), bool), "dtype"),
+    (np.zeros((8, 8), complex), "dtype"),
     (np.full((8, 8), np.nan, np.float32), "NaN"),
     (xr.DataArray(np.zeros((8, 8), np.uint16), dims=("x", "y")), "dims"),
 ])

@@ -23,7 +23,7 @@ from skimage.morphology import disk, opening
 from skimage.segmentation import relabel_sequential
 
 from nucseg_zoo.baselines.identify import IdentifyParams, identify_primary_objects
-from nucseg_zoo.baselines.images import as_float_image
+from nucseg_zoo.images import as_float_image
 from nucseg_zoo.baselines.params import Params
 
 

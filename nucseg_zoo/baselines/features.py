@@ -18,7 +18,7 @@ import numpy as np
 from skimage.feature import multiscale_basic_features
 from skimage.filters import threshold_li
 
-from nucseg_zoo.baselines.images import as_float_image
+from nucseg_zoo.images import as_float_image
 from nucseg_zoo.baselines.params import Params
 
 _ROBUST_SD = 1.4826  # MAD -> standard deviation of a normal distribution

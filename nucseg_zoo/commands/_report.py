@@ -16,6 +16,7 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         print(json.dumps(evaluation.to_dict(), indent=2))
         return
     scores = evaluation.scores
+    print_image_table(evaluation)
     print(f"{evaluation.source} on {evaluation.dataset}/{evaluation.split}: {scores.n_images} images, "
           f"{scores.n_true} true / {scores.n_pred} predicted objects")
     print(f"  average F1 (IoU 0.50-0.90): {scores.average_f1:.4f}")
@@ -25,9 +26,28 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
     print(f"  extra objects: {scores.extra_objects}   splits: {scores.splits}   merges: {scores.merges}")
     if evaluation.seconds_per_image is not None:
         print(f"  seconds per image: {evaluation.seconds_per_image:.3f}")
+    provenance = evaluation.provenance
+    if provenance:
+        print(f"  output kind: {provenance['output_kind']} ({provenance['output_kind_reason']})")
+        print(f"  source sha256: {provenance['source_sha256']}   device: {provenance['environment']['device']}")
+        print(f"  {'cached result from' if evaluation.cached else 'evaluated'} {provenance['evaluated_at']}"
+              f"{' (--force recomputes)' if evaluation.cached else ''}")
     if evaluation.missing_predictions:
         print(f"  missing predictions (scored as empty): {', '.join(evaluation.missing_predictions)}",
               file=sys.stderr)
+
+
+def print_image_table(evaluation: Evaluation) -> None:
+    """One row per image: objects, F1 at 0.5 / 0.7 / 0.9, average F1, misses, time."""
+    seconds = evaluation.image_seconds or (None,) * evaluation.scores.n_images
+    print(f"{'image':<24} {'true':>5} {'pred':>5} {'F1@.5':>6} {'F1@.7':>6} {'F1@.9':>6} {'avgF1':>6} "
+          f"{'missed':>6} {'split':>5} {'merge':>5} {'s':>6}")
+    for image, time in zip(evaluation.scores.images, seconds):
+        f1 = image.f1
+        print(f"{image.name[:24]:<24} {image.n_true:>5} {image.n_pred:>5} {f1[0.5]:>6.3f} {f1[0.7]:>6.3f} "
+              f"{f1[0.9]:>6.3f} {sum(f1.values()) / len(f1):>6.3f} {image.missed:>6} {image.splits:>5} "
+              f"{image.merges:>5} {'' if time is None else f'{time:.2f}':>6}")
+    print()
 
 
 def write_json_atomically(path: Path, data: dict) -> None:

@@ -1,18 +1,29 @@
-"""``nucseg-zoo evaluate NAME --dataset bbbc039 --split test [--json] [--limit N]``."""
+"""``nucseg-zoo evaluate SOURCE [--dataset bbbc039] [--split test] [--json] [--limit N] [--force]``."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from nucseg_zoo.postprocessing import OUTPUT_KINDS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("evaluate", help="run a zoo model, baseline or bioimage.io package and score it")
-    parser.add_argument("source", help="zoo id, baseline name, or bioimage.io package (.zip / rdf.yaml)")
+    parser = subparsers.add_parser(
+        "evaluate", help="run a zoo model, baseline or bioimage.io package on a split and score it",
+        description="Evaluate SOURCE on an official split with the paper's metrics. Results (per image and "
+                    "aggregate, with provenance) are cached by source sha256, data hashes, package versions "
+                    "and device; a repeated call is instant unless --force is given.")
+    parser.add_argument("source", help="zoo id, baseline name, or bioimage.io package (.zip / rdf.yaml) path or URL")
     parser.add_argument("--dataset", default="bbbc039")
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output-kind", choices=OUTPUT_KINDS,
+                        help="how to turn a bioimage.io model's output into instances (default: from its rdf)")
+    parser.add_argument("--weight-format", help="weight format of a bioimage.io package (default: bioimageio.core's)")
+    parser.add_argument("--sha256", help="expected sha256 of the package file or download")
+    parser.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
@@ -21,12 +32,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.commands._report import print_evaluation, write_json_atomically
-    from nucseg_zoo.evaluation import evaluate, get_segmenter
+    from nucseg_zoo.evaluation import evaluate_source
 
-    segmenter = get_segmenter(args.source, device=args.device)
-    evaluation = evaluate(segmenter, source=args.source, dataset=args.dataset, split=args.split,
-                          limit=args.limit, mirror=args.mirror, progress=True)
+    evaluation = evaluate_source(args.source, dataset=args.dataset, split=args.split, limit=args.limit,
+                                 device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
+                                 sha256=args.sha256, force=args.force, mirror=args.mirror, progress=True)
     print_evaluation(evaluation, as_json=args.json)
     if args.output:
-        write_json_atomically(args.output, {**evaluation.to_dict(), "device": args.device})
+        write_json_atomically(args.output, evaluation.to_dict())
     return 0

@@ -162,6 +162,38 @@ class ImageScores:
             "missed_by_size": {b: {"missed": m, "total": n} for b, (m, n) in self.missed_by_size.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ImageScores":
+        """Rebuild from :meth:`to_dict` output (counts only; the ratios are recomputed).
+
+        Raises:
+            ValueError: a field is missing or a count is not a non-negative integer.
+        """
+        def count(value: Any, what: str) -> int:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"image {data.get('name')!r}: {what} must be a non-negative integer, got {value!r}")
+            return value
+
+        try:
+            per_t = {field: FrozenMapping({t: count(data[field][_threshold_key(t)], f"{field}[{t:.2f}]")
+                                           for t in THRESHOLDS}) for field in ("tp", "fp", "fn")}
+            jaccard = data["jaccard"]
+            return cls(
+                name=str(data["name"]),
+                n_true=count(data["n_true"], "n_true"),
+                n_pred=count(data["n_pred"], "n_pred"),
+                **per_t,
+                jaccard=math.nan if jaccard is None else float(jaccard),
+                splits=count(data["splits"], "splits"),
+                merges=count(data["merges"], "merges"),
+                missed_by_size=FrozenMapping({
+                    b: (count(data["missed_by_size"][b]["missed"], f"missed_by_size[{b}]"),
+                        count(data["missed_by_size"][b]["total"], f"missed_by_size[{b}]"))
+                    for b in SIZE_BINS}),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"image scores of {data.get('name')!r} lack field {err}") from err
+
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per threshold with columns ``image, threshold, n_true, n_pred,
         tp, fp, fn, precision, recall, f1``."""
@@ -303,6 +335,12 @@ class DatasetScores:
             "n_pred": self.n_pred,
             "images": [s.to_dict() for s in self.images],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "DatasetScores":
+        """Rebuild from :meth:`to_dict` output; every aggregate is recomputed from the
+        per-image counts under ``"images"``."""
+        return cls(tuple(ImageScores.from_dict(image) for image in data["images"]))
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per (image, threshold), columns as :meth:`ImageScores.to_frame`."""

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from nucseg_zoo.postprocessing import OUTPUT_KINDS, PostprocessingParams, to_labels
-from nucseg_zoo.zoo.model import as_image
+from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, to_labels
+from nucseg_zoo.images import as_image
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +120,13 @@ def _output_tensor(descr, input_tensor):
     return output
 
 
+def check_single_channel_2d(descr) -> None:
+    """Raise ``ValueError`` unless the model takes one single-channel 2-D image and returns
+    a same-size output (what the harness and :class:`BioimageioModel` can run)."""
+    tensor, _ = _input_plan(descr)
+    _output_tensor(descr, tensor)
+
+
 def _nucseg_config(descr) -> dict[str, Any]:
     extra = descr.config.model_extra or {}
     value = extra.get("nucseg_zoo") or {}
@@ -130,20 +137,26 @@ def infer_output_kind(descr, output) -> str:
     """Output convention of a model: ``config.nucseg_zoo.output_kind`` if given, else from
     the output tensor (integer data → instance_labels; 3 / 2 / 1 channels → three_class /
     foreground_boundary / foreground)."""
+    return explain_output_kind(descr, output)[0]
+
+
+def explain_output_kind(descr, output) -> tuple[str, str]:
+    """:func:`infer_output_kind` and the reason for it (recorded with evaluation results)."""
     declared = _nucseg_config(descr).get("output_kind")
     if declared is not None:
         if declared not in OUTPUT_KINDS:
             raise ValueError(f"config.nucseg_zoo.output_kind {declared!r} is not one of {', '.join(OUTPUT_KINDS)}")
-        return declared
+        return declared, "rdf config.nucseg_zoo.output_kind"
     data = output.data if not isinstance(output.data, (list, tuple)) else output.data[0]
     if str(data.type) in _INTEGER_TYPES:
-        return "instance_labels"
+        return "instance_labels", f"rdf: output '{output.id}' has integer data ({data.type})"
     channels = next((a.size for a in output.axes if a.type == "channel"), 1)
     kinds = {3: "three_class", 2: "foreground_boundary", 1: "foreground"}
     if channels not in kinds:
         raise ValueError(f"cannot infer the output convention of {descr.name!r}: output '{output.id}' has "
-                         f"{channels} channels (expected 1, 2 or 3, or config.nucseg_zoo.output_kind)")
-    return kinds[channels]
+                         f"{channels} channels (expected 1, 2 or 3, or config.nucseg_zoo.output_kind); "
+                         "choose one with --output-kind")
+    return kinds[channels], f"rdf: output '{output.id}' has {channels} float channel(s)"
 
 
 class BioimageioModel:
@@ -155,13 +168,23 @@ class BioimageioModel:
     has them, else the defaults).
     """
 
-    def __init__(self, descr, *, device: str = "cpu", weight_format: str | None = None, tile: int = 1024):
+    def __init__(self, descr, *, device: str = "cpu", weight_format: str | None = None, tile: int = 1024,
+                 output_kind: str | None = None):
         from bioimageio.core import create_prediction_pipeline
 
         self.descr = descr
         self.input_tensor, self.axis_plans = _input_plan(descr)
         self.output_tensor = _output_tensor(descr, self.input_tensor)
-        self.output_kind = infer_output_kind(descr, self.output_tensor)
+        if output_kind is None:
+            self.output_kind, self.output_kind_reason = explain_output_kind(descr, self.output_tensor)
+        elif output_kind in OUTPUT_KINDS:
+            channels = next((a.size for a in self.output_tensor.axes if a.type == "channel"), 1)
+            if channels != OUTPUT_CHANNELS[output_kind]:
+                raise ValueError(f"output kind {output_kind} expects {OUTPUT_CHANNELS[output_kind]} output channel(s); "
+                                 f"output '{self.output_tensor.id}' of {descr.name!r} has {channels}")
+            self.output_kind, self.output_kind_reason = output_kind, "chosen explicitly (--output-kind)"
+        else:
+            raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
         params = _nucseg_config(descr).get("postprocessing")
         self.postprocessing = PostprocessingParams.from_dict(params) if params else PostprocessingParams()
         self.device = device
@@ -171,7 +194,7 @@ class BioimageioModel:
 
     @classmethod
     def from_source(cls, source, *, device: str = "cpu", weight_format: str | None = None,
-                    tile: int = 1024) -> "BioimageioModel":
+                    tile: int = 1024, output_kind: str | None = None) -> "BioimageioModel":
         """Load and validate a package (``.zip``, ``rdf.yaml``, or their URL) with bioimageio.core.
 
         Args:
@@ -179,6 +202,7 @@ class BioimageioModel:
             device: "cpu" or "cuda".
             weight_format: a weight format to use (default: bioimageio.core's choice).
             tile: images up to this many px per side (plus halo) run as one block.
+            output_kind: the output convention (default: inferred from the rdf).
 
         Raises:
             ValueError: the validator rejects the package (its reasons are listed), or the
@@ -186,7 +210,8 @@ class BioimageioModel:
         """
         from nucseg_zoo.packaging.validate import load_valid_description
 
-        return cls(load_valid_description(source), device=device, weight_format=weight_format, tile=tile)
+        return cls(load_valid_description(source), device=device, weight_format=weight_format, tile=tile,
+                   output_kind=output_kind)
 
     def __repr__(self) -> str:
         return f"BioimageioModel(id={self.id!r}, name={self.name!r}, device={self.device!r})"

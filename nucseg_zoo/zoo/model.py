@@ -4,33 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nucseg_zoo.images import as_image
 from nucseg_zoo.inference import default_precision, predict_tiled
 from nucseg_zoo.postprocessing import PostprocessingParams, to_labels
 from nucseg_zoo.zoo.entry import ZooEntry
-
-_ACCEPTED_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
-
-
-def as_image(image) -> np.ndarray:
-    """Check a user image and return it as a 2-D numpy array.
-
-    Accepts a 2-D numpy array or an ``xarray.DataArray`` with dims ``("y", "x")``, of
-    dtype uint8, uint16 or float; raises ``ValueError`` naming what is wrong otherwise.
-    """
-    if hasattr(image, "dims") and hasattr(image, "values"):
-        if tuple(image.dims) != ("y", "x"):
-            raise ValueError(f"expected an xarray.DataArray with dims ('y', 'x'), got dims {tuple(image.dims)}")
-        image = image.values
-    image = np.asarray(image)
-    if image.ndim != 2:
-        raise ValueError(f"expected a 2-D (y, x) single-channel image, got shape {image.shape}")
-    if image.size == 0:
-        raise ValueError(f"expected a non-empty image, got shape {image.shape}")
-    if image.dtype.type not in _ACCEPTED_DTYPES:
-        raise ValueError(f"expected dtype uint8, uint16 or float, got {image.dtype}")
-    if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        raise ValueError("image contains NaN or infinite values")
-    return image
 
 
 class ZooModel:
@@ -63,8 +40,8 @@ class ZooModel:
     def predict(self, image) -> np.ndarray:
         """Per-class probabilities ``(3, H, W)`` float32 (background, interior, boundary).
 
-        ``image``: 2-D uint8/uint16/float numpy array or ``("y", "x")`` DataArray, any size
-        (large images are tiled with a halo).
+        ``image``: 2-D integer (uint8, uint16, ...) or float numpy array or ``("y", "x")``
+        DataArray, any size (large images are tiled with a halo); see :func:`nucseg_zoo.images.as_image`.
         """
         normalized = self.entry.normalization(as_image(image))
         return predict_tiled(self.network, normalized, device=self.device, precision=self.precision,

@@ -1,15 +1,16 @@
-"""The evaluation harness: run a segmenter on a dataset split and score it.
+"""Scoring loops: run a segmenter on a dataset split (or read a prediction folder) and score it.
 
 A *segmenter* is anything with ``segment(image) -> (H, W) int labels``: a zoo model, a
 classical baseline, or a bioimage.io package loaded with :func:`nucseg_zoo.load_model`.
 Every result comes from :mod:`nucseg_zoo.metrics` on the official split.
+:func:`nucseg_zoo.evaluation.evaluate_source` adds source resolution, provenance and caching.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
@@ -37,16 +38,37 @@ class Evaluation:
     scores: DatasetScores
     seconds_per_image: float | None = None
     missing_predictions: tuple[str, ...] = ()
+    image_seconds: tuple[float, ...] = ()
+    provenance: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: the metric keys of :meth:`DatasetScores.to_dict` plus provenance."""
+        """JSON form: source, dataset, split, the metric keys of :meth:`DatasetScores.to_dict`,
+        timing, and the provenance keys (see :func:`nucseg_zoo.evaluation.evaluate_source`)."""
         result = {"source": self.source, "dataset": self.dataset, "split": self.split}
+        result.update(self.provenance)
         result.update(self.scores.to_dict())
         if self.seconds_per_image is not None:
             result["seconds_per_image"] = self.seconds_per_image
+        if self.image_seconds:
+            for image, seconds in zip(result["images"], self.image_seconds):
+                image["seconds"] = seconds
         if self.missing_predictions:
             result["missing_predictions"] = list(self.missing_predictions)
         return result
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, cached: bool = False) -> "Evaluation":
+        """Rebuild from :meth:`to_dict` output; aggregates are recomputed from the per-image counts."""
+        scores = DatasetScores.from_dict(data)
+        not_provenance = set(scores.to_dict()) | {"source", "dataset", "split", "seconds_per_image",
+                                                  "missing_predictions"}
+        provenance = {k: v for k, v in data.items() if k not in not_provenance}
+        return cls(source=data["source"], dataset=data["dataset"], split=data["split"],
+                   scores=scores, seconds_per_image=data.get("seconds_per_image"),
+                   missing_predictions=tuple(data.get("missing_predictions", ())),
+                   image_seconds=tuple(image["seconds"] for image in data["images"] if "seconds" in image),
+                   provenance=provenance, cached=cached)
 
 
 def list_segmenters() -> list[str]:
@@ -57,35 +79,29 @@ def list_segmenters() -> list[str]:
     return list_models() + list_baselines()
 
 
-def get_segmenter(name: str, *, device: str = "cpu") -> Segmenter:
+def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = None) -> Segmenter:
     """A zoo model, a baseline, or a bioimage.io package path/URL, ready to ``segment``."""
-    from nucseg_zoo.baselines import get_baseline, list_baselines
-    from nucseg_zoo.zoo import list_models, load_model
+    from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
 
-    if name in list_baselines():
-        return get_baseline(name)
-    if name in list_models() or name.lower().endswith((".zip", ".yaml", ".yml")):
-        return load_model(name, device=device)
-    raise ValueError(f"unknown segmenter {name!r}; known: {', '.join(list_segmenters())}, "
-                     "or a bioimage.io package (.zip / rdf.yaml)")
+    return open_segmenter(resolve_source(name), device=device, output_kind=output_kind)[0]
 
 
 def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None
-                    ) -> tuple[DatasetScores, float]:
+                    ) -> tuple[DatasetScores, tuple[float, ...]]:
     """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``).
 
     Returns:
-        The split's scores and the mean wall time of ``segment`` per image in seconds
+        The split's scores and the wall time of ``segment`` for each image in seconds
         (prediction and postprocessing; reading images and scoring excluded).
     """
-    scores, seconds = [], 0.0
+    scores, seconds = [], []
     for sample in tqdm(samples, desc=progress, disable=progress is None, file=sys.stderr):
         image = sample.image
         started = time.perf_counter()
         labels = segmenter.segment(image)
-        seconds += time.perf_counter() - started
+        seconds.append(time.perf_counter() - started)
         scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name))
-    return summarize(scores), seconds / len(scores)
+    return summarize(scores), tuple(seconds)
 
 
 def evaluate(
@@ -103,7 +119,8 @@ def evaluate(
     samples = samples[:limit] if limit else samples
     scores, seconds = score_segmenter(segmenter, samples,
                                       progress=f"{source} on {dataset}/{split}" if progress else None)
-    return Evaluation(source=source, dataset=dataset, split=split, scores=scores, seconds_per_image=seconds)
+    return Evaluation(source=source, dataset=dataset, split=split, scores=scores,
+                      seconds_per_image=float(np.mean(seconds)), image_seconds=seconds)
 
 
 def score_folder(

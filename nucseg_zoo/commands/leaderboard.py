@@ -1,0 +1,48 @@
+"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--verify [ID ...]]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard", help="regenerate the leaderboard pages from its result files",
+        description="Regenerate leaderboard.json, LEADERBOARD.md and leaderboard.html in DIR from "
+                    "DIR/results/*.json and DIR/references.yaml (no evaluation unless --update / --verify).")
+    parser.add_argument("--dir", type=Path, default=Path("validation"), help="leaderboard folder (default: validation)")
+    parser.add_argument("--update", action="store_true",
+                        help="first evaluate every zoo model and baseline whose content changed")
+    parser.add_argument("--force", action="store_true", help="with --update: re-evaluate all of them")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a page differs from a fresh rendering")
+    parser.add_argument("--verify", nargs="*", metavar="ID",
+                        help="re-run entries (all, or the IDs) from their sources and compare with the records")
+    parser.add_argument("--tolerance", type=float, default=0.002, help="--verify: allowed metric difference")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from nucseg_zoo.leaderboard import render, stale_pages, update_builtin, verify, write_pages
+
+    if args.check:
+        stale = stale_pages(args.dir)
+        for name in stale:
+            print(f"{args.dir / name} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
+        return 1 if stale else 0
+    if args.verify is not None:
+        results = verify(args.dir, args.verify or None, tolerance=args.tolerance, device=args.device,
+                         mirror=args.mirror)
+        for result in results:
+            print(f"{'ok  ' if result.passed else 'FAIL'} {result.id}: {result.message}")
+        return 0 if all(result.passed for result in results) else 1
+    if args.update:
+        for record in update_builtin(args.dir, force=args.force, device=args.device, mirror=args.mirror):
+            print(f"evaluated {record.entry.id}: average F1 {record.evaluation.scores.average_f1:.4f}", file=sys.stderr)
+    for path in write_pages(args.dir, render(args.dir)):
+        print(path)
+    return 0

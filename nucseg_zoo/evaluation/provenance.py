@@ -1,0 +1,65 @@
+"""Provenance recorded with every evaluation: data fingerprint, package versions, device."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib import metadata
+
+# distributions whose versions can change a result
+PACKAGES = ("nucseg-zoo", "numpy", "scipy", "scikit-image", "scikit-learn", "torch", "onnxruntime",
+            "bioimageio.core", "bioimageio.spec", "tensorflow")
+
+
+def dataset_fingerprint(dataset: str, split: str, limit: int | None = None) -> str:
+    """sha256 over the manifest hashes of the images and masks evaluated (official order)."""
+    from nucseg_zoo import datasets
+
+    card = datasets.card(dataset)
+    stems = datasets.split_names(dataset, split)[:limit] if limit else datasets.split_names(dataset, split)
+    digest = hashlib.sha256()
+    for stem in stems:
+        for relpath in (card.image_path(stem), card.mask_path(stem)):
+            digest.update(f"{relpath} {card.manifest[relpath]}\n".encode())
+    return digest.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of :data:`PACKAGES` (absent ones left out)."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_device(device: str) -> str:
+    """Human-readable hardware behind ``device``, e.g. ``"cpu: AMD EPYC 9R14 (2 threads)"``."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
+    return f"cpu: {_cpu_name()} ({torch.get_num_threads()} threads)"
+
+
+def environment(device: str) -> dict[str, object]:
+    """Python, platform, package versions and device of this process."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "packages": package_versions(),
+        "device": describe_device(device),
+    }

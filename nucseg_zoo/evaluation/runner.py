@@ -1,0 +1,124 @@
+"""``evaluate_source``: the harness behind ``nucseg-zoo evaluate SOURCE``.
+
+Resolves the source (zoo id, baseline, bioimage.io package path or URL), runs it on the
+official split through the shared postprocessing, scores it, and records provenance.
+Results are cached under ``<cache>/results/<key>.json`` where the key hashes the source
+sha256, the evaluated data's manifest hashes, the requested output kind / weight format,
+the device and the installed package versions, so re-running is instant and any change
+of model, data or software recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from nucseg_zoo import datasets
+from nucseg_zoo._atomic import write_text_atomically
+from nucseg_zoo.datasets.source import cache_dir
+from nucseg_zoo.evaluation.harness import Evaluation, score_segmenter
+from nucseg_zoo.evaluation.provenance import dataset_fingerprint, environment, package_versions
+from nucseg_zoo.evaluation.sources import ModelSource, open_segmenter, resolve_source
+
+log = logging.getLogger(__name__)
+
+
+def results_cache_dir() -> Path:
+    """Folder of cached evaluation results (``$NUCSEG_ZOO_DATA_DIR/results`` or the OS cache)."""
+    return cache_dir() / "results"
+
+
+def cache_key(source: ModelSource, *, dataset_sha256: str, dataset: str, split: str, limit: int | None,
+              output_kind: str | None, weight_format: str | None, device: str) -> str:
+    """sha256 identifying one evaluation (see the module docstring)."""
+    key = {"source_sha256": source.sha256, "dataset": dataset, "split": split, "limit": limit,
+           "dataset_sha256": dataset_sha256, "output_kind": output_kind, "weight_format": weight_format,
+           "device": device, "packages": package_versions()}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+
+def evaluate_source(
+    source: str,
+    *,
+    dataset: str = "bbbc039",
+    split: str = "test",
+    limit: int | None = None,
+    device: str = "cpu",
+    output_kind: str | None = None,
+    weight_format: str | None = None,
+    sha256: str | None = None,
+    force: bool = False,
+    mirror: str | None = None,
+    progress: bool = False,
+) -> Evaluation:
+    """Evaluate a zoo model, baseline or bioimage.io package on an official split.
+
+    Args:
+        source: zoo id, baseline name, or bioimage.io ``.zip`` / ``rdf.yaml`` path or URL.
+        dataset, split: what to evaluate on (``split`` is never re-made).
+        limit: only the first ``limit`` images of the split (a quick look).
+        device: "cpu" or "cuda".
+        output_kind: postprocessing adapter for a bioimage.io model's output (default:
+            inferred from its rdf); the choice and its reason are recorded.
+        weight_format: weight format of a bioimage.io package (default: bioimageio.core's choice).
+        sha256: expected sha256 of a package file or download.
+        force: recompute even if a cached result exists.
+        mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
+        progress: show a progress bar on stderr.
+
+    Returns:
+        An :class:`Evaluation` whose ``provenance`` holds ``source_kind``, ``source_name``,
+        ``source_sha256``, ``dataset_sha256``, ``limit``, ``output_kind``,
+        ``output_kind_reason``, ``weight_format``, ``device``, ``environment``,
+        ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache.
+
+    Raises:
+        ValueError: unknown source, invalid package (with the validator's reasons), a model
+            that cannot take a single-channel 2-D image, or an unknown dataset/split.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of images, got {limit}")
+    model_source = resolve_source(source, sha256=sha256)
+    dataset_sha256 = dataset_fingerprint(dataset, split, limit)
+    key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,
+                    output_kind=output_kind, weight_format=weight_format, device=device)
+    cached_path = results_cache_dir() / f"{key}.json"
+    if cached_path.is_file() and not force:
+        try:
+            evaluation = Evaluation.from_dict(json.loads(cached_path.read_text()), cached=True)
+            log.info("%s: cached result %s", source, cached_path)
+            return evaluation
+        except (ValueError, KeyError, json.JSONDecodeError) as err:
+            log.warning("ignoring unreadable cached result %s: %s", cached_path, err)
+
+    segmenter, kind = open_segmenter(model_source, device=device, output_kind=output_kind,
+                                     weight_format=weight_format)
+    samples = datasets.load(dataset, split, mirror=mirror)
+    samples = samples[:limit] if limit else samples
+    scores, seconds = score_segmenter(segmenter, samples,
+                                      progress=f"{model_source.name} on {dataset}/{split}" if progress else None)
+    provenance = {
+        "source_kind": model_source.kind,
+        "source_name": model_source.name,
+        "source_sha256": model_source.sha256,
+        "dataset_sha256": dataset_sha256,
+        "limit": limit,
+        "output_kind": kind.kind,
+        "output_kind_reason": kind.reason,
+        "weight_format": weight_format,
+        "device": device,
+        "environment": environment(device),
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cache_key": key,
+    }
+    evaluation = Evaluation(source=source, dataset=dataset, split=split, scores=scores,
+                            seconds_per_image=float(np.mean(seconds)), image_seconds=seconds,
+                            provenance=provenance)
+    cached_path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(cached_path, json.dumps(evaluation.to_dict(), indent=1) + "\n")
+    return evaluation

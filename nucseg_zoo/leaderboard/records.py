@@ -1,0 +1,156 @@
+"""Leaderboard result files: ``validation/results/<id>.json``, one per entry.
+
+A result file holds the entry (who, what, which file) and the full evaluation as written
+by :meth:`nucseg_zoo.evaluation.Evaluation.to_dict` (per-image counts, aggregates,
+provenance). :func:`check_record` recomputes every aggregate from the per-image counts,
+so a hand-edited number is caught; the pages are generated from these files only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from nucseg_zoo.datasets import split_names
+from nucseg_zoo.evaluation import Evaluation
+
+ENTRY_KINDS = ("zoo", "baseline", "submission")
+_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+LEADERBOARD_DATASET, LEADERBOARD_SPLIT = "bbbc039", "test"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who and what a leaderboard row is.
+
+    Attributes:
+        id: file name stem, lowercase ``[a-z0-9._-]``.
+        name: display name.
+        kind: "zoo", "baseline" or "submission".
+        authors: who made the model.
+        source: what was evaluated (zoo id, baseline name, package file name or URL).
+        source_sha256: sha256 of that source (as in the evaluation's provenance).
+        date: ISO date the entry was recorded.
+    """
+
+    id: str
+    name: str
+    kind: str
+    authors: tuple[str, ...]
+    source: str
+    source_sha256: str
+    date: str
+
+    def __post_init__(self) -> None:
+        if not _ID.match(self.id):
+            raise ValueError(f"entry id {self.id!r} must be lowercase letters, digits, '.', '_' or '-'")
+        if self.kind not in ENTRY_KINDS:
+            raise ValueError(f"entry kind {self.kind!r} is not one of {', '.join(ENTRY_KINDS)}")
+        if not self.authors or not all(a.strip() for a in self.authors):
+            raise ValueError(f"entry {self.id!r} needs at least one non-empty author")
+        object.__setattr__(self, "authors", tuple(self.authors))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {**asdict(self), "authors": list(self.authors)}
+
+
+def slugify(name: str) -> str:
+    """An entry id from a display name: lowercase, runs of other characters become '-'."""
+    slug = re.sub(r"[^a-z0-9._]+", "-", name.lower()).strip("-.")
+    if not slug:
+        raise ValueError(f"cannot make an entry id from name {name!r}; pass an id")
+    return slug
+
+
+@dataclass(frozen=True)
+class ResultRecord:
+    """One result file: the entry and its evaluation."""
+
+    entry: Entry
+    evaluation: Evaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (``{"entry": ..., "evaluation": ...}``)."""
+        return {"entry": self.entry.to_dict(), "evaluation": self.evaluation.to_dict()}
+
+    def to_json(self) -> str:
+        """The file's text."""
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, float) or isinstance(b, float):
+        if a is None or b is None:
+            return a is b
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+def check_record(data: dict[str, Any], *, where: str = "result") -> ResultRecord:
+    """Parse a result file's JSON and check it; return the :class:`ResultRecord`.
+
+    Checks: the entry's fields, the evaluation is on the leaderboard's dataset/split with
+    no image limit, the entry's sha256 equals the evaluation's, and every aggregate equals
+    its recomputation from the per-image counts.
+
+    Raises:
+        ValueError: naming ``where`` and every problem found.
+    """
+    try:
+        entry = Entry(**{**data["entry"], "authors": tuple(data["entry"]["authors"])})
+        stored = data["evaluation"]
+        evaluation = Evaluation.from_dict(stored)
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{where}: not a leaderboard result file ({type(err).__name__}: {err})") from err
+    problems = []
+    if (evaluation.dataset, evaluation.split) != (LEADERBOARD_DATASET, LEADERBOARD_SPLIT):
+        problems.append(f"evaluated on {evaluation.dataset}/{evaluation.split}, "
+                        f"the leaderboard is {LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT}")
+    if stored.get("limit"):
+        problems.append(f"evaluated on the first {stored['limit']} images only")
+    if tuple(image.name for image in evaluation.scores.images) != split_names(LEADERBOARD_DATASET, LEADERBOARD_SPLIT):
+        problems.append(f"its images are not the official "
+                        f"{LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT} images in official order")
+    if stored.get("source_sha256") != entry.source_sha256:
+        problems.append(f"entry sha256 {entry.source_sha256} differs from the evaluation's {stored.get('source_sha256')}")
+    seconds = evaluation.image_seconds
+    if len(seconds) != evaluation.scores.n_images or evaluation.seconds_per_image is None \
+            or not math.isclose(sum(seconds) / len(seconds), evaluation.seconds_per_image, rel_tol=1e-9):
+        problems.append("seconds_per_image is not the mean of the per-image seconds")
+    recomputed = evaluation.to_dict()
+    for key, value in recomputed.items():
+        if key != "images" and not _close(stored.get(key), value):
+            problems.append(f"{key} is {stored.get(key)!r} but the per-image counts give {value!r}")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    return ResultRecord(entry=entry, evaluation=evaluation)
+
+
+def read_results(folder: str | Path) -> list[ResultRecord]:
+    """Every ``*.json`` in ``folder`` (checked), in file-name order.
+
+    Raises:
+        ValueError: a file fails :func:`check_record`, is not valid JSON, or its name is
+            not its entry id; or two entries share a source sha256.
+    """
+    records, seen = [], {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: invalid JSON ({err})") from err
+        record = check_record(data, where=str(path))
+        if record.entry.id != path.stem:
+            raise ValueError(f"{path}: entry id {record.entry.id!r} does not match the file name")
+        if record.entry.source_sha256 in seen:
+            raise ValueError(f"{path}: same source sha256 as {seen[record.entry.source_sha256]}")
+        seen[record.entry.source_sha256] = path.name
+        records.append(record)
+    return records

@@ -1,0 +1,125 @@
+"""A small bioimage.io model package made the way an outside lab would, for harness tests.
+
+Unlike the zoo's U-Net it has a different output convention (2 channels: foreground and
+boundary probability, no ``config.nucseg_zoo``), a single weight format (ONNX) and a
+fixed-size-step input. The network is a hand-set threshold on the smoothed normalised
+image with its morphological gradient as the boundary, so it segments real nuclei
+reasonably without training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+MIN_SIZE, STEP, HALO = 64, 16, 8
+
+
+OUTPUT_CHANNELS = {"foreground_boundary": ["foreground", "boundary"], "binary_mask": ["mask"]}
+
+
+def _network(variant: str):
+    import torch
+
+    class ThresholdNet(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            smooth = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+            foreground = torch.sigmoid(25.0 * (smooth - 0.22))
+            if variant == "binary_mask":
+                return (foreground > 0.5).float()
+            dilated = torch.nn.functional.max_pool2d(foreground, 3, stride=1, padding=1)
+            eroded = -torch.nn.functional.max_pool2d(-foreground, 3, stride=1, padding=1)
+            return torch.cat([foreground, (dilated - eroded).clamp(0.0, 1.0)], dim=1)
+
+    return ThresholdNet().eval()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rdf_for(files: dict[str, Path], channel_names: list[str]) -> dict[str, Any]:
+    """The rdf of the package (plain data), pointing at ``files`` by name."""
+    space_in = [{"type": "space", "id": a, "size": {"min": MIN_SIZE, "step": STEP}} for a in ("y", "x")]
+    space_out = [{"type": "space", "id": a, "size": {"tensor_id": "image", "axis_id": a}, "halo": HALO}
+                 for a in ("y", "x")]
+    return {
+        "format_version": "0.5.9",
+        "type": "model",
+        "id": "threshold-fg-boundary",
+        "name": "Threshold foreground-boundary test model",
+        "description": "Hand-set threshold network with foreground and boundary outputs (tests only).",
+        "authors": [{"name": "An Outside Lab"}],
+        "cite": [{"text": "nucseg-zoo test model", "url": "https://example.org"}],
+        "license": "MIT",
+        "documentation": "README.md",
+        "covers": ["cover.png"],
+        "tags": ["nuclei", "test"],
+        "inputs": [{
+            "id": "image",
+            "axes": [{"type": "batch"}, {"type": "channel", "channel_names": ["dna"]}, *space_in],
+            "test_tensor": {"source": "input.npy", "sha256": _sha256(files["input.npy"])},
+            "data": {"type": "float32"},
+            "preprocessing": [{"id": "scale_range", "kwargs": {"axes": ["y", "x"], "min_percentile": 1.0,
+                                                               "max_percentile": 99.8}}],
+        }],
+        "outputs": [{
+            "id": "probabilities",
+            "axes": [{"type": "batch"}, {"type": "channel", "channel_names": channel_names},
+                     *space_out],
+            "test_tensor": {"source": "output.npy", "sha256": _sha256(files["output.npy"])},
+            "data": {"type": "float32", "range": [0.0, 1.0]},
+        }],
+        "weights": {"onnx": {"source": "weights.onnx", "sha256": _sha256(files["weights.onnx"]),
+                             "opset_version": 17}},
+    }
+
+
+def build_external_package(folder: Path, image: np.ndarray, *, variant: str = "foreground_boundary",
+                           edit: Callable[[dict[str, Any], Path], None] | None = None,
+                           drop: tuple[str, ...] = ()) -> Path:
+    """Write ``folder/threshold-model.zip`` built from a crop of ``image``.
+
+    Args:
+        variant: "foreground_boundary" (2 float channels) or "binary_mask" (1 channel, 0/1).
+        edit: called with the rdf dict and the file folder before zipping (to break it).
+        drop: file names to leave out of the zip (e.g. a test tensor).
+    """
+    import torch
+
+    from nucseg_zoo.normalization import PercentileNormalization
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: folder / name for name in ("input.npy", "output.npy", "weights.onnx", "README.md", "cover.png")}
+    crop = image[:128, :160].astype("float32")[None, None]
+    network = _network(variant)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter writes IR 8 like the zoo's
+        normalized = PercentileNormalization(1.0, 99.8)(crop[0, 0])[None, None].astype("float32")
+        output = network(torch.from_numpy(normalized)).numpy()
+        torch.onnx.export(network, torch.from_numpy(normalized), files["weights.onnx"], dynamo=False,
+                          opset_version=17, input_names=["image"], output_names=["probabilities"],
+                          dynamic_axes={"image": {0: "b", 2: "y", 3: "x"}, "probabilities": {0: "b", 2: "y", 3: "x"}})
+    np.save(files["input.npy"], crop)
+    np.save(files["output.npy"], output.astype("float32"))
+    files["README.md"].write_text("# Threshold test model\n\nForeground and boundary from a fixed threshold.\n")
+    import imageio.v3 as iio
+
+    iio.imwrite(files["cover.png"], (np.concatenate([output[0, 0, :, :128], output[0, -1, :, :128]], axis=1) * 255
+                                     ).astype("uint8"))
+    rdf = rdf_for(files, OUTPUT_CHANNELS[variant])
+    if edit:
+        edit(rdf, folder)
+    (folder / "rdf.yaml").write_text(yaml.safe_dump(rdf, sort_keys=False))
+    package = folder / "threshold-model.zip"
+    with zipfile.ZipFile(package, "w") as archive:
+        for name in ("rdf.yaml", *files):
+            if name not in drop:
+                archive.write(folder / name, name)
+    return package

@@ -1,0 +1,137 @@
+"""The evaluation harness on sources of every kind: zoo id, baseline, package file, URL."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from external_model import build_external_package
+from loopback import LoopbackServer
+
+from nucseg_zoo.cli import main
+from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.evaluation import evaluate_source, resolve_source
+
+PROVENANCE_KEYS = {"source_kind", "source_name", "source_sha256", "dataset_sha256", "limit", "output_kind",
+                   "output_kind_reason", "weight_format", "device", "environment", "evaluated_at", "cache_key"}
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Every test gets its own download and result cache."""
+    monkeypatch.setenv("NUCSEG_ZOO_DATA_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def package(sample_split, tmp_path_factory):
+    """The outside lab's 2-channel (foreground, boundary) ONNX-only package."""
+    return build_external_package(tmp_path_factory.mktemp("external"), sample_split[0].image)
+
+
+def test_external_package_runs_with_its_own_convention(package, sample_split):
+    result = evaluate_source(str(package), dataset="bbbc039-sample", split="test")
+    assert result.provenance["output_kind"] == "foreground_boundary"
+    assert "2 float channel" in result.provenance["output_kind_reason"]
+    assert result.provenance["source_kind"] == "bioimageio"
+    assert result.provenance["source_sha256"] == sha256_of(package)
+    assert result.scores.n_images == 3
+    assert result.scores.n_true == sum(len(np.unique(sample.labels)) - 1 for sample in sample_split)
+    # a hand-set threshold network: far from perfect, far from nothing
+    assert 0.5 < result.scores.average_f1 < 0.95
+    record = result.to_dict()
+    assert PROVENANCE_KEYS <= set(record)
+    assert set(record["environment"]["packages"]) >= {"nucseg-zoo", "numpy", "bioimageio.core", "onnxruntime"}
+    assert len(record["images"]) == 3 and all(image["seconds"] > 0 for image in record["images"])
+
+
+def test_results_are_cached_by_content_and_force_recomputes(package):
+    first = evaluate_source(str(package), dataset="bbbc039-sample")
+    again = evaluate_source(str(package), dataset="bbbc039-sample")
+    assert not first.cached and again.cached
+    assert again.to_dict() == first.to_dict()
+    forced = evaluate_source(str(package), dataset="bbbc039-sample", force=True)
+    assert not forced.cached and forced.scores.to_dict() == first.scores.to_dict()
+    limited = evaluate_source(str(package), dataset="bbbc039-sample", limit=1)
+    assert not limited.cached and limited.scores.n_images == 1 and limited.provenance["limit"] == 1
+    assert limited.provenance["cache_key"] != first.provenance["cache_key"]
+
+
+def test_explicit_output_kind_is_used_and_recorded(sample_split, tmp_path):
+    # a 0/1 mask in float32 looks like a foreground probability; read as labels, it is one object
+    mask_model = str(build_external_package(tmp_path / "mask", sample_split[0].image, variant="binary_mask"))
+    inferred = evaluate_source(mask_model, dataset="bbbc039-sample")
+    chosen = evaluate_source(mask_model, dataset="bbbc039-sample", output_kind="instance_labels")
+    assert inferred.provenance["output_kind"] == "foreground"
+    assert chosen.provenance["output_kind"] == "instance_labels"
+    assert "--output-kind" in chosen.provenance["output_kind_reason"]
+    assert chosen.provenance["cache_key"] != inferred.provenance["cache_key"]
+    assert chosen.scores.n_pred == 3 < inferred.scores.n_pred  # one "instance" per image
+
+
+def test_output_kind_must_fit_the_channels(package):
+    with pytest.raises(ValueError, match="three_class expects 3 output channel.*has 2"):
+        evaluate_source(str(package), dataset="bbbc039-sample", output_kind="three_class")
+
+
+def test_zoo_models_and_baselines_keep_their_convention():
+    baseline = evaluate_source("cp-basic", dataset="bbbc039-sample", limit=1)
+    assert baseline.provenance["output_kind"] == "instance_labels"
+    assert baseline.provenance["source_kind"] == "baseline"
+    with pytest.raises(ValueError, match="applies to bioimage.io packages only"):
+        evaluate_source("cp-basic", dataset="bbbc039-sample", output_kind="foreground")
+    zoo = resolve_source("unet-bbbc039")
+    assert zoo.kind == "zoo" and len(zoo.sha256) == 64
+
+
+def test_url_is_downloaded_once_and_hash_checked(package, tmp_path):
+    server = LoopbackServer({"threshold-model.zip": package.read_bytes()})
+    try:
+        url = server.url + "threshold-model.zip"
+        with pytest.raises(ValueError, match="hash"):
+            evaluate_source(url, dataset="bbbc039-sample", sha256="0" * 64, limit=1)
+        assert not list((tmp_path / "cache" / "models").glob("*.zip"))
+        first = evaluate_source(url, dataset="bbbc039-sample", limit=1, sha256=sha256_of(package))
+        second = evaluate_source(url, dataset="bbbc039-sample", limit=1)
+        assert server.requests.count("threshold-model.zip") == 2  # the rejected download and one good one
+        assert second.cached and second.provenance["source_sha256"] == sha256_of(package)
+        assert first.provenance["output_kind"] == "foreground_boundary"
+        cached = next((tmp_path / "cache" / "models").glob("*.zip"))
+        cached.write_bytes(cached.read_bytes() + b"tampered")
+        with pytest.raises(ValueError, match="cached download .* has sha256"):
+            evaluate_source(url, dataset="bbbc039-sample", limit=1)
+    finally:
+        server.close()
+
+
+def test_model_that_needs_two_channels_is_refused_clearly(sample_split, tmp_path):
+    def two_channels(rdf, folder):
+        rdf["inputs"][0]["axes"][1]["channel_names"] = ["dna", "membrane"]
+        crop = np.load(folder / "input.npy")
+        np.save(folder / "input.npy", np.concatenate([crop, crop], axis=1))
+        rdf["inputs"][0]["test_tensor"]["sha256"] = sha256_of(folder / "input.npy")
+
+    bad = build_external_package(tmp_path / "two", sample_split[0].image, edit=two_channels)
+    with pytest.raises(ValueError, match="cannot take a single-channel 2-D image: input 'image' has 2 channels"):
+        evaluate_source(str(bad), dataset="bbbc039-sample", limit=1)
+
+
+def test_unknown_source_lists_what_is_accepted():
+    with pytest.raises(ValueError, match="unet-bbbc039.*cp-basic.*bioimage.io package"):
+        evaluate_source("no-such-model", dataset="bbbc039-sample")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate_source("missing/model.zip", dataset="bbbc039-sample")
+
+
+def test_cli_prints_json_and_a_per_image_table(package, capsys):
+    assert main(["evaluate", str(package), "--dataset", "bbbc039-sample", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["output_kind"] == "foreground_boundary" and data["n_images"] == 3
+    assert main(["evaluate", str(package), "--dataset", "bbbc039-sample", "--output-kind", "foreground_boundary"]) == 0
+    table = capsys.readouterr().out
+    assert "IXMtest_L06_s5" in table and "output kind: foreground_boundary (chosen explicitly" in table
+    assert "cached result" not in table
+    assert main(["evaluate", str(package), "--dataset", "bbbc039-sample", "--output-kind", "foreground_boundary"]) == 0
+    assert "cached result from" in capsys.readouterr().out
+    assert main(["evaluate", "cp-basic", "--dataset", "bbbc039-sample", "--limit", "0"]) == 2
+    assert "positive number" in capsys.readouterr().err

@@ -1,0 +1,165 @@
+"""The leaderboard: committed pages match their data, hand edits are caught, submissions work
+end to end and rejected packages leave every file byte-for-byte untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from external_model import build_external_package
+
+from nucseg_zoo.cli import main
+from nucseg_zoo.datasets import split_names
+from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.leaderboard import DuplicateSubmission, read_results, render, stale_pages, submit, verify
+from nucseg_zoo.leaderboard.entries import builtin_sources
+
+COMMITTED = Path(__file__).resolve().parent.parent / "validation"
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("NUCSEG_ZOO_DATA_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def board(tmp_path) -> Path:
+    """A copy of the committed leaderboard folder."""
+    return Path(shutil.copytree(COMMITTED, tmp_path / "validation"))
+
+
+@pytest.fixture(scope="module")
+def package(sample_split, tmp_path_factory):
+    return build_external_package(tmp_path_factory.mktemp("external"), sample_split[0].image)
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---------------------------------------------------------------- the committed leaderboard
+
+
+def test_committed_pages_are_generated_from_the_results():
+    assert stale_pages(COMMITTED) == [], "run `nucseg-zoo leaderboard` and commit the pages"
+
+
+def test_committed_results_cover_the_zoo_and_baselines_on_the_full_test_split():
+    records = read_results(COMMITTED / "results")  # checks every aggregate against the per-image counts
+    assert {r.entry.id for r in records} >= {name for _, name in builtin_sources()}
+    for record in records:
+        assert tuple(i.name for i in record.evaluation.scores.images) == split_names("bbbc039", "test")
+        assert record.evaluation.scores.n_true == 5720
+        assert record.evaluation.provenance["source_sha256"] == record.entry.source_sha256
+    data = json.loads((COMMITTED / "leaderboard.json").read_text())
+    assert [row["average_f1"] for row in data["entries"]] == sorted((row["average_f1"] for row in data["entries"]),
+                                                                   reverse=True)
+    assert len(data["references"]["rows"]) == 5
+
+
+def test_builtin_entries_match_the_shipped_models():
+    """A zoo model or baseline whose files changed must be re-evaluated (`leaderboard --update`)."""
+    from nucseg_zoo.evaluation import resolve_source
+
+    records = {r.entry.id: r for r in read_results(COMMITTED / "results")}
+    for _, name in builtin_sources():
+        assert records[name].entry.source_sha256 == resolve_source(name).sha256, name
+
+
+def test_pages_show_every_entry_references_and_figures():
+    pages = render(COMMITTED)
+    for record in read_results(COMMITTED / "results"):
+        assert record.entry.name in pages["LEADERBOARD.md"]
+        assert f"{record.evaluation.scores.average_f1:.3f}" in pages["LEADERBOARD.md"]
+    assert "0.898" in pages["LEADERBOARD.md"] and "not re-computed" in pages["LEADERBOARD.md"]
+    html = pages["leaderboard.html"]
+    assert html.count("<svg") == 4 and "<script" not in html and "src=\"http" not in html
+
+
+def test_hand_edited_numbers_are_caught(board):
+    result = next((board / "results").glob("*.json"))
+    data = json.loads(result.read_text())
+    data["evaluation"]["average_f1"] += 0.01
+    result.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="average_f1 is .* but the per-image counts give"):
+        read_results(board / "results")
+
+    shutil.copy(COMMITTED / "results" / result.name, result)
+    markdown = board / "LEADERBOARD.md"
+    markdown.write_text(markdown.read_text().replace("0.8", "0.9", 1))
+    assert stale_pages(board) == ["LEADERBOARD.md"]
+    assert main(["leaderboard", "--dir", str(board), "--check"]) == 1
+    assert main(["leaderboard", "--dir", str(board)]) == 0
+    assert stale_pages(board) == [] and _snapshot(board) == _snapshot(COMMITTED)
+
+
+def test_results_on_a_partial_split_are_refused(board):
+    result = next((board / "results").glob("*.json"))
+    data = json.loads(result.read_text())
+    data["evaluation"]["images"] = data["evaluation"]["images"][:10]
+    result.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="not the official bbbc039/test images"):
+        read_results(board / "results")
+
+
+# ---------------------------------------------------------------- submissions
+
+
+def _break_weights_hash(rdf, folder):
+    rdf["weights"]["onnx"]["sha256"] = "0" * 64
+
+
+def _three_d_input(rdf, folder):
+    rdf["inputs"][0]["axes"].insert(2, {"type": "space", "id": "z", "size": 1})
+    np.save(folder / "input.npy", np.load(folder / "input.npy")[:, :, None])
+    rdf["inputs"][0]["test_tensor"]["sha256"] = sha256_of(folder / "input.npy")
+
+
+@pytest.mark.parametrize("breakage, reason", [
+    ({"edit": _break_weights_hash}, "weights.onnx: Value error, SHA256 mismatch"),
+    ({"edit": _three_d_input}, "cannot take a single-channel 2-D image: input 'image' has a space axis 'z'"),
+    ({"drop": ("output.npy",)}, "output.npy: named in rdf.yaml but missing from the package"),
+])
+def test_invalid_packages_are_rejected_and_nothing_changes(board, sample_split, tmp_path, capsys, breakage, reason):
+    bad = build_external_package(tmp_path / "bad", sample_split[0].image, **breakage)
+    before = _snapshot(board)
+    code = main(["submit", str(bad), "--name", "Broken", "--author", "Someone", "--dir", str(board)])
+    err = capsys.readouterr().err
+    assert code == 2 and reason in err
+    assert _snapshot(board) == before
+
+
+def test_submit_evaluates_records_and_refuses_duplicates(board, package, bbbc039_mirror, capsys):
+    before = _snapshot(board)
+    assert main(["submit", str(package), "--name", "Threshold FG/B (test)", "--author", "An Outside Lab",
+                 "--author", "A. Person", "--dir", str(board)]) == 0
+    out, err = capsys.readouterr()
+    result_file = board / "results" / "threshold-fg-b-test.json"
+    assert out.strip() == str(result_file) and "foreground_boundary" in err
+    record = json.loads(result_file.read_text())
+    assert record["entry"]["kind"] == "submission"
+    assert record["entry"]["authors"] == ["An Outside Lab", "A. Person"]
+    assert record["entry"]["source"] == package.name and record["entry"]["source_sha256"] == sha256_of(package)
+    assert record["evaluation"]["n_images"] == 50 and record["evaluation"]["output_kind"] == "foreground_boundary"
+    assert "Threshold FG/B (test)" in (board / "LEADERBOARD.md").read_text()
+    assert stale_pages(board) == []
+    changed = {name for name, digest in _snapshot(board).items() if before.get(name) != digest}
+    assert changed == {"results/threshold-fg-b-test.json", "leaderboard.json", "LEADERBOARD.md", "leaderboard.html"}
+
+    after = _snapshot(board)
+    with pytest.raises(DuplicateSubmission, match="already on the leaderboard as 'threshold-fg-b-test'"):
+        submit(str(package), name="Same again", authors=["Someone"], folder=board)
+    assert main(["submit", str(package), "--name", "Same again", "--author", "X", "--dir", str(board)]) == 2
+    assert "not added again" in capsys.readouterr().err
+    assert _snapshot(board) == after
+
+
+def test_verify_reruns_an_entry_from_its_source(bbbc039_mirror):
+    [result] = verify(COMMITTED, ["cp-basic"])
+    assert result.passed, result.message
+    assert result.average_f1 == pytest.approx(result.recorded_average_f1, abs=1e-9)  # deterministic baseline
