@@ -74,6 +74,21 @@ def test_output_kind_must_fit_the_channels(package):
         evaluate_source(str(package), dataset="bbbc039-sample", output_kind="three_class")
 
 
+def test_tensorflow_weights_run_with_the_extra_installed(package, sample_split, tmp_path):
+    """The same network as Keras HDF5 weights with channel-last axes (``nucseg-zoo[tensorflow]``)."""
+    pytest.importorskip("tensorflow", reason="TensorFlow weights need `pip install 'nucseg-zoo[tensorflow]'`")
+    from nucseg_zoo.packaging.validate import test_package
+
+    keras_package = build_external_package(tmp_path / "keras", sample_split[0].image, weight_format="keras_hdf5")
+    report = test_package(keras_package)
+    assert report.passed and report.formats == {"keras_hdf5": "passed"}, report.reasons
+    keras_result = evaluate_source(str(keras_package), dataset="bbbc039-sample")
+    onnx_result = evaluate_source(str(package), dataset="bbbc039-sample")
+    assert keras_result.provenance["output_kind"] == "foreground_boundary"
+    assert "tensorflow" in keras_result.provenance["environment"]["packages"]
+    assert keras_result.scores.average_f1 == pytest.approx(onnx_result.scores.average_f1, abs=0.01)
+
+
 def test_zoo_models_and_baselines_keep_their_convention():
     baseline = evaluate_source("cp-basic", dataset="bbbc039-sample", limit=1)
     assert baseline.provenance["output_kind"] == "instance_labels"

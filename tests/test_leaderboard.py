@@ -163,3 +163,25 @@ def test_verify_reruns_an_entry_from_its_source(bbbc039_mirror):
     [result] = verify(COMMITTED, ["cp-basic"])
     assert result.passed, result.message
     assert result.average_f1 == pytest.approx(result.recorded_average_f1, abs=1e-9)  # deterministic baseline
+
+
+def test_readme_quotes_the_leaderboard():
+    """The README's results table must show the committed leaderboard's numbers."""
+    readme = (COMMITTED.parent / "README.md").read_text().splitlines()
+    for row in json.loads((COMMITTED / "leaderboard.json").read_text())["entries"]:
+        if row["kind"] == "submission":
+            continue
+        [line] = [line for line in readme if line.startswith(f"| `{row['id']}`")]
+        assert f"| {row['average_f1']:.3f} |" in line and f"| {100 * row['error_rate_at_0.7']:.1f} % |" in line, line
+
+
+def test_zoo_metrics_files_are_the_leaderboard_results():
+    """zoo/<id>/metrics.json (quoted by the model card and package) is the same evaluation."""
+    from nucseg_zoo.zoo import list_models
+    from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+    records = {r.entry.id: r for r in read_results(COMMITTED / "results")}
+    for model_id in list_models():
+        metrics = json.loads((zoo_entry_dir(model_id) / "metrics.json").read_text())
+        assert metrics["source_sha256"] == records[model_id].entry.source_sha256, model_id
+        assert metrics["average_f1"] == records[model_id].evaluation.scores.average_f1

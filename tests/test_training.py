@@ -20,7 +20,7 @@ def tiny_recipe() -> Recipe:
     return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
                    architecture={**recipe.architecture, "widths": [4, 8, 16]},
                    crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
-                   schedule={**recipe.schedule, "warmup_steps": 1})
+                   schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)
 
 
 def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
@@ -63,3 +63,25 @@ def test_resume_refuses_a_checkpoint_of_another_recipe(tiny_recipe, tmp_path):
     train(replace(tiny_recipe, epochs=1), tmp_path, precision="fp32", progress=False)
     with pytest.raises(ValueError, match="another recipe"):
         train(tiny_recipe, tmp_path, precision="fp32", resume=True, progress=False)
+
+
+def test_warm_start_needs_the_recipes_weights(tiny_recipe, tmp_path):
+    from nucseg_zoo.datasets.source import sha256_of
+
+    first = train(replace(tiny_recipe, epochs=1), tmp_path / "first", precision="fp32", progress=False)
+    warm = replace(tiny_recipe, epochs=1, steps_per_epoch=1,
+                   init_from={"sha256": sha256_of(first), "description": "first run"})
+    with pytest.raises(ValueError, match="pass it as init_weights"):
+        train(warm, tmp_path / "warm", precision="fp32", progress=False)
+    other = tmp_path / "other.pt"
+    torch.save({k: v + 1 for k, v in torch.load(first).items()}, other)
+    with pytest.raises(ValueError, match="is not the recipe's init_from sha256"):
+        train(warm, tmp_path / "warm", init_weights=other, precision="fp32", progress=False)
+
+    # the warm start begins at the given weights: with a zero learning rate it stays there
+    frozen = replace(warm, optimizer={**warm.optimizer, "lr": 0.0}, schedule={"warmup_steps": 0, "final_lr": 0.0})
+    train(frozen, tmp_path / "warm", init_weights=first, precision="fp32", progress=False)
+    start, end = torch.load(first), torch.load(tmp_path / "warm" / "last.pt", weights_only=False)["model"]
+    for key in start:
+        if "running" not in key and "num_batches" not in key:  # batch-norm statistics still update
+            torch.testing.assert_close(start[key], end[key], rtol=0, atol=0)

@@ -16,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="default: bf16 where supported (CPU with bf16, CUDA), else fp32")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--init-from", type=Path,
+                        help="state dict to warm-start from (recipes with init_from; checked by sha256)")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--export", action="store_true",
                         help="install the best weights, log and tuned postprocessing into zoo/MODEL_ID")
@@ -32,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe.from_yaml(recipe_path)
     run_dir = args.out or Path("runs") / args.model_id
     best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
+                 init_weights=args.init_from,
                  mirror=args.mirror, on_epoch=lambda record: print(record, file=sys.stderr))
     params_path = tune_run(recipe, best, run_dir, device=args.device, mirror=args.mirror)
     print(f"best weights: {best}\npostprocessing parameters (tuned on {recipe.validation_split}): {params_path}",
@@ -39,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
     if args.export:
         from nucseg_zoo.zoo.export import export_run
 
-        print(f"exported to {export_run(run_dir, args.model_id)}", file=sys.stderr)
+        print(f"exported to {export_run(run_dir, args.model_id, recipe)}", file=sys.stderr)
     print(run_dir)
     return 0

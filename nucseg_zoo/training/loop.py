@@ -50,6 +50,20 @@ def build_model(recipe: Recipe) -> torch.nn.Module:
     return UNet(**arch, softmax=False)
 
 
+def load_init_weights(recipe: Recipe, path: str | Path | None, device: torch.device) -> dict:
+    """The warm-start state dict named by ``recipe.init_from``, checked by sha256."""
+    from nucseg_zoo.datasets.source import sha256_of
+
+    expected = recipe.init_from["sha256"]
+    if path is None:
+        raise ValueError(f"the recipe starts from the state dict with sha256 {expected} "
+                         f"({recipe.init_from.get('description', 'see the recipe')}); pass it as init_weights / --init-from")
+    actual = sha256_of(Path(path))
+    if actual != expected:
+        raise ValueError(f"{path}: sha256 {actual} is not the recipe's init_from sha256 {expected}")
+    return torch.load(path, map_location=device, weights_only=True)
+
+
 def learning_rate(recipe: Recipe, step: int) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``final_lr`` over the run."""
     peak, final = recipe.optimizer["lr"], recipe.schedule["final_lr"]
@@ -85,6 +99,7 @@ def train(
     device: str = "cpu",
     precision: str | None = None,
     resume: bool = False,
+    init_weights: str | Path | None = None,
     mirror: str | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
@@ -97,6 +112,8 @@ def train(
         device: "cpu" or "cuda".
         precision: "bf16", "fp16" or "fp32"; default bf16 where the device supports it.
         resume: continue from ``run_dir/last.pt`` (must come from the same recipe).
+        init_weights: state dict to start from when the recipe has ``init_from``; its sha256
+            must equal the recipe's.
         mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
         progress: show a tqdm progress bar.
         on_epoch: called with each epoch's log record.
@@ -119,8 +136,11 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, best_f1 = state["epoch"] + 1, state["best_f1"]
         log.info("resuming at epoch %d (best validation average F1 %.4f)", start_epoch, best_f1)
-    elif log_path.exists():
-        log_path.unlink()
+    else:
+        if recipe.init_from:
+            model.load_state_dict(load_init_weights(recipe, init_weights, torch_device))
+        if log_path.exists():
+            log_path.unlink()
 
     train_set = CropSampler(datasets.load(recipe.dataset, recipe.train_split, mirror=mirror),
                             recipe.normalization, recipe.crop_size, recipe.augmentation)
@@ -154,7 +174,7 @@ def train(
         train_seconds = time.perf_counter() - started
         probabilities = validation_predictions(model, val_samples, recipe, torch_device, precision)
         val_f1 = average_f1(probabilities, val_truths, PostprocessingParams())
-        record = {"epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,
+        record = {"recipe_version": recipe.version, "epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,
                   "train_loss": float(np.mean(losses)), "validation_average_f1": val_f1,
                   "lr": learning_rate(recipe, (epoch + 1) * recipe.steps_per_epoch - 1),
                   "train_seconds": round(train_seconds, 1),

@@ -43,6 +43,9 @@ class Recipe:
     schedule: dict[str, Any]
     class_weights: tuple[float, ...]
     augmentation: Augmentation = field(default_factory=Augmentation)
+    init_from: dict[str, Any] | None = None
+    """Warm start: ``{"sha256": ..., "recipe_version": ..., "description": ...}`` of the state
+    dict training starts from (the weights an earlier recipe version produced)."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Recipe":

@@ -17,28 +17,49 @@ from nucseg_zoo.zoo.entry import read_entry
 PAPER_UNET = {"average_f1": 0.898, "error_rate_at_0.7": 0.081}
 
 
+def _stage_lines(records: list[dict], recipe) -> list[str]:
+    """One line per recipe version in the log (a warm start continues an earlier version)."""
+    versions = sorted({r.get("recipe_version", recipe.version) for r in records}, key=str)
+    if len(versions) < 2:
+        return []
+    lines = ["* Stages (`training_log.jsonl`):"]
+    for version in versions:
+        stage = [r for r in records if r.get("recipe_version", recipe.version) == version]
+        best = max(stage, key=lambda r: r["validation_average_f1"])
+        start = " (warm start from the previous stage's weights)" if version == recipe.version and recipe.init_from \
+            else ""
+        lines.append(f"  * recipe version {version}{start}: {len(stage)} epochs, {stage[-1]['step']} steps, "
+                     f"{sum(r['seconds'] for r in stage) / 3600:.1f} h; best validation average F1 "
+                     f"{best['validation_average_f1']:.4f} (epoch {best['epoch']})")
+    return lines
+
+
 def _training_section(entry) -> list[str]:
     log_path = entry.dir / entry.raw["training_log"]
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     recipe = entry.recipe
-    best = max(records, key=lambda r: r["validation_average_f1"])
+    current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
+    best = max(current, key=lambda r: r["validation_average_f1"])
     hours = sum(r["seconds"] for r in records) / 3600
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
+    warm = (f" It continues recipe version {recipe.init_from.get('recipe_version', '?')}: training starts from "
+            f"that version's weights (sha256 `{recipe.init_from['sha256'][:12]}…`)." if recipe.init_from else "")
     lines = [
         "## Training",
         f"* Data: BBBC039 `{recipe.train_split}` split (100 images, 12,001 nuclei); model selection and "
         f"postprocessing tuning on `{recipe.validation_split}` (50 images). The test split was never used "
         "for any choice.",
-        f"* Recipe (`recipe.yaml`): random {recipe.crop_size}² crops, batch {recipe.batch_size}, "
-        f"{recipe.epochs} epochs × {recipe.steps_per_epoch} steps, Adam lr {recipe.optimizer['lr']:g} "
-        f"(warm-up {recipe.schedule['warmup_steps']} steps, cosine to {recipe.schedule['final_lr']:g}), "
-        f"class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}, flips, 90° rotations, "
-        f"illumination changes; per-image percentile normalisation "
-        f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %).",
+        f"* Recipe version {recipe.version} (`recipe.yaml`): random {recipe.crop_size}² crops, batch "
+        f"{recipe.batch_size}, {recipe.epochs} epochs × {recipe.steps_per_epoch} steps, Adam lr "
+        f"{recipe.optimizer['lr']:g} (warm-up {recipe.schedule['warmup_steps']} steps, cosine to "
+        f"{recipe.schedule['final_lr']:g}), class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}, "
+        f"flips, 90° rotations, illumination changes; per-image percentile normalisation "
+        f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %).{warm}",
         f"* Hardware: {hardware}; precision {records[-1]['precision']} on {records[-1]['device']}; "
-        f"{len(records)} epochs in {hours:.1f} h of wall time (validation included).",
-        f"* Best validation average F1 {best['validation_average_f1']:.4f} at epoch {best['epoch']} "
-        f"(with the untuned postprocessing used during training); see `training_log.jsonl`.",
+        f"{len(records)} epochs in {hours:.1f} h of wall time in all (validation included).",
+        *_stage_lines(records, recipe),
+        f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
+        f"average F1 ({best['validation_average_f1']:.4f}, default postprocessing parameters, before tuning).",
     ]
     return lines
 

@@ -1,0 +1,75 @@
+"""Installing a finished training run into its zoo entry (weights, log, card)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+
+import nucseg_zoo.zoo.registry as registry
+from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.export import export_run
+from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+MODEL_ID = "unet-bbbc039"
+
+
+@pytest.fixture
+def zoo(tmp_path, monkeypatch):
+    """A copy of the zoo whose U-Net entry holds the weights recipe version 2 starts from."""
+    root = tmp_path / "zoo"
+    entry_dir = root / MODEL_ID
+    shutil.copytree(zoo_entry_dir(MODEL_ID), entry_dir)
+    monkeypatch.setattr(registry, "bundled_dir", lambda kind: root)
+    recipe = read_entry(MODEL_ID).recipe
+    assert recipe.init_from is not None
+    parent_log = [{"epoch": e, "step": 100 * e, "train_loss": 0.2, "validation_average_f1": 0.7 + e / 100,
+                   "lr": 1e-3, "train_seconds": 700.0, "seconds": 800.0, "device": "cpu", "precision": "bf16"}
+                  for e in range(1, 4)]
+    (entry_dir / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in parent_log))
+    entry_yaml = entry_dir / "entry.yaml"
+    entry_yaml.write_text(entry_yaml.read_text().replace(read_entry(MODEL_ID).weights_sha256,
+                                                         recipe.init_from["sha256"]))
+    return entry_dir, recipe
+
+
+def _run(folder, recipe, f1s):
+    folder.mkdir()
+    torch.save({"weights": torch.arange(len(f1s), dtype=torch.float32)}, folder / "best.pt")
+    log = [{"epoch": e, "step": 100 * e, "train_loss": 0.1, "validation_average_f1": f1, "lr": 3e-4,
+            "train_seconds": 700.0, "seconds": 750.0, "device": "cpu", "precision": "bf16"}
+           for e, f1 in enumerate(f1s, 1)]
+    (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    (folder / "postprocessing.json").write_text(json.dumps(
+        {"params": read_entry(MODEL_ID).postprocessing.to_dict(), "validation_average_f1": 0.9,
+         "chosen_on": "bbbc039/validation"}))
+    return folder
+
+
+def test_warm_started_run_keeps_the_earlier_stage_in_log_and_card(zoo, tmp_path):
+    entry_dir, recipe = zoo
+    run = _run(tmp_path / "run", recipe, [0.89, 0.895])
+    export_run(run, MODEL_ID, recipe)
+    log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
+    assert [r["recipe_version"] for r in log] == [1, 1, 1, 2, 2]
+    assert [r["epoch"] for r in log] == [1, 2, 3, 1, 2]
+    assert yaml.safe_load((entry_dir / "entry.yaml").read_text())["weights"]["sha256"] == sha256_of(run / "best.pt")
+    assert (entry_dir / "weights.pt").read_bytes() == (run / "best.pt").read_bytes()
+    card = (entry_dir / "README.md").read_text()
+    assert "recipe version 1: 3 epochs, 300 steps, 0.7 h" in card
+    assert "recipe version 2 (warm start from the previous stage's weights): 2 epochs" in card
+    assert "epoch 2 of recipe version 2" in card and "5 epochs in 1.1 h of wall time in all" in card
+
+    export_run(run, MODEL_ID, recipe)  # exporting again keeps the earlier stage once
+    again = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
+    assert again == log
+
+
+def test_export_refuses_an_unfinished_run(zoo, tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(FileNotFoundError, match="finish training"):
+        export_run(tmp_path / "run", MODEL_ID)
