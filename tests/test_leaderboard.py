@@ -107,6 +107,15 @@ def test_results_on_a_partial_split_are_refused(board):
         read_results(board / "results")
 
 
+def test_results_on_other_data_are_refused(board):
+    result = next((board / "results").glob("*.json"))
+    data = json.loads(result.read_text())
+    data["evaluation"]["dataset_sha256"] = "0" * 64
+    result.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="dataset_sha256 is not the hash of the official images"):
+        read_results(board / "results")
+
+
 # ---------------------------------------------------------------- submissions
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from nucseg_zoo.datasets import split_names
 from nucseg_zoo.evaluation import Evaluation
+from nucseg_zoo.evaluation.provenance import dataset_fingerprint
 
 ENTRY_KINDS = ("zoo", "baseline", "submission")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -96,9 +97,10 @@ def _close(a: Any, b: Any) -> bool:
 def check_record(data: dict[str, Any], *, where: str = "result") -> ResultRecord:
     """Parse a result file's JSON and check it; return the :class:`ResultRecord`.
 
-    Checks: the entry's fields, the evaluation is on the leaderboard's dataset/split with
-    no image limit, the entry's sha256 equals the evaluation's, and every aggregate equals
-    its recomputation from the per-image counts.
+    Checks: the entry's fields; the evaluation is on the leaderboard's dataset/split, all of
+    its images in official order, with the data hash of the dataset card's manifest; the
+    entry's sha256 equals the evaluation's; every aggregate (and ``seconds_per_image``)
+    equals its recomputation from the per-image values.
 
     Raises:
         ValueError: naming ``where`` and every problem found.
@@ -116,8 +118,10 @@ def check_record(data: dict[str, Any], *, where: str = "result") -> ResultRecord
     if stored.get("limit"):
         problems.append(f"evaluated on the first {stored['limit']} images only")
     if tuple(image.name for image in evaluation.scores.images) != split_names(LEADERBOARD_DATASET, LEADERBOARD_SPLIT):
-        problems.append(f"its images are not the official "
-                        f"{LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT} images in official order")
+        problems.append(f"its images are not the official {LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT} images "
+                        "in official order")
+    if stored.get("dataset_sha256") != dataset_fingerprint(LEADERBOARD_DATASET, LEADERBOARD_SPLIT):
+        problems.append("its dataset_sha256 is not the hash of the official images and masks")
     if stored.get("source_sha256") != entry.source_sha256:
         problems.append(f"entry sha256 {entry.source_sha256} differs from the evaluation's {stored.get('source_sha256')}")
     seconds = evaluation.image_seconds
