@@ -55,14 +55,15 @@ def test_warm_started_run_keeps_the_earlier_stage_in_log_and_card(zoo, tmp_path)
     run = _run(tmp_path / "run", recipe, [0.89, 0.895])
     export_run(run, MODEL_ID, recipe)
     log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
-    assert [r["recipe_version"] for r in log] == [1, 1, 1, 2, 2]
+    parent, current = recipe.init_from["recipe_version"], recipe.version
+    assert [r["recipe_version"] for r in log] == [parent] * 3 + [current] * 2
     assert [r["epoch"] for r in log] == [1, 2, 3, 1, 2]
     assert yaml.safe_load((entry_dir / "entry.yaml").read_text())["weights"]["sha256"] == sha256_of(run / "best.pt")
     assert (entry_dir / "weights.pt").read_bytes() == (run / "best.pt").read_bytes()
     card = (entry_dir / "README.md").read_text()
-    assert "recipe version 1: 3 epochs, 300 steps, 0.7 h" in card
-    assert "recipe version 2 (warm start from the previous stage's weights): 2 epochs" in card
-    assert "epoch 2 of recipe version 2" in card and "5 epochs in 1.1 h of wall time in all" in card
+    assert f"recipe version {parent}: 3 epochs, 300 steps, 0.7 h" in card
+    assert f"recipe version {current} (warm start from the previous stage's weights): 2 epochs" in card
+    assert f"epoch 2 of recipe version {current}" in card and "5 epochs in 1.1 h of wall time in all" in card
 
     export_run(run, MODEL_ID, recipe)  # exporting again keeps the earlier stage once
     again = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]

@@ -26,8 +26,7 @@ def _stage_lines(records: list[dict], recipe) -> list[str]:
     for version in versions:
         stage = [r for r in records if r.get("recipe_version", recipe.version) == version]
         best = max(stage, key=lambda r: r["validation_average_f1"])
-        start = " (warm start from the previous stage's weights)" if version == recipe.version and recipe.init_from \
-            else ""
+        start = " (warm start from the previous stage's weights)" if version != versions[0] else ""
         lines.append(f"  * recipe version {version}{start}: {len(stage)} epochs, {stage[-1]['step']} steps, "
                      f"{sum(r['seconds'] for r in stage) / 3600:.1f} h; best validation average F1 "
                      f"{best['validation_average_f1']:.4f} (epoch {best['epoch']})")
