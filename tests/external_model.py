@@ -9,7 +9,6 @@ as the boundary, so it segments real nuclei reasonably without training.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 import zipfile
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 import yaml
+
+from nucseg_zoo.datasets.source import sha256_of
 
 MIN_SIZE, STEP, HALO = 64, 16, 8
 
@@ -67,7 +68,7 @@ def _onnx_weights(variant: str, normalized: np.ndarray, path: Path) -> tuple[np.
         torch.onnx.export(network, torch.from_numpy(normalized), path, dynamo=False,
                           opset_version=17, input_names=["image"], output_names=["probabilities"],
                           dynamic_axes={"image": {0: "b", 2: "y", 3: "x"}, "probabilities": {0: "b", 2: "y", 3: "x"}})
-    return output, {"onnx": {"source": path.name, "sha256": _sha256(path), "opset_version": 17}}
+    return output, {"onnx": {"source": path.name, "sha256": sha256_of(path), "opset_version": 17}}
 
 
 def _keras_weights(normalized: np.ndarray, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
@@ -77,12 +78,8 @@ def _keras_weights(normalized: np.ndarray, path: Path) -> tuple[np.ndarray, dict
     network = _keras_network()
     output = np.asarray(network.predict(normalized, verbose=0))
     network.save(path)
-    return output, {"keras_hdf5": {"source": path.name, "sha256": _sha256(path),
+    return output, {"keras_hdf5": {"source": path.name, "sha256": sha256_of(path),
                                    "tensorflow_version": tf.__version__.split("+")[0]}}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def rdf_for(files: dict[str, Path], channel_names: list[str], weights: dict[str, Any], *,
@@ -110,7 +107,7 @@ def rdf_for(files: dict[str, Path], channel_names: list[str], weights: dict[str,
         "inputs": [{
             "id": "image",
             "axes": axes({"type": "channel", "channel_names": ["dna"]}, space_in),
-            "test_tensor": {"source": "input.npy", "sha256": _sha256(files["input.npy"])},
+            "test_tensor": {"source": "input.npy", "sha256": sha256_of(files["input.npy"])},
             "data": {"type": "float32"},
             "preprocessing": [{"id": "scale_range", "kwargs": {"axes": ["y", "x"], "min_percentile": 1.0,
                                                                "max_percentile": 99.8}}],
@@ -118,7 +115,7 @@ def rdf_for(files: dict[str, Path], channel_names: list[str], weights: dict[str,
         "outputs": [{
             "id": "probabilities",
             "axes": axes({"type": "channel", "channel_names": channel_names}, space_out),
-            "test_tensor": {"source": "output.npy", "sha256": _sha256(files["output.npy"])},
+            "test_tensor": {"source": "output.npy", "sha256": sha256_of(files["output.npy"])},
             "data": {"type": "float32", "range": [0.0, 1.0]},
         }],
         "weights": weights,

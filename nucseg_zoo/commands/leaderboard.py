@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import render, stale_pages, update_builtin, verify, write_pages
+    from nucseg_zoo.leaderboard.render import GENERATED
 
     if args.check:
         stale = stale_pages(args.dir)
@@ -40,9 +41,11 @@ def run(args: argparse.Namespace) -> int:
         for result in results:
             print(f"{'ok  ' if result.passed else 'FAIL'} {result.id}: {result.message}")
         return 0 if all(result.passed for result in results) else 1
-    if args.update:
+    if args.update:  # writes the changed result files and the pages
         for record in update_builtin(args.dir, force=args.force, device=args.device, mirror=args.mirror):
             print(f"evaluated {record.entry.id}: average F1 {record.evaluation.scores.average_f1:.4f}", file=sys.stderr)
-    for path in write_pages(args.dir, render(args.dir)):
-        print(path)
+    else:
+        write_pages(args.dir, render(args.dir))
+    for name in GENERATED:
+        print(args.dir / name)
     return 0

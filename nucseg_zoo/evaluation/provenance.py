@@ -16,7 +16,7 @@ def dataset_fingerprint(dataset: str, split: str, limit: int | None = None) -> s
     from nucseg_zoo import datasets
 
     card = datasets.card(dataset)
-    stems = datasets.split_names(dataset, split)[:limit] if limit else datasets.split_names(dataset, split)
+    stems = datasets.split_names(dataset, split)[:limit or None]
     digest = hashlib.sha256()
     for stem in stems:
         for relpath in (card.image_path(stem), card.mask_path(stem)):

@@ -21,6 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir, is_url, sha256_of
 from nucseg_zoo.postprocessing import OUTPUT_KINDS
 
@@ -107,8 +108,6 @@ def download_package(url: str, *, sha256: str | None = None, progressbar: bool =
                                    path=folder, progressbar=progressbar))
     except ValueError as err:  # pooch: hash mismatch (it removes the file)
         raise ValueError(f"download of {url} failed its hash check: {err}") from err
-    from nucseg_zoo._atomic import write_text_atomically
-
     write_text_atomically(recorded, sha256_of(path) + "\n")
     return path
 

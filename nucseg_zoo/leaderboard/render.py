@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -200,6 +201,12 @@ def write_pages(folder: str | Path, pages: dict[str, str]) -> list[Path]:
     return paths
 
 
+def _without_figures(page: str) -> str:
+    """An html page with its SVG figures and the matplotlib version mark removed."""
+    page = re.sub(r"<svg.*?</svg>", "<svg/>", page, flags=re.S)
+    return re.sub(re.escape(_MATPLOTLIB_MARK) + r"\S+ -->", "", page)
+
+
 def stale_pages(folder: str | Path) -> list[str]:
     """Generated files in ``folder`` that differ from a fresh rendering (empty: up to date).
 
@@ -207,8 +214,6 @@ def stale_pages(folder: str | Path) -> list[str]:
     matplotlib version (other versions lay out the same data differently); tables and
     numbers are always compared.
     """
-    import re
-
     import matplotlib
 
     stale = []
@@ -217,9 +222,7 @@ def stale_pages(folder: str | Path) -> list[str]:
         current = path.read_text() if path.is_file() else None
         if name == "leaderboard.html" and current is not None \
                 and f"{_MATPLOTLIB_MARK}{matplotlib.__version__} -->" not in current:
-            strip = lambda text: re.sub(r"<svg.*?</svg>", "<svg/>", text, flags=re.S)  # noqa: E731
-            strip_mark = lambda text: re.sub(re.escape(_MATPLOTLIB_MARK) + r"\S+ -->", "", text)  # noqa: E731
-            current, fresh = strip_mark(strip(current)), strip_mark(strip(fresh))
+            current, fresh = _without_figures(current), _without_figures(fresh)
         if current != fresh:
             stale.append(name)
     return stale

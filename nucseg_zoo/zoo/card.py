@@ -19,7 +19,7 @@ PAPER_UNET = {"average_f1": 0.898, "error_rate_at_0.7": 0.081}
 
 def _stage_lines(records: list[dict], recipe) -> list[str]:
     """One line per recipe version in the log (a warm start continues an earlier version)."""
-    versions = sorted({r.get("recipe_version", recipe.version) for r in records}, key=str)
+    versions = list(dict.fromkeys(r.get("recipe_version", recipe.version) for r in records))  # in log order
     if len(versions) < 2:
         return []
     lines = ["* Stages (`training_log.jsonl`):"]
