@@ -10,18 +10,23 @@ BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 CLASS_NAMES = ("background", "interior", "boundary")
 
 
-def three_class_targets(labels: np.ndarray) -> np.ndarray:
+def three_class_targets(labels: np.ndarray, *, thin_boundary_max_area: int = 0) -> np.ndarray:
     """Background / interior / boundary classes from an instance label image.
 
     The boundary is each nucleus's one-pixel inner contour (pixels of the object that
     touch another label or the background, 4-neighbourhood) widened by one pixel inside
     and one pixel outside (a 3×3 dilation), as in Caicedo et al. 2019. Touching nuclei
     are therefore separated by a boundary band; pixels on the image border are not
-    contour pixels (the image edge is not an object edge). A nucleus of at most
-    3 px across has no interior left.
+    contour pixels (the image edge is not an object edge). With that band a nucleus of
+    at most 4 px across has no interior left, so the shared postprocessing (which
+    seeds objects on the interior class) cannot find it.
 
     Args:
         labels: ``(H, W)`` integer instance labels, 0 = background.
+        thin_boundary_max_area: nuclei of at most this many pixels get a thin boundary
+            instead: their own contour only, not widened inside or into the background
+            (a larger neighbour's band still covers them where it reaches). 0 (default)
+            keeps the paper's band for every nucleus.
 
     Returns:
         ``(H, W)`` uint8 with 0 = background, 1 = interior, 2 = boundary.
@@ -29,8 +34,25 @@ def three_class_targets(labels: np.ndarray) -> np.ndarray:
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"expected 2-D integer labels, got {labels.dtype} array of shape {labels.shape}")
+    if thin_boundary_max_area < 0:
+        raise ValueError(f"thin_boundary_max_area must be >= 0, got {thin_boundary_max_area}")
     contour = find_boundaries(labels, connectivity=1, mode="inner", background=0)
-    boundary = ndi.binary_dilation(contour, structure=np.ones((3, 3), bool))
+    thin = _small_objects(labels, thin_boundary_max_area)
+    boundary = ndi.binary_dilation(contour & ~thin, structure=_SQUARE)
+    boundary |= contour & thin
     classes = np.where(labels > 0, INTERIOR, BACKGROUND).astype(np.uint8)
     classes[boundary] = BOUNDARY
     return classes
+
+
+_SQUARE = np.ones((3, 3), bool)
+
+
+def _small_objects(labels: np.ndarray, max_area: int) -> np.ndarray:
+    """Mask of the pixels of objects with at most ``max_area`` pixels."""
+    if max_area <= 0:
+        return np.zeros(labels.shape, bool)
+    areas = np.bincount(labels.ravel())
+    small = areas <= max_area
+    small[0] = False
+    return small[labels]

@@ -49,3 +49,33 @@ def test_rejects_non_integer_or_non_2d():
         three_class_targets(np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match="2-D integer"):
         three_class_targets(np.zeros((2, 4, 4), np.int32))
+
+
+def test_tiny_nucleus_has_no_interior_with_the_papers_band_but_keeps_one_with_a_thin_boundary():
+    labels = np.zeros((12, 12), np.int32)
+    labels[4:8, 4:8] = 3  # a 4x4 micronucleus (16 px)
+    paper = three_class_targets(labels)
+    assert (paper == INTERIOR).sum() == 0
+    thin = three_class_targets(labels, thin_boundary_max_area=16)
+    np.testing.assert_array_equal(thin[5:7, 5:7], INTERIOR)  # the 2x2 centre
+    assert (thin == BOUNDARY).sum() == 12  # its contour only
+    assert (thin[labels == 0] == BACKGROUND).all()  # no band outside the nucleus
+    # one pixel larger than the limit: the paper's band again
+    np.testing.assert_array_equal(three_class_targets(labels, thin_boundary_max_area=15), paper)
+
+
+def test_thin_boundary_leaves_large_nuclei_and_their_band_unchanged():
+    labels = np.zeros((14, 20), np.int32)
+    labels[1:13, 1:11] = 1  # 120 px nucleus
+    labels[5:9, 11:15] = 2  # 16 px micronucleus touching it on the right
+    thin = three_class_targets(labels, thin_boundary_max_area=16)
+    paper = three_class_targets(labels)
+    np.testing.assert_array_equal(thin[:, :11], paper[:, :11])
+    # the large nucleus's band reaches one pixel into the micronucleus (column 11)
+    np.testing.assert_array_equal(thin[5:9, 11], BOUNDARY)
+    np.testing.assert_array_equal(thin[6:8, 12:14], INTERIOR)
+
+
+def test_thin_boundary_area_must_not_be_negative():
+    with pytest.raises(ValueError, match="thin_boundary_max_area"):
+        three_class_targets(np.zeros((4, 4), np.int32), thin_boundary_max_area=-1)

@@ -85,3 +85,20 @@ def test_warm_start_needs_the_recipes_weights(tiny_recipe, tmp_path):
     for key in start:
         if "running" not in key and "num_batches" not in key:  # batch-norm statistics still update
             torch.testing.assert_close(start[key], end[key], rtol=0, atol=0)
+
+
+def test_crops_are_cut_from_the_recipes_targets():
+    from nucseg_zoo import datasets
+    from nucseg_zoo.targets import INTERIOR, three_class_targets
+    from nucseg_zoo.training.data import CropSampler
+    from nucseg_zoo.training.recipe import Augmentation
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    samples = datasets.load("bbbc039-sample", "test")
+    paper = CropSampler(samples, recipe.normalization, 64, Augmentation())
+    thin = CropSampler(samples, recipe.normalization, 64, Augmentation(), thin_boundary_max_area=250)
+    for sample, paper_target, thin_target in zip(samples, paper.targets, thin.targets):
+        np.testing.assert_array_equal(paper_target, three_class_targets(sample.labels))
+        np.testing.assert_array_equal(thin_target, three_class_targets(sample.labels, thin_boundary_max_area=250))
+    # the sample's micronuclei gain interior pixels
+    assert sum((t == INTERIOR).sum() for t in thin.targets) > sum((t == INTERIOR).sum() for t in paper.targets)

@@ -47,12 +47,16 @@ def _cpu_name() -> str:
 
 
 def describe_device(device: str) -> str:
-    """Human-readable hardware behind ``device``, e.g. ``"cpu: AMD EPYC 9R14 (2 threads)"``."""
+    """Human-readable hardware behind ``device``, e.g. ``"cpu: AMD EPYC 9R14 (2 threads, AVX512)"``.
+
+    For a CPU the vector extension PyTorch uses is named: the same CPU model name can stand
+    for machines of very different speed (with or without AVX-512 / bf16).
+    """
     import torch
 
     if device.startswith("cuda") and torch.cuda.is_available():
         return f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
-    return f"cpu: {_cpu_name()} ({torch.get_num_threads()} threads)"
+    return f"cpu: {_cpu_name()} ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
 
 
 def environment(device: str) -> dict[str, object]:

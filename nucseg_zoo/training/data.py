@@ -15,9 +15,10 @@ class CropSampler:
     """Draw augmented ``(image, target)`` crops from a training split held in memory."""
 
     def __init__(self, samples: DatasetSplit, normalization: PercentileNormalization, crop_size: int,
-                 augmentation: Augmentation):
+                 augmentation: Augmentation, *, thin_boundary_max_area: int = 0):
         self.images = [normalization(sample.image) for sample in samples]
-        self.targets = [three_class_targets(sample.labels) for sample in samples]
+        self.targets = [three_class_targets(sample.labels, thin_boundary_max_area=thin_boundary_max_area)
+                        for sample in samples]
         self.crop_size = crop_size
         self.augmentation = augmentation
 

@@ -143,7 +143,8 @@ def train(
             log_path.unlink()
 
     train_set = CropSampler(datasets.load(recipe.dataset, recipe.train_split, mirror=mirror),
-                            recipe.normalization, recipe.crop_size, recipe.augmentation)
+                            recipe.normalization, recipe.crop_size, recipe.augmentation,
+                            thin_boundary_max_area=recipe.thin_boundary_max_area)
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]
     weights = torch.tensor(recipe.class_weights, dtype=torch.float32, device=torch_device)

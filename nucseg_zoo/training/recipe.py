@@ -43,6 +43,9 @@ class Recipe:
     schedule: dict[str, Any]
     class_weights: tuple[float, ...]
     augmentation: Augmentation = field(default_factory=Augmentation)
+    thin_boundary_max_area: int = 0
+    """Nuclei of at most this area (px) get a one-pixel boundary in the training targets
+    (see :func:`nucseg_zoo.targets.three_class_targets`); 0 = the paper's band for all."""
     init_from: dict[str, Any] | None = None
     """Warm start: ``{"sha256": ..., "recipe_version": ..., "description": ...}`` of the state
     dict training starts from (the weights an earlier recipe version produced)."""

@@ -22,6 +22,7 @@ SEARCH_GRID = {
     "method": ("grow", "watershed"),
     "grow_distance": (1, 2, 3, 4),
     "background_threshold": (0.3, 0.5, 0.7),
+    "min_seed_size": (2, 4, 8),
 }
 
 

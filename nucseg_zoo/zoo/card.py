@@ -28,9 +28,18 @@ def _stage_lines(records: list[dict], recipe) -> list[str]:
         best = max(stage, key=lambda r: r["validation_average_f1"])
         start = " (warm start from the previous stage's weights)" if version != versions[0] else ""
         lines.append(f"  * recipe version {version}{start}: {len(stage)} epochs, {stage[-1]['step']} steps, "
-                     f"{sum(r['seconds'] for r in stage) / 3600:.1f} h; best validation average F1 "
+                     f"{sum(r['seconds'] for r in stage) / 3600:.1f} h in {stage[-1]['precision']}; "
+                     f"best validation average F1 "
                      f"{best['validation_average_f1']:.4f} (epoch {best['epoch']})")
     return lines
+
+
+def _boundary_description(recipe) -> str:
+    paper = "boundary class: the paper's 3-px band around each nucleus's contour"
+    if not recipe.thin_boundary_max_area:
+        return paper
+    return (f"{paper}, except nuclei of at most {recipe.thin_boundary_max_area} px, whose boundary is their "
+            "1-px contour (the band would leave them no interior class)")
 
 
 def _training_section(entry) -> list[str]:
@@ -53,8 +62,10 @@ def _training_section(entry) -> list[str]:
         f"{recipe.optimizer['lr']:g} (warm-up {recipe.schedule['warmup_steps']} steps, cosine to "
         f"{recipe.schedule['final_lr']:g}), class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}, "
         f"flips, 90° rotations, illumination changes; per-image percentile normalisation "
-        f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %).{warm}",
-        f"* Hardware: {hardware}; precision {records[-1]['precision']} on {records[-1]['device']}; "
+        f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %); "
+        f"{_boundary_description(recipe)}.{warm}",
+        f"* Hardware: {hardware}; precision {' / '.join(dict.fromkeys(r['precision'] for r in records))} "
+        f"on {' / '.join(dict.fromkeys(r['device'] for r in records))}; "
         f"{len(records)} epochs in {hours:.1f} h of wall time in all (validation included).",
         *_stage_lines(records, recipe),
         f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
@@ -132,8 +143,9 @@ def render_model_card(model_id: str) -> str:
         "",
         "* Intended for 2-D widefield images of DNA-stained (Hoechst/DAPI) nuclei at a magnification "
         "similar to BBBC039 (U2OS, 20×); other cell types, stains or pixel sizes need validation first.",
-        "* Tiny nuclei (≤ 250 px, e.g. micronuclei and debris) are missed most often: the 3-px boundary "
-        "band leaves them little or no interior class.",
+        "* Tiny nuclei (≤ 250 px, e.g. micronuclei and debris) are missed most often: the paper's 3-px "
+        "boundary band leaves them little or no interior class. A recipe's `thin_boundary_max_area` trains "
+        "them with a 1-px boundary instead (see the boundary class under Training).",
         "* Dense clumps with faint gaps can merge; very bright mitotic or apoptotic nuclei can split.",
         "* Normalisation is per image (1st–99.8th percentile): an image without any nucleus is "
         "stretched and may produce spurious objects.",
