@@ -8,6 +8,7 @@ from skimage.segmentation import find_boundaries
 
 BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 CLASS_NAMES = ("background", "interior", "boundary")
+_SQUARE = np.ones((3, 3), bool)
 
 
 def three_class_targets(labels: np.ndarray, *, thin_boundary_max_area: int = 0) -> np.ndarray:
@@ -43,9 +44,6 @@ def three_class_targets(labels: np.ndarray, *, thin_boundary_max_area: int = 0) 
     classes = np.where(labels > 0, INTERIOR, BACKGROUND).astype(np.uint8)
     classes[boundary] = BOUNDARY
     return classes
-
-
-_SQUARE = np.ones((3, 3), bool)
 
 
 def _small_objects(labels: np.ndarray, max_area: int) -> np.ndarray:
