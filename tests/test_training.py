@@ -87,7 +87,7 @@ def test_warm_start_needs_the_recipes_weights(tiny_recipe, tmp_path):
             torch.testing.assert_close(start[key], end[key], rtol=0, atol=0)
 
 
-def test_crops_are_cut_from_the_recipes_targets():
+def test_crop_sampler_cuts_crops_from_thin_boundary_targets_when_asked():
     from nucseg_zoo import datasets
     from nucseg_zoo.targets import INTERIOR, three_class_targets
     from nucseg_zoo.training.data import CropSampler
