@@ -1,6 +1,7 @@
 """U-Net speed on this machine: whole-image inference and training throughput, fp32 vs bf16.
 
     python benchmarks/bench_unet.py [--repeats 5] [--train-steps 3] [--precisions fp32 bf16]
+                                    [--layouts auto nchw channels_last]
 
 Inference: one 520×696 BBBC039 image (the bundled sample), network only and the whole
 ``segment`` call (normalisation + network + postprocessing). Training: crops/s for
@@ -8,6 +9,8 @@ batches of 256² crops (forward, backward, Adam step). Both precisions are measu
 the same run, so their ratio is meaningful even on a noisy machine. Target: whole-image
 inference ≤ 0.5 s (the paper: 10.1 s on 8 CPU cores). On a CPU without native bf16
 (e.g. AVX2 only) bf16 is emulated and slow; the zoo then runs fp32 by default.
+Layout "auto" is the zoo's choice (:func:`nucseg_zoo.inference.memory_format`); name
+``nchw`` and ``channels_last`` to compare them in one run.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo.inference import default_precision, predict_tiled
+from nucseg_zoo.inference import default_precision, memory_format, predict_tiled
 from nucseg_zoo.models.unet import UNet
 from nucseg_zoo.normalization import PercentileNormalization
 
@@ -45,25 +48,34 @@ def _network(trained: bool) -> torch.nn.Module:
     return UNet().eval()
 
 
+_LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def _layout(name: str, precision: str) -> torch.memory_format:
+    return memory_format(torch.device("cpu"), precision) if name == "auto" else _LAYOUTS[name]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"])
+    parser.add_argument("--layouts", nargs="+", choices=("auto", *_LAYOUTS), default=["auto"])
     args = parser.parse_args()
+    runs = [(precision, layout) for precision in args.precisions for layout in args.layouts]
 
     image = PercentileNormalization()(datasets.load("bbbc039-sample", "test")[1].image)
-    network = _network(trained=True).to(memory_format=torch.channels_last)
     rows = []
-    for precision in args.precisions:
+    for precision, layout in runs:
+        network = _network(trained=True).to(memory_format=_layout(layout, precision))
         seconds = _median_seconds(lambda: predict_tiled(network, image, precision=precision), args.repeats)
-        rows.append((f"inference 520x696, {precision}", seconds, f"{seconds:.3f} s/image"))
+        rows.append((f"inference 520x696, {precision}, {layout}", seconds, f"{seconds:.3f} s/image"))
 
-    for precision in args.precisions:
-        model = UNet(softmax=False).to(memory_format=torch.channels_last).train()
+    for precision, layout in runs:
+        model = UNet(softmax=False).to(memory_format=_layout(layout, precision)).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=torch.channels_last)
+        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=_layout(layout, precision))
         y = torch.randint(0, 3, (args.batch, 256, 256))
         weight = torch.tensor([1.0, 1.0, 10.0])
 
@@ -76,18 +88,19 @@ def main() -> None:
             optimizer.step()
 
         seconds = _median_seconds(step, args.train_steps)
-        rows.append((f"training batch {args.batch}x256², {precision}", seconds,
+        rows.append((f"training batch {args.batch}x256², {precision}, {layout}", seconds,
                      f"{args.batch / seconds:.2f} crops/s"))
 
     print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"default precision {default_precision(torch.device('cpu'))}")
-    print(f"{'measurement':<34} {'median s':>9}  rate")
+    print(f"{'measurement':<48} {'median s':>9}  rate")
     for name, seconds, rate in rows:
-        print(f"{name:<34} {seconds:>9.3f}  {rate}")
-    if len(args.precisions) == 2:
+        print(f"{name:<48} {seconds:>9.3f}  {rate}")
+    if len(runs) == 2:
         inference, training = rows[:2], rows[2:]
-        print(f"{args.precisions[1]} speed-up over {args.precisions[0]}: inference "
+        first, second = (", ".join(run) for run in runs)
+        print(f"{second} speed-up over {first}: inference "
               f"{inference[0][1] / inference[1][1]:.2f}x, training {training[0][1] / training[1][1]:.2f}x")
 
 

@@ -46,6 +46,27 @@ def three_class_targets(labels: np.ndarray, *, thin_boundary_max_area: int = 0) 
     return classes
 
 
+def pixel_weights(labels: np.ndarray, classes: np.ndarray, class_weights: tuple[float, ...], *,
+                  small_max_area: int = 0, small_interior_weight: float | None = None) -> np.ndarray:
+    """Per-pixel loss weights: each pixel's class weight, optionally overridden for small nuclei.
+
+    Args:
+        labels: ``(H, W)`` integer instance labels the ``classes`` were made from.
+        classes: ``(H, W)`` classes from :func:`three_class_targets`.
+        class_weights: weight of background, interior and boundary.
+        small_max_area: nuclei of at most this many pixels are "small".
+        small_interior_weight: weight of the interior pixels of small nuclei; None keeps
+            the interior class weight.
+
+    Returns:
+        ``(H, W)`` float32 weights.
+    """
+    weights = np.asarray(class_weights, dtype=np.float32)[classes]
+    if small_interior_weight is not None:
+        weights[_small_objects(labels, small_max_area) & (classes == INTERIOR)] = small_interior_weight
+    return weights
+
+
 def _small_objects(labels: np.ndarray, max_area: int) -> np.ndarray:
     """Mask of the pixels of objects with at most ``max_area`` pixels."""
     if max_area <= 0:

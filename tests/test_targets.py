@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from nucseg_zoo.targets import BACKGROUND, BOUNDARY, INTERIOR, three_class_targets
+from nucseg_zoo.targets import BACKGROUND, BOUNDARY, INTERIOR, pixel_weights, three_class_targets
 
 
 def test_single_square_has_a_three_pixel_band_around_its_contour():
@@ -79,3 +79,18 @@ def test_thin_boundary_leaves_large_nuclei_and_their_band_unchanged():
 def test_thin_boundary_area_must_not_be_negative():
     with pytest.raises(ValueError, match="thin_boundary_max_area"):
         three_class_targets(np.zeros((4, 4), np.int32), thin_boundary_max_area=-1)
+
+
+def test_pixel_weights_are_class_weights_unless_the_interior_of_a_small_nucleus_is_overridden():
+    labels = np.zeros((14, 20), np.int32)
+    labels[1:13, 1:11] = 1  # 120 px nucleus
+    labels[4:8, 14:18] = 2  # 16 px micronucleus, apart
+    classes = three_class_targets(labels, thin_boundary_max_area=16)
+    plain = pixel_weights(labels, classes, (1.0, 2.0, 10.0), small_max_area=16)
+    np.testing.assert_array_equal(plain, np.array([1.0, 2.0, 10.0], np.float32)[classes])
+    assert plain.dtype == np.float32
+
+    weighted = pixel_weights(labels, classes, (1.0, 2.0, 10.0), small_max_area=16, small_interior_weight=7.0)
+    np.testing.assert_array_equal(weighted[5:7, 15:17], 7.0)  # the micronucleus's 2x2 interior
+    changed = weighted != plain
+    np.testing.assert_array_equal(changed, (labels == 2) & (classes == INTERIOR))

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nucseg_zoo.training.loop import learning_rate, train
+from nucseg_zoo.training.loop import learning_rate, train, weighted_cross_entropy
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
@@ -102,3 +102,93 @@ def test_crop_sampler_cuts_crops_from_thin_boundary_targets_when_asked():
         np.testing.assert_array_equal(thin_target, three_class_targets(sample.labels, thin_boundary_max_area=250))
     # the sample's micronuclei gain interior pixels
     assert sum((t == INTERIOR).sum() for t in thin.targets) > sum((t == INTERIOR).sum() for t in paper.targets)
+
+
+def test_crop_sampler_crops_pixel_weights_with_their_targets():
+    from nucseg_zoo import datasets
+    from nucseg_zoo.targets import INTERIOR, pixel_weights
+    from nucseg_zoo.training.data import CropSampler
+    from nucseg_zoo.training.recipe import Augmentation
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    samples = datasets.load("bbbc039-sample", "test")
+    sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(elastic={"alpha": 30.0, "sigma": 6.0}),
+                          class_weights=(1.0, 1.0, 10.0), thin_boundary_max_area=250, small_interior_weight=5.0)
+    for sample, target, weight in zip(samples, sampler.targets, sampler.weights):
+        np.testing.assert_array_equal(weight, pixel_weights(sample.labels, target, (1.0, 1.0, 10.0),
+                                                            small_max_area=250, small_interior_weight=5.0))
+    images, targets, weights = sampler.batch(np.random.default_rng(0), 16)
+    assert images.shape == (16, 1, 64, 64) and targets.shape == weights.shape == (16, 64, 64)
+    # every augmented crop keeps each pixel's weight with its class: 5 only on interior pixels
+    assert set(np.unique(weights[targets == INTERIOR])) <= {1.0, 5.0}
+    assert set(np.unique(weights[targets != INTERIOR])) <= {1.0, 10.0}
+    np.testing.assert_array_equal(weights[targets == 2], 10.0)
+
+
+def test_weighted_cross_entropy_with_class_weights_is_torchs_weighted_cross_entropy():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8, generator=generator)
+    targets = torch.randint(0, 3, (2, 8, 8), generator=generator)
+    class_weights = torch.tensor([1.0, 1.0, 10.0])
+    torch.testing.assert_close(weighted_cross_entropy(logits, targets, class_weights[targets]),
+                               torch.nn.functional.cross_entropy(logits, targets, weight=class_weights))
+    # weight on one pixel only: the loss is that pixel's cross-entropy
+    only = torch.zeros(2, 8, 8)
+    only[1, 3, 4] = 0.5
+    torch.testing.assert_close(weighted_cross_entropy(logits, targets, only),
+                               torch.nn.functional.cross_entropy(logits[1:, :, 3, 4], targets[1:, 3, 4]))
+
+
+def test_train_builds_its_crops_from_the_recipes_target_and_weight_options(tiny_recipe, tmp_path, monkeypatch):
+    from nucseg_zoo.training import loop
+
+    seen = {}
+
+    class RecordingSampler(loop.CropSampler):
+        def __init__(self, *args, **kwargs):
+            seen.update(kwargs)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "CropSampler", RecordingSampler)
+    recipe = replace(tiny_recipe, epochs=1, steps_per_epoch=1, thin_boundary_max_area=123, small_interior_weight=4.0)
+    train(recipe, tmp_path, precision="fp32", progress=False)
+    assert seen == {"class_weights": recipe.class_weights, "thin_boundary_max_area": 123, "small_interior_weight": 4.0}
+
+
+def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
+    import yaml
+
+    raw = yaml.safe_load((zoo_entry_dir("unet-bbbc039") / "recipe.yaml").read_text())
+    raw.update(thin_boundary_max_area=0, small_interior_weight=10.0)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="small_interior_weight needs thin_boundary_max_area"):
+        Recipe.from_yaml(path)
+
+
+def test_postprocessing_search_is_the_same_in_one_or_several_processes(sample_split, monkeypatch):
+    from scipy import ndimage as ndi
+
+    from nucseg_zoo.postprocessing import PostprocessingParams
+    from nucseg_zoo.targets import three_class_targets
+    from nucseg_zoo.training import tuning
+    from nucseg_zoo.training.loop import average_f1
+
+    monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.3, 0.5), "method": ("grow", "watershed"),
+                                                "grow_distance": (1, 2), "background_threshold": (0.5,),
+                                                "min_seed_size": (4, 8)})
+    rng = np.random.default_rng(0)
+    truths = [sample.labels for sample in sample_split]
+    probabilities = []
+    for truth in truths:  # blurred, noisy one-hot targets: imperfect maps the grid points score differently
+        onehot = np.eye(3, dtype=np.float32)[three_class_targets(truth)].transpose(2, 0, 1)
+        noisy = ndi.gaussian_filter(onehot, (0, 1.5, 1.5)) + rng.normal(0, 0.15, onehot.shape).astype(np.float32)
+        probabilities.append(np.clip(noisy, 0, None) / np.clip(noisy, 0, None).sum(0, keepdims=True).clip(1e-6))
+
+    sequential = tuning.tune_params(probabilities, truths, workers=1)
+    parallel = tuning.tune_params(probabilities, truths, workers=2)
+    assert parallel == sequential
+    params, f1 = sequential
+    assert f1 == average_f1(probabilities, truths, params)
+    assert f1 >= average_f1(probabilities, truths, PostprocessingParams(interior_threshold=0.3, method="grow",
+                                                                        grow_distance=1, background_threshold=0.5))

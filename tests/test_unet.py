@@ -34,3 +34,21 @@ def test_architecture_file_imports_only_torch():
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
                  if isinstance(node, ast.ImportFrom) and node.module}
     assert imported <= {"torch", "__future__"}
+
+
+def test_layout_is_nchw_for_fp32_on_cpu_and_channels_last_otherwise_and_does_not_change_the_output():
+    import numpy as np
+
+    from nucseg_zoo.inference import memory_format, predict_tiled
+
+    cpu = torch.device("cpu")
+    assert memory_format(cpu, "fp32") == torch.contiguous_format
+    assert memory_format(cpu, "bf16") == torch.channels_last
+    assert memory_format(torch.device("cuda"), "fp32") == torch.channels_last
+
+    torch.manual_seed(0)
+    network = UNet(widths=(8, 16, 32)).eval()
+    image = np.random.default_rng(0).random((40, 56), dtype=np.float32)
+    nchw = predict_tiled(network, image)
+    channels_last = predict_tiled(network.to(memory_format=torch.channels_last), image)
+    np.testing.assert_allclose(channels_last, nchw, atol=1e-5)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import atomic_path
-from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
+from nucseg_zoo.inference import autocast_context, default_precision, memory_format, predict_tiled
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.models.unet import UNet
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
@@ -85,6 +85,16 @@ def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, devi
     return probabilities
 
 
+def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pixel_weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy averaged with per-pixel weights: ``sum(w * ce) / sum(w)``.
+
+    With weights looked up from the class of each pixel this is torch's class-weighted
+    ``cross_entropy(logits, targets, weight=...)``.
+    """
+    losses = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+    return (losses * pixel_weights).sum() / pixel_weights.sum()
+
+
 def average_f1(probabilities: list[np.ndarray], truths: list[np.ndarray], params: PostprocessingParams) -> float:
     """Average F1 of the postprocessed probability maps against the ground truth."""
     scores = [score_image(truth, probabilities_to_labels(prob, params), name=str(index))
@@ -123,7 +133,8 @@ def train(
     torch_device = torch.device(device)
     precision = precision or default_precision(torch_device)
     torch.manual_seed(recipe.seed)
-    model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
+    layout = memory_format(torch_device, precision)
+    model = build_model(recipe).to(torch_device).to(memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.optimizer["lr"],
                                  weight_decay=recipe.optimizer.get("weight_decay", 0.0))
     start_epoch, best_f1 = 0, -1.0
@@ -144,10 +155,11 @@ def train(
 
     train_set = CropSampler(datasets.load(recipe.dataset, recipe.train_split, mirror=mirror),
                             recipe.normalization, recipe.crop_size, recipe.augmentation,
-                            thin_boundary_max_area=recipe.thin_boundary_max_area)
+                            class_weights=recipe.class_weights,
+                            thin_boundary_max_area=recipe.thin_boundary_max_area,
+                            small_interior_weight=recipe.small_interior_weight)
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]
-    weights = torch.tensor(recipe.class_weights, dtype=torch.float32, device=torch_device)
     scaler = torch.amp.GradScaler(enabled=precision == "fp16")
 
     for epoch in range(start_epoch, recipe.epochs):
@@ -160,12 +172,13 @@ def train(
             step = epoch * recipe.steps_per_epoch + step_in_epoch
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(recipe, step)
-            images, targets = train_set.batch(rng, recipe.batch_size)
-            images = torch.from_numpy(images).to(torch_device).contiguous(memory_format=torch.channels_last)
+            images, targets, pixel_weights = train_set.batch(rng, recipe.batch_size)
+            images = torch.from_numpy(images).to(torch_device).contiguous(memory_format=layout)
             targets = torch.from_numpy(targets).to(torch_device)
+            pixel_weights = torch.from_numpy(pixel_weights).to(torch_device)
             with autocast_context(torch_device, precision):
                 logits = model(images)
-            loss = torch.nn.functional.cross_entropy(logits.float(), targets, weight=weights)
+            loss = weighted_cross_entropy(logits, targets, pixel_weights)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

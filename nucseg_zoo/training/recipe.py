@@ -46,6 +46,9 @@ class Recipe:
     thin_boundary_max_area: int = 0
     """Nuclei of at most this area (px) get a one-pixel boundary in the training targets
     (see :func:`nucseg_zoo.targets.three_class_targets`); 0 = the paper's band for all."""
+    small_interior_weight: float | None = None
+    """Loss weight of the interior pixels of those small nuclei (see
+    :func:`nucseg_zoo.targets.pixel_weights`); None = the interior class weight."""
     init_from: dict[str, Any] | None = None
     """Warm start: ``{"sha256": ..., "recipe_version": ..., "description": ...}`` of the state
     dict training starts from (the weights an earlier recipe version produced)."""
@@ -64,6 +67,8 @@ class Recipe:
         recipe = cls(**raw)
         if recipe.crop_size % 8:
             raise ValueError(f"crop_size must be a multiple of 8, got {recipe.crop_size}")
+        if recipe.small_interior_weight is not None and recipe.thin_boundary_max_area <= 0:
+            raise ValueError("small_interior_weight needs thin_boundary_max_area > 0 (the size limit of small nuclei)")
         return recipe
 
     def to_dict(self) -> dict[str, Any]:

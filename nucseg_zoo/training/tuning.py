@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.inference import default_precision
+from nucseg_zoo.inference import default_precision, memory_format
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.recipe import Recipe
 
@@ -27,19 +30,43 @@ SEARCH_GRID = {
 
 
 def tune_params(probabilities: list[np.ndarray], truths: list[np.ndarray],
-                base: PostprocessingParams | None = None) -> tuple[PostprocessingParams, float]:
-    """Grid-search :data:`SEARCH_GRID` for the best average F1; return (params, F1)."""
+                base: PostprocessingParams | None = None, *, workers: int | None = None
+                ) -> tuple[PostprocessingParams, float]:
+    """Grid-search :data:`SEARCH_GRID` for the best average F1; return (params, F1).
+
+    ``workers`` processes score the grid points (default: one per CPU the process may use);
+    ties go to the first grid point, so the result does not depend on ``workers``.
+    """
+    base = base or PostprocessingParams()
+    keys = list(SEARCH_GRID)
+    candidates = [replace(base, **dict(zip(keys, values)))
+                  for values in itertools.product(*(SEARCH_GRID[k] for k in keys))]
+    workers = workers or len(os.sched_getaffinity(0))
+    if workers == 1:
+        from nucseg_zoo.training.loop import average_f1
+
+        scores = [average_f1(probabilities, truths, candidate) for candidate in candidates]
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(probabilities, truths)) as pool:
+            scores = list(pool.map(_score, candidates, chunksize=4))
+    best = int(np.argmax(scores))
+    return candidates[best], scores[best]
+
+
+_worker_data: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
+"""The validation probabilities and truths, set once in each worker process."""
+
+
+def _init_worker(probabilities: list[np.ndarray], truths: list[np.ndarray]) -> None:
+    global _worker_data
+    _worker_data = (probabilities, truths)
+
+
+def _score(params: PostprocessingParams) -> float:
     from nucseg_zoo.training.loop import average_f1
 
-    base = base or PostprocessingParams()
-    best, best_f1 = base, -1.0
-    keys = list(SEARCH_GRID)
-    for values in itertools.product(*(SEARCH_GRID[k] for k in keys)):
-        candidate = replace(base, **dict(zip(keys, values)))
-        f1 = average_f1(probabilities, truths, candidate)
-        if f1 > best_f1:
-            best, best_f1 = candidate, f1
-    return best, best_f1
+    return average_f1(*_worker_data, params)
 
 
 def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu",
@@ -52,10 +79,11 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     from nucseg_zoo.training.loop import build_model, validation_predictions
 
     torch_device = torch.device(device)
-    model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
+    precision = default_precision(torch_device)
+    model = build_model(recipe).to(torch_device).to(memory_format=memory_format(torch_device, precision))
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
-    probabilities = validation_predictions(model, samples, recipe, torch_device, default_precision(torch_device))
+    probabilities = validation_predictions(model, samples, recipe, torch_device, precision)
     params, f1 = tune_params(probabilities, [s.labels for s in samples])
     out = Path(run_dir) / "postprocessing.json"
     write_text_atomically(out, json.dumps({"params": params.to_dict(), "validation_average_f1": f1,

@@ -38,8 +38,11 @@ def _boundary_description(recipe) -> str:
     paper = "boundary class: the paper's 3-px band around each nucleus's contour"
     if not recipe.thin_boundary_max_area:
         return paper
-    return (f"{paper}, except nuclei of at most {recipe.thin_boundary_max_area} px, whose boundary is their "
+    text = (f"{paper}, except nuclei of at most {recipe.thin_boundary_max_area} px, whose boundary is their "
             "1-px contour (the band would leave them no interior class)")
+    if recipe.small_interior_weight is not None:
+        text += f"; the interior pixels of those nuclei weigh {recipe.small_interior_weight:g} in the loss"
+    return text
 
 
 def _training_section(entry) -> list[str]:
