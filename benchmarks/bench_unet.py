@@ -9,7 +9,8 @@ batches of 256² crops (forward, backward, Adam step). Both precisions are measu
 the same run, so their ratio is meaningful even on a noisy machine. Target: whole-image
 inference ≤ 0.5 s (the paper: 10.1 s on 8 CPU cores). On a CPU without native bf16
 (e.g. AVX2 only) bf16 is emulated and slow; the zoo then runs fp32 by default.
-Layout "auto" is the zoo's choice (:func:`nucseg_zoo.inference.memory_format`); name
+Layout "auto" is the zoo's choice: channels_last for inference, and for training
+:func:`nucseg_zoo.training.loop.training_memory_format` (NCHW for fp32 on CPU); name
 ``nchw`` and ``channels_last`` to compare them in one run.
 """
 
@@ -23,9 +24,10 @@ import time
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo.inference import default_precision, memory_format, predict_tiled
+from nucseg_zoo.inference import default_precision, predict_tiled
 from nucseg_zoo.models.unet import UNet
 from nucseg_zoo.normalization import PercentileNormalization
+from nucseg_zoo.training.loop import training_memory_format
 
 
 def _median_seconds(fn, repeats: int) -> float:
@@ -51,8 +53,10 @@ def _network(trained: bool) -> torch.nn.Module:
 _LAYOUTS = {"nchw": torch.contiguous_format, "channels_last": torch.channels_last}
 
 
-def _layout(name: str, precision: str) -> torch.memory_format:
-    return memory_format(torch.device("cpu"), precision) if name == "auto" else _LAYOUTS[name]
+def _layout(name: str, precision: str, *, training: bool) -> torch.memory_format:
+    if name != "auto":
+        return _LAYOUTS[name]
+    return training_memory_format(torch.device("cpu"), precision) if training else torch.channels_last
 
 
 def main() -> None:
@@ -68,14 +72,14 @@ def main() -> None:
     image = PercentileNormalization()(datasets.load("bbbc039-sample", "test")[1].image)
     rows = []
     for precision, layout in runs:
-        network = _network(trained=True).to(memory_format=_layout(layout, precision))
+        network = _network(trained=True).to(memory_format=_layout(layout, precision, training=False))
         seconds = _median_seconds(lambda: predict_tiled(network, image, precision=precision), args.repeats)
         rows.append((f"inference 520x696, {precision}, {layout}", seconds, f"{seconds:.3f} s/image"))
 
     for precision, layout in runs:
-        model = UNet(softmax=False).to(memory_format=_layout(layout, precision)).train()
+        model = UNet(softmax=False).to(memory_format=_layout(layout, precision, training=True)).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=_layout(layout, precision))
+        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=_layout(layout, precision, training=True))
         y = torch.randint(0, 3, (args.batch, 256, 256))
         weight = torch.tensor([1.0, 1.0, 10.0])
 

@@ -31,17 +31,6 @@ def default_precision(device: torch.device) -> str:
     return "fp32"
 
 
-def memory_format(device: torch.device, precision: str) -> torch.memory_format:
-    """Tensor layout for convolutions: channels_last for bf16/fp16 and on CUDA, NCHW for fp32 on CPU.
-
-    oneDNN's bf16 kernels and cuDNN's tensor cores want channels_last; on CPU in fp32 NCHW
-    was faster (a batch-4 training step of the U-Net on an AVX2 CPU: 14.5 s vs 18 s).
-    """
-    if device.type == "cpu" and precision == "fp32":
-        return torch.contiguous_format
-    return torch.channels_last
-
-
 def _pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
     pad_y, pad_x = height - image.shape[0], width - image.shape[1]
     mode = "reflect" if pad_y < image.shape[0] and pad_x < image.shape[1] else "symmetric"
@@ -53,7 +42,7 @@ def _run(model: torch.nn.Module, image: np.ndarray, device: torch.device, precis
     height, width = image.shape
     padded = _pad_to(image, math.ceil(height / step) * step, math.ceil(width / step) * step)
     tensor = torch.from_numpy(np.ascontiguousarray(padded))[None, None].to(device)
-    tensor = tensor.contiguous(memory_format=memory_format(device, precision))
+    tensor = tensor.contiguous(memory_format=torch.channels_last)
     with autocast_context(device, precision):
         output = model(tensor)
     return output[0, :, :height, :width].float().cpu().numpy()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nucseg_zoo.training.loop import learning_rate, train, weighted_cross_entropy
+from nucseg_zoo.training.loop import learning_rate, train, training_memory_format, weighted_cross_entropy
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
@@ -192,3 +192,10 @@ def test_postprocessing_search_is_the_same_in_one_or_several_processes(sample_sp
     assert f1 == average_f1(probabilities, truths, params)
     assert f1 >= average_f1(probabilities, truths, PostprocessingParams(interior_threshold=0.3, method="grow",
                                                                         grow_distance=1, background_threshold=0.5))
+
+
+def test_training_layout_is_nchw_for_fp32_on_cpu_and_channels_last_otherwise():
+    cpu = torch.device("cpu")
+    assert training_memory_format(cpu, "fp32") == torch.contiguous_format
+    assert training_memory_format(cpu, "bf16") == torch.channels_last
+    assert training_memory_format(torch.device("cuda"), "fp32") == torch.channels_last

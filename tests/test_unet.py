@@ -36,15 +36,10 @@ def test_architecture_file_imports_only_torch():
     assert imported <= {"torch", "__future__"}
 
 
-def test_layout_is_nchw_for_fp32_on_cpu_and_channels_last_otherwise_and_does_not_change_the_output():
+def test_channels_last_and_nchw_networks_predict_the_same():
     import numpy as np
 
-    from nucseg_zoo.inference import memory_format, predict_tiled
-
-    cpu = torch.device("cpu")
-    assert memory_format(cpu, "fp32") == torch.contiguous_format
-    assert memory_format(cpu, "bf16") == torch.channels_last
-    assert memory_format(torch.device("cuda"), "fp32") == torch.channels_last
+    from nucseg_zoo.inference import predict_tiled
 
     torch.manual_seed(0)
     network = UNet(widths=(8, 16, 32)).eval()

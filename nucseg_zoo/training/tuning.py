@@ -15,7 +15,7 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.inference import default_precision, memory_format
+from nucseg_zoo.inference import default_precision
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.recipe import Recipe
 
@@ -34,24 +34,32 @@ def tune_params(probabilities: list[np.ndarray], truths: list[np.ndarray],
                 ) -> tuple[PostprocessingParams, float]:
     """Grid-search :data:`SEARCH_GRID` for the best average F1; return (params, F1).
 
-    ``workers`` processes score the grid points (default: one per CPU the process may use);
-    ties go to the first grid point, so the result does not depend on ``workers``.
+    ``workers`` processes score the grid points (default: one per CPU the process may use;
+    platforms without ``fork`` score in this process); ties go to the first grid point, so
+    the result does not depend on ``workers``.
     """
     base = base or PostprocessingParams()
     keys = list(SEARCH_GRID)
     candidates = [replace(base, **dict(zip(keys, values)))
                   for values in itertools.product(*(SEARCH_GRID[k] for k in keys))]
-    workers = workers or len(os.sched_getaffinity(0))
-    if workers == 1:
+    workers = workers or _usable_cpus()
+    if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
         from nucseg_zoo.training.loop import average_f1
 
         scores = [average_f1(probabilities, truths, candidate) for candidate in candidates]
     else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+        # fork: the workers inherit the modules and need no importable __main__ (unlike spawn)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_init_worker, initargs=(probabilities, truths)) as pool:
             scores = list(pool.map(_score, candidates, chunksize=4))
     best = int(np.argmax(scores))
     return candidates[best], scores[best]
+
+
+def _usable_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 _worker_data: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
@@ -80,7 +88,7 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
 
     torch_device = torch.device(device)
     precision = default_precision(torch_device)
-    model = build_model(recipe).to(torch_device).to(memory_format=memory_format(torch_device, precision))
+    model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     probabilities = validation_predictions(model, samples, recipe, torch_device, precision)

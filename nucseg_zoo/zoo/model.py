@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from nucseg_zoo.images import as_image
-from nucseg_zoo.inference import default_precision, memory_format, predict_tiled
+from nucseg_zoo.inference import default_precision, predict_tiled
 from nucseg_zoo.postprocessing import PostprocessingParams, to_labels
 from nucseg_zoo.zoo.entry import ZooEntry
 
@@ -26,8 +26,7 @@ class ZooModel:
         self.device = torch.device(device)
         self.precision = precision or default_precision(self.device)
         self.tile = tile
-        self.network = entry.build_network().to(self.device).to(
-            memory_format=memory_format(self.device, self.precision))
+        self.network = entry.build_network().to(self.device).to(memory_format=torch.channels_last)
         self.postprocessing: PostprocessingParams = entry.postprocessing
 
     def __repr__(self) -> str:
