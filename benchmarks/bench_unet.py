@@ -77,9 +77,10 @@ def main() -> None:
         rows.append((f"inference 520x696, {precision}, {layout}", seconds, f"{seconds:.3f} s/image"))
 
     for precision, layout in runs:
-        model = UNet(softmax=False).to(memory_format=_layout(layout, precision, training=True)).train()
+        memory_format = _layout(layout, precision, training=True)
+        model = UNet(softmax=False).to(memory_format=memory_format).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=_layout(layout, precision, training=True))
+        x = torch.rand(args.batch, 1, 256, 256).contiguous(memory_format=memory_format)
         y = torch.randint(0, 3, (args.batch, 256, 256))
         weight = torch.tensor([1.0, 1.0, 10.0])
 

@@ -87,11 +87,10 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     from nucseg_zoo.training.loop import build_model, validation_predictions
 
     torch_device = torch.device(device)
-    precision = default_precision(torch_device)
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
-    probabilities = validation_predictions(model, samples, recipe, torch_device, precision)
+    probabilities = validation_predictions(model, samples, recipe, torch_device, default_precision(torch_device))
     params, f1 = tune_params(probabilities, [s.labels for s in samples])
     out = Path(run_dir) / "postprocessing.json"
     write_text_atomically(out, json.dumps({"params": params.to_dict(), "validation_average_f1": f1,
