@@ -19,7 +19,12 @@ Steps for probabilities (all parameters in :class:`PostprocessingParams`):
    whose P(background) < ``background_threshold`` — to the nearest seed
    (``method="grow"``, like the authors' 3×3 dilation without merging neighbours) or
    by a seeded watershed on P(interior) (``method="watershed"``);
-5. objects smaller than ``min_size`` px are removed (the paper drops < 16 px).
+5. unseeded nuclei are rescued: connected components of the pixels still unlabelled
+   whose P(background) < ``rescue_background_threshold`` become objects when they touch
+   no object and their eccentricity is at most ``rescue_max_eccentricity`` (micronuclei
+   are often predicted as boundary only, so no interior seed reaches them; elongated
+   blobs are boundary bands, not nuclei). A threshold of 0 turns this step off;
+6. objects smaller than ``min_size`` px are removed (the paper drops < 16 px).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any, Mapping
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage.measure import regionprops
 from skimage.morphology import remove_small_holes
 from skimage.segmentation import expand_labels, relabel_sequential, watershed
 
@@ -52,6 +58,10 @@ class PostprocessingParams:
         method: ``"grow"`` (fixed-distance expansion) or ``"watershed"``.
         grow_distance: how far (px) seeds may grow back over the boundary band.
         background_threshold: objects only grow into pixels with P(background) below this.
+        rescue_background_threshold: unlabelled blobs with P(background) below this may
+            become objects (step 5); 0 turns the step off.
+        rescue_max_eccentricity: only blobs at most this eccentric (0 = disc, 1 = line)
+            are rescued.
         min_size: final objects smaller than this (px) are removed.
     """
 
@@ -61,12 +71,15 @@ class PostprocessingParams:
     method: str = "grow"
     grow_distance: int = 3
     background_threshold: float = 0.7
+    rescue_background_threshold: float = 0.0
+    rescue_max_eccentricity: float = 0.8
     min_size: int = 16
 
     def __post_init__(self) -> None:
         if self.method not in ("grow", "watershed"):
             raise ValueError(f"method must be 'grow' or 'watershed', got {self.method!r}")
-        for name in ("interior_threshold", "background_threshold"):
+        for name in ("interior_threshold", "background_threshold", "rescue_background_threshold",
+                     "rescue_max_eccentricity"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must lie in [0, 1], got {value}")
@@ -106,6 +119,21 @@ def _drop_small(labels: np.ndarray, min_size: int) -> np.ndarray:
     return labels
 
 
+def _rescue_unseeded(labels: np.ndarray, background: np.ndarray, params: PostprocessingParams) -> np.ndarray:
+    """Add the compact foreground blobs that no seed reached as new objects (step 5)."""
+    candidates = (background < params.rescue_background_threshold) & (labels == 0)
+    blobs, _ = ndi.label(candidates)
+    touching = set(np.unique(blobs[ndi.binary_dilation(labels > 0) & candidates]).tolist())
+    offset = labels.max()
+    for blob in regionprops(blobs):
+        if blob.label in touching or blob.eccentricity > params.rescue_max_eccentricity:
+            continue
+        offset += 1
+        rows, cols = blob.coords.T
+        labels[rows, cols] = offset
+    return labels
+
+
 def probabilities_to_labels(probs: np.ndarray, params: PostprocessingParams | None = None) -> np.ndarray:
     """Instance labels from a ``(3, H, W)`` background/interior/boundary probability map.
 
@@ -125,6 +153,8 @@ def probabilities_to_labels(probs: np.ndarray, params: PostprocessingParams | No
     labels[~allowed] = 0
     if params.method == "watershed":
         labels = watershed(-probs[1], markers=seeds, mask=labels > 0)
+    if params.rescue_background_threshold > 0:
+        labels = _rescue_unseeded(labels, probs[0], params)
     labels = _drop_small(labels, params.min_size)
     return relabel_sequential(labels)[0].astype(np.int32, copy=False)
 

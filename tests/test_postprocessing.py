@@ -1,5 +1,7 @@
 """Shared postprocessing and its adapters recover instances from ideal network outputs."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -39,6 +41,23 @@ def test_growing_restores_full_nuclei_size():
     assert abs(int((out == 1).sum()) - 400) <= 20
 
 
+def test_rescue_adds_isolated_compact_blobs_that_no_seed_reached():
+    classes = np.zeros((48, 48), np.int64)
+    classes[19:29, 19:29] = 2
+    classes[20:28, 20:28] = 1   # a nucleus: interior inside a boundary ring
+    classes[29:34, 22:27] = 2   # a boundary blob touching it: part of the nucleus, not a new object
+    classes[4:9, 4:9] = 2       # a micronucleus predicted as boundary only (25 px, no interior seed)
+    classes[40:42, 4:40] = 2    # a thin boundary band (eccentric)
+    probs = _one_hot(classes)
+    rescue = PostprocessingParams(grow_distance=1, rescue_background_threshold=0.05, rescue_max_eccentricity=0.8)
+    out = probabilities_to_labels(probs, rescue)
+    assert out.max() == 2
+    assert len(np.unique(out[4:9, 4:9])) == 1 and out[6, 6] > 0 and out[6, 6] != out[24, 24]
+    assert not out[40:42, 4:40].any()
+    assert probabilities_to_labels(probs, replace(rescue, rescue_background_threshold=0.0)).max() == 1
+    assert probabilities_to_labels(probs, replace(rescue, rescue_max_eccentricity=1.0)).max() == 3
+
+
 def test_adapters_for_other_output_conventions(sample_split):
     truth = sample_split[1].labels
     classes = three_class_targets(truth)
@@ -69,6 +88,8 @@ def test_params_round_trip_and_validation():
         PostprocessingParams(method="magic")
     with pytest.raises(ValueError, match="interior_threshold"):
         PostprocessingParams(interior_threshold=1.5)
+    with pytest.raises(ValueError, match="rescue_max_eccentricity"):
+        PostprocessingParams(rescue_max_eccentricity=-0.1)
 
 
 def test_bad_inputs_name_the_problem():

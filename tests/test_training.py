@@ -166,10 +166,11 @@ def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
         Recipe.from_yaml(path)
 
 
-def test_postprocessing_search_is_the_same_in_one_or_several_processes(sample_split, monkeypatch):
+def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage_two_lowers_the_error(sample_split, monkeypatch):
     from scipy import ndimage as ndi
 
-    from nucseg_zoo.postprocessing import PostprocessingParams
+    from nucseg_zoo.metrics import score_image, summarize
+    from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
     from nucseg_zoo.targets import three_class_targets
     from nucseg_zoo.training import tuning
     from nucseg_zoo.training.loop import average_f1
@@ -188,10 +189,22 @@ def test_postprocessing_search_is_the_same_in_one_or_several_processes(sample_sp
     sequential = tuning.tune_params(probabilities, truths, workers=1)
     parallel = tuning.tune_params(probabilities, truths, workers=2)
     assert parallel == sequential
-    params, f1 = sequential
-    assert f1 == average_f1(probabilities, truths, params)
-    assert f1 >= average_f1(probabilities, truths, PostprocessingParams(interior_threshold=0.3, method="grow",
-                                                                        grow_distance=1, background_threshold=0.5))
+    params, score = sequential
+    assert score.average_f1 == average_f1(probabilities, truths, params)
+    assert score.average_f1 >= average_f1(probabilities, truths, PostprocessingParams(
+        interior_threshold=0.3, method="grow", grow_distance=1, background_threshold=0.5))
+
+    # stage two: the lowest error rate among the rescue grid's points within the F1 tolerance
+    rescue_grid = {"rescue_background_threshold": (0.0, 0.05, 0.3), "rescue_max_eccentricity": (0.8, 1.0)}
+    rescued, rescued_score = tuning.tune_params(probabilities, truths, workers=2, rescue_grid=rescue_grid,
+                                                f1_tolerance=0.01)
+    points = [replace(params, rescue_background_threshold=t, rescue_max_eccentricity=e)
+              for t in (0.0, 0.05, 0.3) for e in (0.8, 1.0)]
+    summaries = [summarize([score_image(truth, probabilities_to_labels(prob, point), name=str(i))
+                            for i, (prob, truth) in enumerate(zip(probabilities, truths))]) for point in points]
+    eligible = [s.error_rate for s in summaries if s.average_f1 >= score.average_f1 - 0.01]
+    assert rescued in points and rescued_score.error_rate == min(eligible) <= score.error_rate
+    assert rescued_score.average_f1 >= score.average_f1 - 0.01
 
 
 def test_training_layout_is_nchw_for_fp32_on_cpu_and_channels_last_otherwise():

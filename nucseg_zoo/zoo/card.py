@@ -133,8 +133,9 @@ def render_model_card(model_id: str) -> str:
         "",
         "## Postprocessing",
         "",
-        f"Chosen on `{tuned['chosen_on']}` (validation average F1 {tuned['validation_average_f1']:.4f}); "
-        "stored in `postprocessing.json` and applied by `segment`:",
+        f"Chosen on `{tuned['chosen_on']}` (validation average F1 {tuned['validation_average_f1']:.4f}"
+        + (f", error rate at IoU 0.7 {tuned['validation_error_rate']:.2%}" if "validation_error_rate" in tuned else "")
+        + "; `nucseg_zoo.training.tuning`); stored in `postprocessing.json` and applied by `segment`:",
         "",
         "```json",
         json.dumps(tuned["params"], indent=2),
@@ -148,7 +149,11 @@ def render_model_card(model_id: str) -> str:
         "similar to BBBC039 (U2OS, 20×); other cell types, stains or pixel sizes need validation first.",
         "* Tiny nuclei (≤ 250 px, e.g. micronuclei and debris) are missed most often: the paper's 3-px "
         "boundary band leaves them little or no interior class. A recipe's `thin_boundary_max_area` trains "
-        "them with a 1-px boundary instead (see the boundary class under Training).",
+        "them with a 1-px boundary instead (see the boundary class under Training). The postprocessing's "
+        "rescue step (`rescue_background_threshold` > 0) turns compact foreground blobs that no interior "
+        "seed reached into objects: it finds more micronuclei but also adds some debris as extra objects; "
+        "`model.segment(image, dataclasses.replace(model.postprocessing, rescue_background_threshold=0))` "
+        "turns it off. Tiny nuclei touching another nucleus are still merged into it or missed.",
         "* Dense clumps with faint gaps can merge; very bright mitotic or apoptotic nuclei can split.",
         "* Normalisation is per image (1st–99.8th percentile): an image without any nucleus is "
         "stretched and may produce spurious objects.",
