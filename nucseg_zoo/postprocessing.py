@@ -47,9 +47,10 @@ OUTPUT_CHANNELS = {"three_class": 3, "foreground_boundary": 2, "foreground": 1, 
 class PostprocessingParams:
     """Parameters of :func:`probabilities_to_labels`.
 
-    The defaults are the values tuned for ``unet-bbbc039`` on the BBBC039 *validation*
-    split (grid search in :mod:`nucseg_zoo.training.tuning`); every zoo model and
-    baseline stores its own tuned values, so the harness never relies on these.
+    The defaults are a plain starting point (threshold 0.5, the paper's 16-px minimum,
+    rescue off) and apply to external models whose package carries no parameters; every
+    zoo model and baseline stores its own values, tuned on the BBBC039 *validation* split
+    (:mod:`nucseg_zoo.training.tuning`).
 
     Attributes:
         interior_threshold: P(interior) above which a pixel seeds a nucleus.
