@@ -26,7 +26,7 @@ from tqdm import tqdm
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
-from nucseg_zoo.metrics import score_image, summarize
+from nucseg_zoo.metrics import DatasetScores, score_image, summarize
 from nucseg_zoo.models.unet import UNet
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
 from nucseg_zoo.training.data import CropSampler
@@ -107,11 +107,16 @@ def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pixel_we
     return (losses * pixel_weights).sum() / pixel_weights.sum()
 
 
+def validation_summary(probabilities: list[np.ndarray], truths: list[np.ndarray],
+                       params: PostprocessingParams) -> DatasetScores:
+    """Metric summary of the postprocessed probability maps against the ground truth."""
+    return summarize([score_image(truth, probabilities_to_labels(prob, params), name=str(index))
+                      for index, (prob, truth) in enumerate(zip(probabilities, truths))])
+
+
 def average_f1(probabilities: list[np.ndarray], truths: list[np.ndarray], params: PostprocessingParams) -> float:
     """Average F1 of the postprocessed probability maps against the ground truth."""
-    scores = [score_image(truth, probabilities_to_labels(prob, params), name=str(index))
-              for index, (prob, truth) in enumerate(zip(probabilities, truths))]
-    return summarize(scores).average_f1
+    return validation_summary(probabilities, truths, params).average_f1
 
 
 def train(

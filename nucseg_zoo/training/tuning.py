@@ -23,8 +23,8 @@ import torch
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.inference import default_precision
-from nucseg_zoo.metrics import score_image, summarize
-from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
+from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.training.loop import build_model, validation_predictions, validation_summary
 from nucseg_zoo.training.recipe import Recipe
 
 # Grid searched on validation; the defaults of PostprocessingParams lie inside it.
@@ -103,8 +103,7 @@ def _score_all(candidates: list[PostprocessingParams], probabilities: list[np.nd
 
 def _validation_score(probabilities: list[np.ndarray], truths: list[np.ndarray],
                       params: PostprocessingParams) -> ValidationScore:
-    summary = summarize([score_image(truth, probabilities_to_labels(prob, params), name=str(index))
-                         for index, (prob, truth) in enumerate(zip(probabilities, truths))])
+    summary = validation_summary(probabilities, truths, params)
     return ValidationScore(summary.average_f1, summary.error_rate)
 
 
@@ -135,8 +134,6 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     error rate they reach, and the split they were chosen on) atomically and returns its
     path.
     """
-    from nucseg_zoo.training.loop import build_model, validation_predictions
-
     torch_device = torch.device(device)
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
