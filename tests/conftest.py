@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 
 from nucseg_zoo import datasets
+from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 MIRROR_ENV = "NUCSEG_ZOO_BBBC039_MIRROR"
 
@@ -25,3 +28,13 @@ def bbbc039_mirror() -> str:
 def sample_split() -> datasets.DatasetSplit:
     """The three bundled BBBC039 test images."""
     return datasets.load("bbbc039-sample", split="test")
+
+
+@pytest.fixture
+def tiny_recipe() -> Recipe:
+    """unet-bbbc039's recipe shrunk to a seconds-long run on the bundled sample (no warm start)."""
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
+                   architecture={**recipe.architecture, "widths": [4, 8, 16]},
+                   crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
+                   schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)

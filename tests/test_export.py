@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
@@ -20,21 +21,23 @@ MODEL_ID = "unet-bbbc039"
 
 @pytest.fixture
 def zoo(tmp_path, monkeypatch):
-    """A copy of the zoo whose U-Net entry holds the weights recipe version 2 starts from."""
+    """A copy of the zoo whose U-Net entry has a three-epoch log and a recipe that warm-starts
+    from the entry's current weights (the next stage of a staged training)."""
     root = tmp_path / "zoo"
     entry_dir = root / MODEL_ID
     shutil.copytree(zoo_entry_dir(MODEL_ID), entry_dir)
     monkeypatch.setattr(registry, "bundled_dir", lambda kind: root)
-    recipe = read_entry(MODEL_ID).recipe
-    assert recipe.init_from is not None
+    entry = read_entry(MODEL_ID)
+    raw = yaml.safe_load((entry_dir / "recipe.yaml").read_text())
+    raw["init_from"] = {"sha256": entry.weights_sha256, "recipe_version": raw["version"],
+                        "description": "the entry's current weights"}
+    raw["version"] += 1
+    (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
     parent_log = [{"epoch": e, "step": 100 * e, "train_loss": 0.2, "validation_average_f1": 0.7 + e / 100,
                    "lr": 1e-3, "train_seconds": 700.0, "seconds": 800.0, "device": "cpu", "precision": "bf16"}
                   for e in range(1, 4)]
     (entry_dir / "training_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in parent_log))
-    entry_yaml = entry_dir / "entry.yaml"
-    entry_yaml.write_text(entry_yaml.read_text().replace(read_entry(MODEL_ID).weights_sha256,
-                                                         recipe.init_from["sha256"]))
-    return entry_dir, recipe
+    return entry_dir, read_entry(MODEL_ID).recipe
 
 
 def _run(folder, recipe, f1s):
@@ -61,13 +64,21 @@ def test_warm_started_run_keeps_the_earlier_stage_in_log_and_card(zoo, tmp_path)
     assert yaml.safe_load((entry_dir / "entry.yaml").read_text())["weights"]["sha256"] == sha256_of(run / "best.pt")
     assert (entry_dir / "weights.pt").read_bytes() == (run / "best.pt").read_bytes()
     card = (entry_dir / "README.md").read_text()
-    assert f"recipe version {parent}: 3 epochs, 300 steps, 0.7 h" in card
+    assert f"recipe version {parent}: 3 epochs, 300 steps, 40 min" in card
     assert f"recipe version {current} (warm start from the previous stage's weights): 2 epochs" in card
     assert f"epoch 2 of recipe version {current}" in card and "5 epochs in 1.1 h of wall time in all" in card
 
     export_run(run, MODEL_ID, recipe)  # exporting again keeps the earlier stage once
     again = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
     assert again == log
+
+
+def test_run_from_scratch_replaces_the_log(zoo, tmp_path):
+    entry_dir, recipe = zoo
+    scratch = replace(recipe, init_from=None)
+    export_run(_run(tmp_path / "run", scratch, [0.8, 0.9, 0.85]), MODEL_ID, scratch)
+    log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
+    assert [(r["recipe_version"], r["epoch"]) for r in log] == [(scratch.version, e) for e in (1, 2, 3)]
 
 
 def test_export_refuses_an_unfinished_run(zoo, tmp_path):

@@ -14,15 +14,6 @@ from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 
-@pytest.fixture
-def tiny_recipe() -> Recipe:
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
-    return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
-                   architecture={**recipe.architecture, "widths": [4, 8, 16]},
-                   crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
-                   schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)
-
-
 def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     assert recipe.class_weights == (1.0, 1.0, 10.0)

@@ -17,6 +17,11 @@ from nucseg_zoo.zoo.entry import read_entry
 PAPER_UNET = {"average_f1": 0.898, "error_rate_at_0.7": 0.081}
 
 
+def _duration(seconds: float) -> str:
+    """Minutes below an hour, else hours."""
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
 def _stage_lines(records: list[dict], recipe) -> list[str]:
     """One line per recipe version in the log (a warm start continues an earlier version)."""
     versions = list(dict.fromkeys(r.get("recipe_version", recipe.version) for r in records))  # in log order
@@ -28,7 +33,7 @@ def _stage_lines(records: list[dict], recipe) -> list[str]:
         best = max(stage, key=lambda r: r["validation_average_f1"])
         start = " (warm start from the previous stage's weights)" if version != versions[0] else ""
         lines.append(f"  * recipe version {version}{start}: {len(stage)} epochs, {stage[-1]['step']} steps, "
-                     f"{sum(r['seconds'] for r in stage) / 3600:.1f} h in {stage[-1]['precision']}; "
+                     f"{_duration(sum(r['seconds'] for r in stage))} in {stage[-1]['precision']}; "
                      f"best validation average F1 "
                      f"{best['validation_average_f1']:.4f} (epoch {best['epoch']})")
     return lines
@@ -51,7 +56,6 @@ def _training_section(entry) -> list[str]:
     recipe = entry.recipe
     current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
     best = max(current, key=lambda r: r["validation_average_f1"])
-    hours = sum(r["seconds"] for r in records) / 3600
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
     warm = (f" It continues recipe version {recipe.init_from.get('recipe_version', '?')}: training starts from "
             f"that version's weights (sha256 `{recipe.init_from['sha256'][:12]}…`)." if recipe.init_from else "")
@@ -69,7 +73,8 @@ def _training_section(entry) -> list[str]:
         f"{_boundary_description(recipe)}.{warm}",
         f"* Hardware: {hardware}; precision {' / '.join(dict.fromkeys(r['precision'] for r in records))} "
         f"on {' / '.join(dict.fromkeys(r['device'] for r in records))}; "
-        f"{len(records)} epochs in {hours:.1f} h of wall time in all (validation included).",
+        f"{len(records)} epochs in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
+        "(validation included).",
         *_stage_lines(records, recipe),
         f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
         f"average F1 ({best['validation_average_f1']:.4f}, default postprocessing parameters, before tuning).",
