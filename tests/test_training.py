@@ -160,11 +160,10 @@ def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
 def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage_two_lowers_the_error(sample_split, monkeypatch):
     from scipy import ndimage as ndi
 
-    from nucseg_zoo.metrics import score_image, summarize
-    from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
+    from nucseg_zoo.postprocessing import PostprocessingParams
     from nucseg_zoo.targets import three_class_targets
     from nucseg_zoo.training import tuning
-    from nucseg_zoo.training.loop import average_f1
+    from nucseg_zoo.training.loop import average_f1, validation_summary
 
     monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.3, 0.5), "method": ("grow", "watershed"),
                                                 "grow_distance": (1, 2), "background_threshold": (0.5,),
@@ -191,8 +190,7 @@ def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage
                                                 f1_tolerance=0.01)
     points = [replace(params, rescue_background_threshold=t, rescue_max_eccentricity=e)
               for t in (0.0, 0.05, 0.3) for e in (0.8, 1.0)]
-    summaries = [summarize([score_image(truth, probabilities_to_labels(prob, point), name=str(i))
-                            for i, (prob, truth) in enumerate(zip(probabilities, truths))]) for point in points]
+    summaries = [validation_summary(probabilities, truths, point) for point in points]
     eligible = [s.error_rate for s in summaries if s.average_f1 >= score.average_f1 - 0.01]
     assert rescued in points and rescued_score.error_rate == min(eligible) <= score.error_rate
     assert rescued_score.average_f1 >= score.average_f1 - 0.01
