@@ -12,7 +12,7 @@ Adapters turn other output conventions into that form:
 Steps for probabilities (all parameters in :class:`PostprocessingParams`):
 
 1. interior mask: P(interior) > ``interior_threshold``;
-2. holes smaller than ``max_hole_size`` px inside the mask are filled;
+2. holes of at most ``max_hole_size`` px inside the mask (not touching the border) are filled;
 3. connected components (4-connectivity) become seeds; seeds smaller than
    ``min_seed_size`` px are dropped;
 4. seeds grow back over the boundary band by up to ``grow_distance`` px, into pixels
@@ -29,13 +29,13 @@ Steps for probabilities (all parameters in :class:`PostprocessingParams`):
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import regionprops
-from skimage.morphology import remove_small_holes
 from skimage.segmentation import expand_labels, relabel_sequential, watershed
 
 OUTPUT_KINDS = ("three_class", "foreground_boundary", "foreground", "instance_labels")
@@ -135,6 +135,28 @@ def _rescue_unseeded(labels: np.ndarray, background: np.ndarray, params: Postpro
     return labels
 
 
+def fill_small_holes(mask: np.ndarray, max_size: int) -> np.ndarray:
+    """``mask`` with its holes of at most ``max_size`` px filled.
+
+    A hole is a 4-connected component of background that does not touch the image
+    border (as ``scipy.ndimage.binary_fill_holes`` defines it); unlike
+    ``skimage.morphology.remove_small_holes`` a small background region at the border is
+    kept, so the whole background of a tiny image never becomes an object.
+
+    Args:
+        mask: ``(H, W)`` bool.
+        max_size: largest hole area (px) to fill.
+
+    Returns:
+        ``(H, W)`` bool.
+    """
+    holes, _ = ndi.label(~mask)
+    fill = np.bincount(holes.ravel()) <= max_size
+    fill[0] = False
+    fill[np.unique(np.concatenate([holes[0], holes[-1], holes[:, 0], holes[:, -1]]))] = False
+    return mask | fill[holes]
+
+
 def probabilities_to_labels(probs: np.ndarray, params: PostprocessingParams | None = None) -> np.ndarray:
     """Instance labels from a ``(3, H, W)`` background/interior/boundary probability map.
 
@@ -145,7 +167,7 @@ def probabilities_to_labels(probs: np.ndarray, params: PostprocessingParams | No
     probs = _check_probabilities(probs, 3)
     interior = probs[1] > params.interior_threshold
     if params.max_hole_size:
-        interior = remove_small_holes(interior, max_size=params.max_hole_size)
+        interior = fill_small_holes(interior, params.max_hole_size)
     seeds, _ = ndi.label(interior)
     seeds = _drop_small(seeds, params.min_seed_size)
     allowed = probs[0] < params.background_threshold
@@ -207,10 +229,35 @@ _ADAPTERS = {
 }
 
 
+def _warn_if_binary_mask(output: np.ndarray) -> None:
+    """Warn when an ``instance_labels`` output holds one value in several separate regions."""
+    from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, looks_like_binary_mask
+
+    labels = np.asarray(output)
+    labels = labels[0] if labels.ndim == 3 else labels
+    if not looks_like_binary_mask(labels):
+        return
+    value = labels[labels != 0].flat[0]
+    hint = ("use output kind 'foreground' (evaluate --output-kind foreground) if it is a foreground probability"
+            if np.issubdtype(labels.dtype, np.floating) else
+            "label its connected components (nucseg_zoo.metrics.label_components) if it is a foreground mask")
+    warnings.warn(BinaryMaskWarning(
+        f"the model's instance-label output looks like a binary mask ({labels.dtype} values 0 and {value:g} in "
+        f"several separate regions): all of it counts as ONE object; {hint}"), stacklevel=3)
+
+
 def to_labels(output: np.ndarray, kind: str, params: PostprocessingParams | None = None) -> np.ndarray:
-    """Dispatch a model output of convention ``kind`` (one of :data:`OUTPUT_KINDS`) to labels."""
+    """Dispatch a model output of convention ``kind`` (one of :data:`OUTPUT_KINDS`) to labels.
+
+    An ``instance_labels`` output that looks like a binary mask (one non-zero value in
+    several 4-connected regions, :func:`nucseg_zoo.metrics.looks_like_binary_mask`) is
+    still one object, with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`.
+    """
     try:
         adapter = _ADAPTERS[kind]
     except KeyError:
         raise ValueError(f"unknown output kind {kind!r}; valid kinds: {', '.join(OUTPUT_KINDS)}") from None
-    return adapter(output, params)
+    labels = adapter(output, params)
+    if kind == "instance_labels":
+        _warn_if_binary_mask(output)
+    return labels

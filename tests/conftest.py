@@ -38,3 +38,14 @@ def tiny_recipe() -> Recipe:
                    architecture={**recipe.architecture, "widths": [4, 8, 16]},
                    crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
                    schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small CPU workloads: one torch thread avoids stalls when other jobs share the cores."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -169,6 +169,124 @@ def test_sample_images_score_sanely(baselines, samples, name):
         assert 0.85 * image_scores.n_true < image_scores.n_pred < 1.15 * image_scores.n_true, sample.name
 
 
+# --- tiny and small images -------------------------------------------------------------
+# Every baseline segments any image of at least 1 x 1 px: labels of the input's shape,
+# numbered 1..N, and no phantom object in background (the random forest used to fail on a
+# 1-px side inside np.gradient, and to turn the whole background of an image of at most
+# max_hole_size px into one object).
+
+TINY_SHAPES = [(1, 1), (1, 696), (520, 1), (2, 2), (3, 5), (7, 7), (8, 8), (16, 16)]
+
+
+def _shape_id(shape: tuple[int, int]) -> str:
+    return f"{shape[0]}x{shape[1]}"
+
+
+def _assert_labels(labels: np.ndarray, shape: tuple[int, int]) -> None:
+    assert labels.shape == shape and labels.dtype == np.int32
+    np.testing.assert_array_equal(np.setdiff1d(labels, [0]), np.arange(1, labels.max() + 1))  # 1..N
+
+
+def _window(mask: np.ndarray, shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The first window of ``shape`` (raster order, stride 8) where ``mask`` is all False."""
+    for r in range(0, mask.shape[0] - shape[0] + 1, 8):
+        for c in range(0, mask.shape[1] - shape[1] + 1, 8):
+            window = (slice(r, r + shape[0]), slice(c, c + shape[1]))
+            if not mask[window].any():
+                return window
+    raise AssertionError(f"no window of {shape} px")
+
+
+@pytest.fixture(scope="module")
+def background(sample_split) -> tuple[np.ndarray, np.ndarray]:
+    """Sample image 0 and its pixels farther than 15 px from every true nucleus (beyond their
+    blurred halo, which a 1-px strip's own normalisation can lift to nucleus level)."""
+    sample = sample_split[0]
+    return sample.image, ndi.distance_transform_edt(sample.labels == 0) > 15
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", TINY_SHAPES, ids=_shape_id)
+def test_tiny_background_crops_have_no_nuclei(baselines, background, name, shape):
+    image, is_background = background
+    crop = image[_window(~is_background, shape)]
+    labels = baselines[name].segment(crop)
+    _assert_labels(labels, shape)
+    assert labels.max() == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", TINY_SHAPES, ids=_shape_id)
+def test_tiny_constant_images_have_no_nuclei(baselines, name, shape):
+    labels = baselines[name].segment(np.full(shape, 150, np.uint16))
+    _assert_labels(labels, shape)
+    assert labels.max() == 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape", TINY_SHAPES, ids=_shape_id)
+def test_tiny_crops_through_nuclei_are_segmented(baselines, sample_split, name, shape):
+    """Crops of the densest sample image, centred on a nucleus, in every dtype the baselines take."""
+    sample = sample_split[2]
+    r, c = (int(v) for v in ndi.center_of_mass(sample.labels == 1))
+    height, width = sample.image.shape
+    top = min(max(0, r - shape[0] // 2), height - shape[0])
+    left = min(max(0, c - shape[1] // 2), width - shape[1])
+    crop = sample.image[top:top + shape[0], left:left + shape[1]]
+    for image in (crop, crop.astype(np.float32) / 4095, crop.astype(np.int64)):
+        _assert_labels(baselines[name].segment(image), shape)
+
+
+def test_random_forest_features_of_a_one_pixel_side():
+    """A 1-px side is padded to 2 px for the Hessian: the features are those of the row doubled."""
+    settings = FeatureSettings()
+    row = _synthetic()[0][40:41]
+    features = pixel_features(row, settings)
+    assert features.shape == (1, row.shape[1], settings.n_features) and features.dtype == np.float32
+    np.testing.assert_array_equal(features, pixel_features(np.vstack([row, row]), settings)[:1])
+    np.testing.assert_array_equal(pixel_features(row.T, settings), np.swapaxes(features, 0, 1))
+    assert not pixel_features(np.array([[7]], np.uint16), settings).any()  # a constant image normalises to 0
+
+
+def test_random_forest_predicts_a_one_pixel_strip(baselines):
+    probabilities = baselines["random-forest"].predict_probabilities(np.full((1, 696), 150, np.uint16))
+    assert probabilities.shape == (3, 1, 696) and probabilities.dtype == np.float32
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def isolated_nuclei(sample_split) -> list[tuple[np.ndarray, np.ndarray]]:
+    """40 x 40 crops of sample images 0 and 1 centred on a nucleus alone in its crop (3 each),
+    with the nucleus's mask."""
+    crops = []
+    for sample in sample_split[:2]:
+        height, width = sample.labels.shape
+        found = 0
+        for label, (r, c) in enumerate(ndi.center_of_mass(sample.labels > 0, sample.labels,
+                                                          range(1, sample.labels.max() + 1)), start=1):
+            r, c = int(r), int(c)
+            window = (slice(r - 20, r + 20), slice(c - 20, c + 20))
+            if not (20 <= r <= height - 20 and 20 <= c <= width - 20):
+                continue
+            truth = sample.labels[window]
+            if 150 < np.count_nonzero(truth == label) < 700 and set(np.unique(truth)) == {0, label}:
+                crops.append((sample.image[window], truth == label))
+                found += 1
+            if found == 3:
+                break
+    assert len(crops) == 6
+    return crops
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_nuclei_are_found_in_40_px_crops(baselines, isolated_nuclei, name):
+    for image, nucleus in isolated_nuclei:
+        labels = baselines[name].segment(image)
+        _assert_labels(labels, (40, 40))
+        scores = score_image(nucleus.astype(np.int32), labels)
+        assert scores.tp[0.5] == 1, scores  # some object matches the nucleus at IoU > 0.5
+
+
 # --- random forest ----------------------------------------------------------------------
 
 def test_saved_forest_loads_and_is_deterministic(baselines, samples):

@@ -57,6 +57,52 @@ def test_score_a_prediction_folder(tmp_path, sample_split, capsys, monkeypatch):
     assert result["n_true"] == 317 and result["n_pred"] == 26 + 93
 
 
+def test_score_binary_masks_warns_and_label_components_labels_them(tmp_path, sample_split, capsys):
+    """0/255 PNG masks: one object each, with a warning per file; --label-components labels them."""
+    import imageio.v3 as iio
+    import numpy as np
+    from skimage.measure import label
+
+    from nucseg_zoo.metrics import score_image, summarize
+
+    for sample in sample_split:
+        iio.imwrite(tmp_path / f"{sample.name}.png", (sample.labels > 0).astype(np.uint8) * 255)
+    command = ["score", str(tmp_path), "--dataset", "bbbc039-sample", "--split", "test", "--json"]
+
+    assert main(command) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    warnings = [line for line in err.splitlines() if line.startswith("nucseg-zoo score: warning: ")]
+    assert len(warnings) == len(sample_split)
+    for line, sample in zip(warnings, sample_split):
+        n = label(sample.labels > 0, connectivity=1).max()
+        assert f"{sample.name}.png looks like a binary mask" in line
+        assert f"values 0 and 255, {n} connected components" in line and "--label-components" in line
+    assert result["label_components"] is False
+    assert result["binary_mask_predictions"] == list(sample_split.names)
+    assert result["n_pred"] == len(sample_split) and result["average_f1"] < 0.05
+
+    assert main([*command, "--label-components"]) == 0
+    out, err = capsys.readouterr()
+    result = json.loads(out)
+    assert "warning" not in err
+    assert result["label_components"] is True
+    assert result["binary_mask_predictions"] == list(sample_split.names)
+    expected = summarize(score_image(s.labels, label(s.labels > 0, connectivity=1), name=s.name)
+                         for s in sample_split)
+    assert result["average_f1"] == pytest.approx(expected.average_f1) and result["average_f1"] > 0.5
+    assert result["n_pred"] == expected.n_pred
+
+    assert main(command[:-1]) == 0  # the table says the same
+    out, err = capsys.readouterr()
+    assert "average F1 (IoU 0.50-0.90): 0.0000" in out
+    assert "scored as one object each (--label-components labels them)" in err
+    assert main([*command[:-1], "--label-components"]) == 0
+    out, err = capsys.readouterr()
+    assert f"average F1 (IoU 0.50-0.90): {expected.average_f1:.4f}" in out
+    assert "labelled into connected components" in err
+
+
 def test_segment_image_files_then_score_them(tmp_path, sample_split, capsys):
     """`segment` writes one label TIFF per input image; `score` reads them back."""
     inputs = [sample.image_path for sample in sample_split]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import zipfile
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -15,15 +13,7 @@ from nucseg_zoo import datasets
 from nucseg_zoo.datasets.card import SplitInfo
 from nucseg_zoo.datasets.source import dataset_root
 
-from loopback import LoopbackServer
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
+from loopback import LoopbackServer, zip_bytes
 
 
 @pytest.fixture
@@ -33,8 +23,8 @@ def served(sample_split, tmp_path, monkeypatch):
     monkeypatch.delenv("NUCSEG_ZOO_TESTSET_MIRROR", raising=False)
     sample = sample_split[0]
     files = {
-        "images.zip": _zip({f"images/{sample.name}.tif": sample.image_path.read_bytes()}),
-        "masks.zip": _zip({f"masks/{sample.name}.png": sample.mask_path.read_bytes()}),
+        "images.zip": zip_bytes({f"images/{sample.name}.tif": sample.image_path.read_bytes()}),
+        "masks.zip": zip_bytes({f"masks/{sample.name}.png": sample.mask_path.read_bytes()}),
     }
     server = LoopbackServer(files)
     real = datasets.card("bbbc039")

@@ -150,3 +150,81 @@ def test_cli_prints_json_and_a_per_image_table(package, capsys):
     assert "cached result from" in capsys.readouterr().out
     assert main(["evaluate", "cp-basic", "--dataset", "bbbc039-sample", "--limit", "0"]) == 2
     assert "positive number" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- dataset-scope preprocessing
+
+
+def _dataset_scope(kind: str):
+    def edit(rdf, folder):
+        if kind == "zero_mean_unit_variance":  # spec 0.5: no `axes` = all axes, batch included
+            rdf["inputs"][0]["preprocessing"] = [{"id": "zero_mean_unit_variance", "kwargs": {}}]
+        else:  # percentiles over the batch too
+            rdf["inputs"][0]["preprocessing"] = [{"id": "scale_range", "kwargs": {
+                "axes": ["batch", "y", "x"], "min_percentile": 1.0, "max_percentile": 99.8}}]
+    return edit
+
+
+@pytest.fixture(scope="module", params=["zero_mean_unit_variance", "scale_range"])
+def dataset_scope_package(request, sample_split, tmp_path_factory):
+    return build_external_package(tmp_path_factory.mktemp(request.param), sample_split[0].image,
+                                  edit=_dataset_scope(request.param))
+
+
+def test_an_images_labels_do_not_depend_on_the_images_run_before_it(dataset_scope_package, sample_split, tmp_path):
+    """Users' report: with dataset-scope zero_mean_unit_variance, `segment PACKAGE A.tif B.tif`
+    gave B 9 or 8 objects depending on whether A ran first (the core's running statistics)."""
+    import tifffile
+
+    from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
+
+    a, b = (sample_split[i].image for i in (0, 1))
+    paths = []
+    for name, image in (("A", a), ("B", b)):
+        paths.append(tmp_path / f"{name}.tif")
+        tifffile.imwrite(paths[-1], image)
+    assert main(["segment", str(dataset_scope_package), str(paths[0]), str(paths[1]), "--out",
+                 str(tmp_path / "ab")]) == 0
+    assert main(["segment", str(dataset_scope_package), str(paths[1]), str(paths[0]), "--out",
+                 str(tmp_path / "ba")]) == 0
+    b_after_a, b_first = tifffile.imread(tmp_path / "ab" / "B.tif"), tifffile.imread(tmp_path / "ba" / "B.tif")
+    np.testing.assert_array_equal(b_after_a, b_first)
+    # the statistics are those of the whole input set, the same whatever the order
+    model = BioimageioModel.from_source(dataset_scope_package)
+    statistics = model.fit_dataset_statistics([a, b])
+    assert statistics["n_images"] == 2
+    np.testing.assert_array_equal(model.segment(b), b_first)
+    if "image: dataset mean over all axes" in statistics:
+        pixels = np.concatenate([a.ravel(), b.ravel()]).astype(np.float64)
+        assert statistics["image: dataset mean over all axes"] == pytest.approx(pixels.mean(), rel=1e-5)
+        assert statistics["image: dataset std over all axes"] == pytest.approx(pixels.std(), rel=1e-4)
+    assert model.segment(a).max() > 10
+
+
+def test_a_dataset_scope_package_refuses_to_predict_before_its_statistics_are_fitted(dataset_scope_package,
+                                                                                   sample_split):
+    from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
+
+    model = BioimageioModel.from_source(dataset_scope_package)
+    assert model.needs_dataset_statistics
+    with pytest.raises(ValueError, match="statistics over a whole dataset.*fit_dataset_statistics"):
+        model.segment(sample_split[0].image)
+
+
+def test_evaluate_fits_dataset_statistics_over_the_split_and_records_them(dataset_scope_package, sample_split):
+    result = evaluate_source(str(dataset_scope_package), dataset="bbbc039-sample", split="test")
+    statistics = result.provenance["dataset_statistics"]
+    assert statistics["n_images"] == 3
+    single = evaluate_source(str(dataset_scope_package), dataset="bbbc039-sample", split="test", limit=1)
+    assert single.provenance["dataset_statistics"]["n_images"] == 1
+    assert result.scores.average_f1 > 0.5
+
+
+def test_a_package_without_dataset_statistics_records_none(package):
+    result = evaluate_source(str(package), dataset="bbbc039-sample", limit=1)
+    assert result.provenance["dataset_statistics"] is None and result.provenance["inference_precision"] is None
+
+
+def test_zoo_models_are_evaluated_in_fp32_like_their_package():
+    result = evaluate_source("unet-bbbc039", dataset="bbbc039-sample", limit=1)
+    assert result.provenance["inference_precision"] == "fp32"

@@ -13,12 +13,16 @@ from skimage.draw import disk
 from nucseg_zoo.metrics import (
     SIZE_BINS,
     THRESHOLDS,
+    BinaryMaskWarning,
     DatasetScores,
     ImageScores,
+    label_components,
+    looks_like_binary_mask,
     match,
     score_image,
     summarize,
 )
+from nucseg_zoo.postprocessing import to_labels
 
 
 def _discs(shape, discs):
@@ -319,3 +323,73 @@ def test_dataset_scores_direct_construction_matches_summarize():
     y = _discs((30, 30), {1: (10, 10, 5)})
     scores = [score_image(y, y, name="a"), score_image(y, np.zeros_like(y), name="b")]
     assert DatasetScores(scores) == summarize(scores)
+
+
+# --- binary masks given as labels -------------------------------------------------------
+
+TWO_DISCS = {1: (10, 10, 5), 2: (30, 30, 6)}
+
+
+@pytest.mark.parametrize(("dtype", "value"), [(np.uint8, 255), (np.uint8, 1), (np.uint16, 65535), (bool, True),
+                                              (np.int32, 7), (np.float32, 1.0)])
+def test_several_blobs_of_one_value_look_like_a_binary_mask(dtype, value):
+    mask = np.where(_discs((40, 40), TWO_DISCS) > 0, value, 0).astype(dtype)
+    assert looks_like_binary_mask(mask)
+    labels = label_components(mask)
+    assert labels.dtype == np.int32 and labels.max() == 2
+    np.testing.assert_array_equal(labels, _discs((40, 40), TWO_DISCS))  # raster order: the upper disc is 1
+
+
+@pytest.mark.parametrize(("labels", "why"), [
+    (np.zeros((40, 40), np.uint8), "empty"),
+    (np.where(_discs((40, 40), {1: (20, 20, 8)}) > 0, 255, 0).astype(np.uint8), "one blob is one object"),
+    (_discs((40, 40), TWO_DISCS), "two labels"),
+    (np.where(_discs((40, 40), TWO_DISCS) > 0, 1, 2).astype(np.uint8), "no background, two values"),
+    (np.full((40, 40), 255, np.uint8), "one object covering the image"),
+])
+def test_label_images_do_not_look_like_binary_masks(labels, why):
+    assert not looks_like_binary_mask(labels), why
+
+
+def test_binary_mask_components_are_4_connected():
+    """Pixels touching only at a corner are two components, as in the BBBC039 masks."""
+    diagonal = np.eye(3, dtype=np.uint8) * 255
+    assert looks_like_binary_mask(diagonal)
+    np.testing.assert_array_equal(label_components(diagonal), np.diag([1, 2, 3]))
+    assert not looks_like_binary_mask(np.array([[255, 255], [0, 0]], np.uint8))
+
+
+def test_binary_mask_helpers_refuse_non_images():
+    with pytest.raises(ValueError, match=r"2-D.*\(2, 4, 4\)"):
+        looks_like_binary_mask(np.zeros((2, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="dtype <U1"):
+        label_components(np.array([["a"]]))
+
+
+def test_a_labelled_mask_scores_like_the_truth_and_the_mask_does_not():
+    truth = _discs((40, 40), TWO_DISCS)
+    mask = (truth > 0).astype(np.uint8) * 255
+    areas = np.bincount(truth.ravel())[1:]  # 81 and 113 px
+    as_mask = score_image(truth, mask)  # one object: only the larger disc can match it
+    assert as_mask.n_pred == 1 and as_mask.jaccard == pytest.approx(areas.max() / areas.sum())
+    for t in THRESHOLDS:
+        assert _counts(as_mask, t) == ((1, 0, 1) if t < areas.max() / areas.sum() else (0, 1, 2))
+    assert score_image(truth, label_components(mask)).f1[0.9] == 1.0
+
+
+@pytest.mark.parametrize(("dtype", "hint"), [(np.uint8, "label_components"), (np.float32, "--output-kind foreground")])
+def test_instance_label_output_that_is_a_binary_mask_warns(dtype, hint):
+    """A model whose 'instance labels' are a 0/1 mask: still one object, with a warning that says why."""
+    output = (_discs((40, 40), TWO_DISCS) > 0).astype(dtype)[None]
+    with pytest.warns(BinaryMaskWarning, match=f"binary mask.*values 0 and 1.*ONE object.*{hint}"):
+        labels = to_labels(output, "instance_labels")
+    np.testing.assert_array_equal(labels, output[0].astype(np.int32))
+
+
+def test_instance_label_output_with_labels_or_one_blob_does_not_warn(recwarn):
+    for output in (_discs((40, 40), TWO_DISCS), (_discs((40, 40), {1: (20, 20, 8)}) > 0).astype(np.uint8)):
+        to_labels(output[None], "instance_labels")
+    assert not [w for w in recwarn if issubclass(w.category, BinaryMaskWarning)]
+    probabilities = np.stack([1.0 - (_discs((40, 40), TWO_DISCS) > 0), _discs((40, 40), TWO_DISCS) > 0])[:1]
+    to_labels(probabilities.astype(np.float32), "foreground")  # probabilities are never checked
+    assert not [w for w in recwarn if issubclass(w.category, BinaryMaskWarning)]

@@ -1,12 +1,18 @@
-"""Reading predicted label images from a folder (nucseg_zoo.metrics.folder)."""
+"""Reading predicted label images from a folder (nucseg_zoo.metrics.folder) and scoring them
+(nucseg_zoo.evaluation.score_folder), binary masks included."""
 
 from __future__ import annotations
+
+import warnings
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import tifffile
+from skimage.measure import label
 
+from nucseg_zoo.evaluation import score_folder
+from nucseg_zoo.metrics import BinaryMaskWarning, score_image, summarize
 from nucseg_zoo.metrics.folder import find_predictions, read_label_image
 
 LABELS = np.array([[0, 1, 1], [0, 300, 2]], np.uint16)
@@ -67,3 +73,84 @@ def test_find_predictions_refuses_ambiguity_and_missing_folder(tmp_path):
         find_predictions(tmp_path, ["a"])
     with pytest.raises(NotADirectoryError, match="nowhere"):
         find_predictions(tmp_path / "nowhere", ["a"])
+
+
+def test_read_label_image_reads_a_boolean_mask_as_0_1(tmp_path):
+    mask = np.array([[True, False], [False, True]])
+    for path in (tmp_path / "m.tif", tmp_path / "m.png"):
+        (tifffile.imwrite if path.suffix == ".tif" else iio.imwrite)(path, mask)
+        labels = read_label_image(path)
+        assert labels.dtype == np.int32
+        np.testing.assert_array_equal(labels, mask.astype(np.int32))
+
+
+# --- binary masks given as label images ----------------------------------------------------
+# BBBC039's ground truth written as foreground masks: each file is one "object" as it stands.
+
+def _write(path, array):
+    (iio.imwrite if path.suffix == ".png" else tifffile.imwrite)(path, array)
+
+
+def _score_quietly(pred_dir, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        evaluation = score_folder(pred_dir, dataset="bbbc039-sample", split="test", **kwargs)
+    return evaluation, [w for w in caught if issubclass(w.category, BinaryMaskWarning)]
+
+
+@pytest.mark.parametrize(("suffix", "dtype", "value"), [
+    (".png", np.uint8, 255),      # the report: 0/255 PNG masks
+    (".png", np.uint8, 1),        # 0/1, bool-like
+    (".tif", np.uint16, 65535),   # 0/65535 TIFF
+    (".tif", bool, True),         # boolean TIFF, read as 0/1
+])
+def test_binary_mask_predictions_warn_and_are_labelled_on_request(tmp_path, sample_split, suffix, dtype, value):
+    paths = {}
+    for sample in sample_split:
+        paths[sample.name] = tmp_path / f"{sample.name}{suffix}"
+        _write(paths[sample.name], np.where(sample.labels > 0, value, 0).astype(dtype))
+    masks = [(sample.labels > 0).astype(np.int32) * int(value) for sample in sample_split]
+    components = [label(sample.labels > 0, connectivity=1) for sample in sample_split]
+
+    as_is, caught = _score_quietly(tmp_path)
+    assert len(caught) == len(sample_split)
+    for warning, sample, labelled in zip(caught, sample_split, components):
+        message = str(warning.message)
+        assert str(paths[sample.name]) in message
+        assert f"values 0 and {int(value)}, {labelled.max()} connected components" in message
+        assert "--label-components" in message and "label_components=True" in message
+    expected = summarize(score_image(s.labels, m, name=s.name) for s, m in zip(sample_split, masks))
+    assert as_is.scores.to_dict() == expected.to_dict()
+    assert as_is.scores.average_f1 < 0.05 and as_is.scores.n_pred == len(sample_split)
+    assert as_is.provenance == {"label_components": False, "binary_mask_predictions": list(sample_split.names)}
+
+    labelled, caught = _score_quietly(tmp_path, label_components=True)
+    assert caught == []
+    expected = summarize(score_image(s.labels, c, name=s.name) for s, c in zip(sample_split, components))
+    assert labelled.scores.average_f1 == expected.average_f1 > 0.5
+    assert labelled.scores.to_dict() == expected.to_dict()
+    assert labelled.provenance == {"label_components": True, "binary_mask_predictions": list(sample_split.names)}
+    assert labelled.to_dict()["binary_mask_predictions"] == list(sample_split.names)
+
+
+def test_label_images_are_not_flagged_or_changed(tmp_path, sample_split):
+    """One blob (one object is a legitimate label image), two labels, an empty image, a missing file."""
+    first, second, third = sample_split
+    blob = np.where(first.labels == np.bincount(first.labels.ravel())[1:].argmax() + 1, 255, 0).astype(np.uint8)
+    two = np.where(np.isin(second.labels, [1, 2]), second.labels, 0).astype(np.uint16)
+    assert len(np.unique(two)) == 3
+    iio.imwrite(tmp_path / f"{first.name}.png", blob)
+    tifffile.imwrite(tmp_path / f"{second.name}.tif", two)
+    tifffile.imwrite(tmp_path / f"{third.name}.tif", np.zeros_like(third.labels, np.uint16))
+    expected = summarize([score_image(first.labels, blob, name=first.name),
+                          score_image(second.labels, two, name=second.name),
+                          score_image(third.labels, np.zeros_like(third.labels), name=third.name)])
+    for flag in (False, True):
+        evaluation, caught = _score_quietly(tmp_path, label_components=flag)
+        assert caught == []
+        assert evaluation.provenance == {"label_components": flag, "binary_mask_predictions": []}
+        assert evaluation.scores.to_dict() == expected.to_dict()
+    (tmp_path / f"{third.name}.tif").unlink()
+    evaluation, caught = _score_quietly(tmp_path)
+    assert caught == [] and evaluation.missing_predictions == (third.name,)
+    assert evaluation.provenance["binary_mask_predictions"] == []

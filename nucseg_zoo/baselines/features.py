@@ -8,6 +8,11 @@ noise small. Then :func:`skimage.feature.multiscale_basic_features` gives, at ea
 ``num_sigma`` Gaussian scales between ``sigma_min`` and ``sigma_max`` (log-spaced),
 the smoothed intensity, its Sobel edge magnitude and the two Hessian eigenvalues
 (texture): 4 features per scale.
+
+Any image of at least 1 × 1 px has features: the Hessian needs :data:`MIN_SIDE` px per
+axis, so a thinner image is padded (``np.pad(mode="symmetric")``) before the filters and
+the features are cropped back. Copying a 1-px side once changes nothing the filters see:
+they extend an image beyond its border by repeating its edge pixels anyway.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from nucseg_zoo.images import as_float_image
 from nucseg_zoo.baselines.params import Params
 
 _ROBUST_SD = 1.4826  # MAD -> standard deviation of a normal distribution
+
+MIN_SIDE = 2
+"""Smallest side (px) :func:`skimage.feature.multiscale_basic_features` accepts (its Hessian
+takes ``np.gradient``, which needs 2 samples per axis); :func:`pixel_features` pads thinner
+images up to it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +97,8 @@ def pixel_features(image: np.ndarray, settings: FeatureSettings) -> np.ndarray:
     """Per-pixel features of a grey-level image.
 
     Args:
-        image: ``(H, W)`` image, any integer or float dtype.
+        image: ``(H, W)`` image, any integer or float dtype, at least 1 × 1 px (sides below
+            :data:`MIN_SIDE` are padded symmetrically for the filters, then cropped).
         settings: which features at which scales.
 
     Returns:
@@ -97,8 +108,11 @@ def pixel_features(image: np.ndarray, settings: FeatureSettings) -> np.ndarray:
         ValueError: the image is not 2-D, is empty, or holds NaN/inf.
     """
     normalized = normalize(as_float_image(image), settings.min_scale_sds)
-    return multiscale_basic_features(
-        normalized, intensity=settings.intensity, edges=settings.edges, texture=settings.texture,
+    height, width = normalized.shape
+    padded = np.pad(normalized, [(0, max(0, MIN_SIDE - side)) for side in normalized.shape], mode="symmetric")
+    features = multiscale_basic_features(
+        padded, intensity=settings.intensity, edges=settings.edges, texture=settings.texture,
         sigma_min=settings.sigma_min, sigma_max=settings.sigma_max, num_sigma=settings.num_sigma,
         workers=1,
-    ).astype(np.float32, copy=False)
+    )
+    return features[:height, :width].astype(np.float32, copy=False)

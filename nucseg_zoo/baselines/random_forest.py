@@ -153,7 +153,7 @@ class RandomForest:
         return np.ascontiguousarray(probabilities.T.reshape(3, height, width), dtype=np.float32)
 
     def segment(self, image: np.ndarray) -> np.ndarray:
-        """Instance labels of a ``(H, W)`` grey-level image (any int/float dtype).
+        """Instance labels of a ``(H, W)`` grey-level image (any int/float dtype), at least 1 × 1 px.
 
         Returns:
             ``(H, W)`` int32 labels, 0 = background, nuclei numbered 1..N.

@@ -3,7 +3,8 @@
 Loads and verifies the three bundled BBBC039 test images, segments them with every
 trained zoo model and classical baseline (or the segmenters named with ``--model``),
 scores the results against the ground truth with the paper's metrics and prints a table. ``--out DIR`` also writes the
-label images (TIFF) and an overview figure (PNG).
+label images (TIFF) and an overview figure (PNG) per segmenter, each atomically; files from an
+earlier run are not replaced unless ``--overwrite`` (checked before any work).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append",
                         help="segmenter to run (repeatable; default: every trained zoo model and baseline)")
     parser.add_argument("--out", type=Path, help="write label images and an overview PNG here")
+    parser.add_argument("--overwrite", action="store_true", help="replace files that --out holds from an earlier run")
     parser.set_defaults(run=run)
 
 
@@ -25,14 +27,20 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from nucseg_zoo import datasets
+    from nucseg_zoo._atomic import refuse_to_overwrite
     from nucseg_zoo.evaluation import get_segmenter
     from nucseg_zoo.metrics import score_image, summarize
 
     samples = datasets.load("bbbc039-sample", split="test")
+    names = args.model or _default_segmenters()
+    if args.out and not args.overwrite:
+        for name in names:
+            for path in _output_paths(args.out / name, samples):
+                refuse_to_overwrite(path, what="demo output")
     print(f"bbbc039-sample: {len(samples)} test images verified against the BBBC039 manifest", file=sys.stderr)
     truths = {sample.name: sample.labels for sample in samples}
     print(f"{'segmenter':<16} {'image':<22} {'nuclei':>6} {'found':>6} {'avg F1':>7} {'err@0.7':>8} {'s/img':>6}")
-    for name in args.model or _default_segmenters():
+    for name in names:
         segmenter = get_segmenter(name)
         results, outputs = [], {}
         for sample in samples:
@@ -62,6 +70,10 @@ def _default_segmenters() -> list[str]:
     return trained + list_baselines()
 
 
+def _output_paths(out_dir: Path, samples) -> list[Path]:
+    return [out_dir / f"{sample.name}.tif" for sample in samples] + [out_dir / "overview.png"]
+
+
 def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:
     import matplotlib
 
@@ -70,11 +82,14 @@ def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:
     import tifffile
     from skimage.color import label2rgb
 
+    from nucseg_zoo._atomic import atomic_path
+
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(len(samples), 2, figsize=(10, 3.8 * len(samples)), squeeze=False)
     for row, sample in zip(axes, samples):
         labels = outputs[sample.name]
-        tifffile.imwrite(out_dir / f"{sample.name}.tif", labels, compression="zlib")
+        with atomic_path(out_dir / f"{sample.name}.tif") as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib")
         row[0].imshow(sample.image, cmap="gray")
         row[0].set_title(f"{sample.name[:24]} (input)", fontsize=8)
         row[1].imshow(label2rgb(labels, bg_label=0))
@@ -82,6 +97,7 @@ def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:
         for ax in row:
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(out_dir / "overview.png", dpi=80)
+    with atomic_path(out_dir / "overview.png") as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
     plt.close(fig)
     print(f"wrote {len(samples)} label images and overview.png to {out_dir}", file=sys.stderr)

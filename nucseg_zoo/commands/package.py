@@ -19,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for MODEL_ID.zip (created if missing)")
     parser.add_argument("--check", action="store_true",
                         help="also run bioimageio.core.test_model on the package (all weight formats)")
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT/MODEL_ID.zip if it exists")
     parser.add_argument("--halo", type=int,
                         help="output halo in px (default: the entry's, raised to the receptive field)")
     parser.set_defaults(run=run)
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.packaging import build_package, format_summary
 
     entry = _read_entry(args.model_id)
-    result = build_package(entry, args.out, check=args.check, halo=args.halo)
+    result = build_package(entry, args.out, check=args.check, halo=args.halo, overwrite=args.overwrite)
     print(format_summary(result.summary, source=str(result.path)), file=sys.stderr)
     sizes = ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sorted(result.file_sizes.items())
                       if name.startswith("weights"))

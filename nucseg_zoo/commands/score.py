@@ -1,8 +1,11 @@
-"""``nucseg-zoo score PRED_DIR --dataset bbbc039 --split test [--json]``."""
+"""``nucseg-zoo score PRED_DIR --dataset bbbc039 --split test [--label-components] [--json]``."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
+import warnings
 from pathlib import Path
 
 
@@ -12,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", default="bbbc039")
     parser.add_argument("--split", default="test")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
+    parser.add_argument("--label-components", action="store_true",
+                        help="label predictions that look like binary masks (one value, several separate "
+                             "regions) into connected components (4-connectivity) before scoring")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     parser.set_defaults(run=run)
 
@@ -19,7 +25,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.commands._report import print_evaluation
     from nucseg_zoo.evaluation import score_folder
+    from nucseg_zoo.metrics import BinaryMaskWarning
 
-    print_evaluation(score_folder(args.pred_dir, dataset=args.dataset, split=args.split, mirror=args.mirror),
-                     as_json=args.json)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BinaryMaskWarning)
+        evaluation = score_folder(args.pred_dir, dataset=args.dataset, split=args.split, mirror=args.mirror,
+                                  label_components=args.label_components)
+    for warning in caught:
+        if issubclass(warning.category, BinaryMaskWarning):
+            print(f"nucseg-zoo score: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    if args.json:
+        print_evaluation(evaluation, as_json=True)
+        return 0
+    # the table's provenance lines describe a model run (evaluate); a folder's are printed here
+    print_evaluation(dataclasses.replace(evaluation, provenance={}), as_json=False)
+    binary = evaluation.provenance["binary_mask_predictions"]
+    if binary and args.label_components:
+        print(f"  binary-mask predictions labelled into connected components: {', '.join(binary)}", file=sys.stderr)
+    elif binary:
+        print(f"  binary-mask predictions scored as one object each (--label-components labels them): "
+              f"{', '.join(binary)}", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="default: bf16 where supported (CPU with bf16, CUDA), else fp32")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    parser.add_argument("--overwrite", action="store_true", help="start afresh in an OUT that holds an earlier run")
     parser.add_argument("--init-from", type=Path,
                         help="state dict to warm-start from (recipes with init_from; checked by sha256)")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     recipe = Recipe.from_yaml(recipe_path)
     run_dir = args.out or Path("runs") / args.model_id
     best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
-                 init_weights=args.init_from,
+                 overwrite=args.overwrite, init_weights=args.init_from,
                  mirror=args.mirror, on_epoch=lambda record: print(record, file=sys.stderr))
     params_path = tune_run(recipe, best, run_dir, device=args.device, mirror=args.mirror)
     print(f"best weights: {best}\npostprocessing parameters (tuned on {recipe.validation_split}): {params_path}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Protocol
@@ -19,6 +20,7 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
+from nucseg_zoo.metrics import binary_masks
 from nucseg_zoo.metrics.folder import find_predictions, read_label_image
 
 
@@ -86,14 +88,47 @@ def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = N
     return open_segmenter(resolve_source(name), device=device, output_kind=output_kind)[0]
 
 
+class _Images:
+    """The images of ``samples`` (anything with ``.image``), read lazily, iterable any number of times."""
+
+    def __init__(self, samples: Iterable):
+        self.samples = samples
+
+    def __iter__(self):
+        return (sample.image for sample in self.samples)
+
+
+def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -> dict[str, Any] | None:
+    """Fit the dataset statistics of a segmenter whose preprocessing needs them, over ``images``.
+
+    Bioimage.io packages may normalise with statistics over a whole dataset; they are
+    computed over the whole input set before the first prediction, so that no image's
+    result depends on the order or company of the others. Other segmenters are left alone.
+
+    Args:
+        images: the whole input set, iterable twice.
+
+    Returns:
+        The fitted statistics (measure → value, plus ``n_images``), or None when the
+        segmenter needs none.
+    """
+    if not getattr(segmenter, "needs_dataset_statistics", False):
+        return None
+    return segmenter.fit_dataset_statistics(images)
+
+
 def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None
                     ) -> tuple[DatasetScores, tuple[float, ...]]:
     """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``).
+
+    A segmenter whose preprocessing uses dataset statistics gets them over all of
+    ``samples`` first (:func:`fit_dataset_statistics`).
 
     Returns:
         The split's scores and the wall time of ``segment`` for each image in seconds
         (prediction and postprocessing; reading images and scoring excluded).
     """
+    fit_dataset_statistics(segmenter, _Images(samples))
     scores, seconds = [], []
     for sample in tqdm(samples, desc=progress, disable=progress is None, file=sys.stderr):
         image = sample.image
@@ -129,20 +164,58 @@ def score_folder(
     dataset: str = "bbbc039",
     split: str = "test",
     mirror: str | None = None,
+    label_components: bool = False,
 ) -> Evaluation:
     """Score a folder of predicted label images named by image stem (TIFF/PNG).
 
     A missing prediction counts as an empty prediction and is listed in the result.
+
+    A prediction that looks like a binary mask (one non-zero value whose pixels form
+    several 4-connected components, see :func:`nucseg_zoo.metrics.looks_like_binary_mask`)
+    is one object as it stands. Without ``label_components`` it is scored that way and a
+    :class:`~nucseg_zoo.metrics.BinaryMaskWarning` names the file, its two values and its
+    number of components; with it, its connected components are labelled first
+    (:func:`nucseg_zoo.metrics.label_components`). Either way the result's
+    ``provenance["binary_mask_predictions"]`` lists those images (in dataset order) and
+    ``provenance["label_components"]`` records the choice.
+
+    Args:
+        pred_dir: folder of ``<image stem>.tif/.tiff/.png`` label images (0 = background).
+        dataset: dataset name, e.g. ``"bbbc039"`` or ``"bbbc039-sample"``.
+        split: split of ``dataset``.
+        mirror: dataset mirror (URL or folder).
+        label_components: label binary-mask predictions into connected components.
+
+    Returns:
+        An :class:`Evaluation` whose ``source`` is ``pred_dir``.
+
+    Raises:
+        NotADirectoryError: ``pred_dir`` is not a folder.
+        ValueError: a prediction is ambiguous, unreadable as a label image, or not of its
+            image's shape.
     """
     samples = datasets.load(dataset, split, mirror=mirror)
     found, missing = find_predictions(pred_dir, samples.names)
-    scores = []
+    scores, binary = [], []
     for sample in samples:
         truth = sample.labels
         pred = read_label_image(found[sample.name]) if sample.name in found else np.zeros_like(truth)
         if pred.shape != truth.shape:
             raise ValueError(f"prediction {found[sample.name]} has shape {pred.shape}, "
                              f"expected {truth.shape} like image {sample.name}")
+        if sample.name in found and binary_masks.looks_like_binary_mask(pred):
+            binary.append(sample.name)
+            components = binary_masks.label_components(pred)
+            if label_components:
+                pred = components
+            else:
+                warnings.warn(binary_masks.BinaryMaskWarning(
+                    f"{found[sample.name]} looks like a binary mask, not instance labels: values 0 and "
+                    f"{int(pred.max())}, {int(components.max())} connected components, scored as ONE object. "
+                    "Pass --label-components (CLI) or label_components=True (Python) to score its connected "
+                    "components, or write instance labels (e.g. skimage.measure.label(mask, connectivity=1))."),
+                    stacklevel=2)
         scores.append(score_image(truth, pred, name=sample.name))
     return Evaluation(source=str(pred_dir), dataset=dataset, split=split, scores=summarize(scores),
-                      missing_predictions=tuple(missing))
+                      missing_predictions=tuple(missing),
+                      provenance={"label_components": label_components, "binary_mask_predictions": binary})

@@ -27,6 +27,11 @@ from nucseg_zoo.evaluation.sources import ModelSource, open_segmenter, resolve_s
 
 log = logging.getLogger(__name__)
 
+# Bump when the harness gives other results for the same model, data and packages, so that
+# results cached by an earlier version are recomputed. 2: the halo border convention
+# (nucseg_zoo.tiling), zoo models in fp32, dataset statistics fitted over the split.
+HARNESS_VERSION = 2
+
 
 def results_cache_dir() -> Path:
     """Folder of cached evaluation results (``$NUCSEG_ZOO_DATA_DIR/results`` or the OS cache)."""
@@ -38,7 +43,7 @@ def cache_key(source: ModelSource, *, dataset_sha256: str, dataset: str, split: 
     """sha256 identifying one evaluation (see the module docstring)."""
     key = {"source_sha256": source.sha256, "dataset": dataset, "split": split, "limit": limit,
            "dataset_sha256": dataset_sha256, "output_kind": output_kind, "weight_format": weight_format,
-           "device": device, "packages": package_versions()}
+           "device": device, "packages": package_versions(), "harness": HARNESS_VERSION}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -74,7 +79,9 @@ def evaluate_source(
     Returns:
         An :class:`Evaluation` whose ``provenance`` holds ``source_kind``, ``source_name``,
         ``source_sha256``, ``dataset_sha256``, ``limit``, ``output_kind``,
-        ``output_kind_reason``, ``weight_format``, ``device``, ``environment``,
+        ``output_kind_reason``, ``weight_format``, ``device``, ``inference_precision`` (zoo models:
+        fp32, the package's precision), ``dataset_statistics`` (packages that normalise with
+        statistics over the whole split: the values used), ``environment``,
         ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache.
 
     Raises:
@@ -112,6 +119,8 @@ def evaluate_source(
         "output_kind_reason": kind.reason,
         "weight_format": weight_format,
         "device": device,
+        "inference_precision": getattr(segmenter, "precision", None),
+        "dataset_statistics": getattr(segmenter, "dataset_statistics", None) or None,
         "environment": environment(device),
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cache_key": key,

@@ -8,9 +8,11 @@ Start with :func:`score_image` (one image) and :func:`summarize` (a dataset spli
 
 :func:`match` gives the underlying sparse overlap; :mod:`nucseg_zoo.metrics.folder` reads
 predicted label images from a folder. Definitions and empty-image conventions are in
-:mod:`nucseg_zoo.metrics.scores`.
+:mod:`nucseg_zoo.metrics.scores`. A binary mask is not a label image (it is one object):
+:func:`looks_like_binary_mask` recognises one, :func:`label_components` labels it.
 """
 
+from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, label_components, looks_like_binary_mask
 from nucseg_zoo.metrics.matching import Matching, match
 from nucseg_zoo.metrics.scores import (
     MISS_THRESHOLD,
@@ -25,5 +27,6 @@ from nucseg_zoo.metrics.scores import (
 
 __all__ = [
     "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
-    "DatasetScores", "ImageScores", "Matching", "match", "score_image", "summarize",
+    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "label_components",
+    "looks_like_binary_mask", "match", "score_image", "summarize",
 ]

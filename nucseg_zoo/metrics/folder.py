@@ -15,7 +15,11 @@ SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
 def read_label_image(path: str | os.PathLike) -> np.ndarray:
     """Read a 2-D instance label image (0 = background).
 
-    TIFF files are read with ``tifffile``, PNG files with ``imageio.v3``.
+    TIFF files are read with ``tifffile``, PNG files with ``imageio.v3``. A boolean image
+    (e.g. a 1-bit PNG) is read as 0/1. Values are returned as they are: a binary mask
+    (0/1, 0/255, ...) comes back as a mask, which is a single object, not one per nucleus;
+    see :func:`nucseg_zoo.metrics.looks_like_binary_mask` and
+    :func:`nucseg_zoo.metrics.label_components`.
 
     Args:
         path: a ``.tif``, ``.tiff`` or ``.png`` file.
@@ -24,8 +28,9 @@ def read_label_image(path: str | os.PathLike) -> np.ndarray:
         ``(H, W)`` int32 labels.
 
     Raises:
-        ValueError: the suffix is not supported, or the file is not a 2-D integer image with
-            labels in ``[0, 2**31 - 1]`` (the message names the file and its shape / dtype).
+        ValueError: the suffix is not supported, or the file is not a 2-D integer (or
+            boolean) image with labels in ``[0, 2**31 - 1]`` (the message names the file and
+            its shape / dtype).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -41,6 +46,8 @@ def read_label_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: unsupported label image suffix {path.suffix!r}; supported: {', '.join(SUFFIXES)}")
     if labels.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D label image, got shape {labels.shape}")
+    if labels.dtype == bool:
+        return labels.astype(np.int32)
     if not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(f"{path}: expected an integer label image, got dtype {labels.dtype}")
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int32).max):

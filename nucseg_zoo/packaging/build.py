@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nucseg_zoo._atomic import refuse_to_overwrite
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.packaging import layout as L
 from nucseg_zoo.packaging.cover import write_cover
@@ -115,18 +116,19 @@ def _write_zip(content: Path, path: Path) -> None:
 
 
 def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int | None = None,
-                  crop_size: int = CROP_SIZE) -> PackageResult:
+                  crop_size: int = CROP_SIZE, overwrite: bool = False) -> PackageResult:
     """Write the bioimage.io package of ``entry`` to ``out_dir/<entry.id>.zip``.
 
     Args:
         entry: a :class:`~nucseg_zoo.zoo.entry.ZooEntry` with weights (sha256-checked).
-        out_dir: folder for the zip (created if missing); an existing zip is replaced
-            only after the new one has passed.
+        out_dir: folder for the zip (created if missing).
         check: also run ``bioimageio.core.test_model`` (every weight format) before
             moving the zip into place.
         halo: output halo in px; default: the entry's halo, raised to the measured
             receptive-field radius and rounded up to a multiple of the size step.
         crop_size: height and width of the test input (a crop of a BBBC039 test image).
+        overwrite: replace an existing ``out_dir/<entry.id>.zip`` (only after the new one
+            has passed); without it an existing zip is an error, raised before any work.
 
     Returns:
         A :class:`PackageResult`.
@@ -135,6 +137,7 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
         PackageValidationError: the package fails validation or ``test_model`` (the
             validator's reasons are listed); nothing is written.
         RuntimeError: an export does not reproduce the network's output.
+        FileExistsError: the zip exists and ``overwrite`` is False.
     """
     import torch
 
@@ -142,6 +145,8 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
     from nucseg_zoo.postprocessing import to_labels
 
     out_dir = Path(out_dir)
+    if not overwrite:
+        refuse_to_overwrite(out_dir / f"{entry.id}.zip", what="package")
     network = entry.build_network()  # checks the weights' sha256
     radius = receptive_field_radius(_thin_network(entry), in_channels=int(entry.architecture["kwargs"].get(
         "in_channels", 1)), step=entry.size_step)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nucseg_zoo.tiling import AxisPlan
+
 # file names inside the package
 STATE_DICT_FILE = "weights.pt"
 TORCHSCRIPT_FILE = "weights_torchscript.pt"
@@ -47,12 +49,11 @@ class Layout:
     halo: int
 
     def __post_init__(self) -> None:
-        if self.step < 1 or self.halo < 0 or self.halo % self.step:
-            raise ValueError(f"halo ({self.halo}) must be a non-negative multiple of the size step ({self.step})")
+        AxisPlan.for_network(step=self.step, halo=self.halo)  # checks the halo
 
     @property
     def min_size(self) -> int:
-        return (2 * self.halo // self.step + 1) * self.step
+        return AxisPlan.for_network(step=self.step, halo=self.halo).min
 
     def is_valid_size(self, size: int) -> bool:
         """Whether ``size`` px is a valid input height/width."""

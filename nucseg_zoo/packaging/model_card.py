@@ -98,7 +98,14 @@ def model_card(entry, lay: L.Layout, *, metrics: Mapping[str, Any] | None,
         "## Preprocessing",
         "",
         f"`scale_range` per image over y and x: `(x - p{norm.min_percentile:g}) / (p{norm.max_percentile:g} - "
-        f"p{norm.min_percentile:g} + {norm.eps:g})` with the image's own percentiles, exactly as in training.",
+        f"p{norm.min_percentile:g} + {norm.eps:g})` with the image's own percentiles, exactly as in training"
+        + (f", then `clip` to [{norm.clip[0]:g}, {norm.clip[1]:g}] (the range of every normalised training image;"
+           " it keeps blank fields, hot pixels and sparse fields from sending huge values into the network)."
+           if norm.clip else "."),
+        "",
+        "**Borders and tiles**: the input is padded by the halo on every side with a symmetric mirror"
+        " (bioimageio.core's default, which ilastik applies too); nucseg-zoo's own `load_model` path"
+        " does the same, so both give the same probabilities.",
         "",
         "**ilastik and other tools that normalise per tile** compute the percentiles on each tile, so",
         "results depend on the tile size and tiles with few nuclei are over-stretched. Use tiles as large",

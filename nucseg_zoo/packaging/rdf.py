@@ -6,7 +6,7 @@ that ilastik's spec (0.5.9.1) and deepImageJ reject. So: ``format_version`` 0.5.
 oldest 0.5 patch ilastik reads; newer specs upgrade it on load), plain-string ``covers``
 and ``documentation``, an explicit ``id`` (deepImageJ needs one when ``config`` exists),
 ``channel_names`` on every channel axis, deepImageJ-approved preprocessing only
-(``ensure_dtype``, ``scale_range``) and softmax inside the network. The result is checked
+(``ensure_dtype``, ``scale_range``, ``clip``) and softmax inside the network. The result is checked
 by the validator of the installed bioimageio.spec (:mod:`nucseg_zoo.packaging.validate`)
 and by ``.ci/spec_compat.sh`` against the oldest and newest specs.
 """
@@ -98,6 +98,7 @@ def build_rdf(entry, lay: L.Layout, *, sha256: dict[str, str], architecture_file
                 {"id": "scale_range", "kwargs": {"axes": ["y", "x"], "min_percentile": float(norm.min_percentile),
                                                  "max_percentile": float(norm.max_percentile),
                                                  "eps": float(norm.eps)}},
+                *([{"id": "clip", "kwargs": {"min": norm.clip[0], "max": norm.clip[1]}}] if norm.clip else []),
                 {"id": "ensure_dtype", "kwargs": {"dtype": "float32"}},
             ],
         }],

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from nucseg_zoo import datasets
-from nucseg_zoo._atomic import atomic_path
+from nucseg_zoo._atomic import atomic_path, refuse_to_overwrite
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
 from nucseg_zoo.models.unet import UNet
@@ -126,6 +126,7 @@ def train(
     device: str = "cpu",
     precision: str | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     init_weights: str | Path | None = None,
     mirror: str | None = None,
     progress: bool = True,
@@ -139,13 +140,24 @@ def train(
         device: "cpu" or "cuda".
         precision: "bf16", "fp16" or "fp32"; default bf16 where the device supports it.
         resume: continue from ``run_dir/last.pt`` (must come from the same recipe).
+        overwrite: start afresh in a ``run_dir`` that holds an earlier run (its files are
+            replaced); without it or ``resume`` such a folder is an error.
         init_weights: state dict to start from when the recipe has ``init_from``; its sha256
             must equal the recipe's.
         mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
         progress: show a tqdm progress bar.
         on_epoch: called with each epoch's log record.
+
+    Raises:
+        FileExistsError: ``run_dir`` holds an earlier run and neither ``resume`` nor
+            ``overwrite`` is set (checked before any work).
     """
     run_dir = Path(run_dir)
+    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
+    if not (resume or overwrite):
+        for path in (last_path, best_path, log_path):
+            refuse_to_overwrite(path, what="earlier training run file",
+                                how="pass --resume to continue that run, or --overwrite")
     run_dir.mkdir(parents=True, exist_ok=True)
     torch_device = torch.device(device)
     precision = precision or default_precision(torch_device)
@@ -157,7 +169,6 @@ def train(
     optimizer = torch.optim.Adam(model.parameters(), lr=recipe.optimizer["lr"],
                                  weight_decay=recipe.optimizer.get("weight_decay", 0.0))
     start_epoch, best_f1 = 0, -1.0
-    last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=torch_device, weights_only=False)
         if state["recipe_digest"] != recipe.digest():

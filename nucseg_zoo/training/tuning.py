@@ -22,7 +22,6 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.inference import default_precision
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.loop import build_model, validation_predictions, validation_summary
 from nucseg_zoo.training.recipe import Recipe
@@ -138,7 +137,9 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
-    probabilities = validation_predictions(model, samples, recipe, torch_device, default_precision(torch_device))
+    # fp32: the precision of the harness and of the model's bioimage.io package, so the
+    # parameters are tuned on the probabilities the leaderboard scores
+    probabilities = validation_predictions(model, samples, recipe, torch_device, "fp32")
     params, score = tune_params(probabilities, [s.labels for s in samples], rescue_grid=RESCUE_GRID)
     out = Path(run_dir) / "postprocessing.json"
     write_text_atomically(out, json.dumps({"params": params.to_dict(), "validation_average_f1": score.average_f1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nucseg_zoo.datasets.source import is_url
 from nucseg_zoo.zoo.registry import list_models
 
 
@@ -26,10 +27,12 @@ def load_model(source: str, *, device: str = "cpu", precision: str | None = None
         from nucseg_zoo.zoo.model import ZooModel
 
         return ZooModel(read_entry(source), device=device, precision=precision)
-    if str(source).lower().endswith((".zip", ".yaml", ".yml")):
+    if str(source).lower().endswith((".zip", ".yaml", ".yml")) or is_url(str(source)):
+        from nucseg_zoo.evaluation.sources import resolve_source
         from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
-        return BioimageioModel.from_source(source, device=device)
+        # a URL is downloaded and verified once into the cache; the local file is what runs
+        return BioimageioModel.from_source(resolve_source(str(source)).location, device=device)
     raise ValueError(f"unknown model {source!r}; available: {', '.join(list_models())}, "
                      "or a bioimage.io package (.zip) or rdf (.yaml) path or URL")
 

@@ -1,28 +1,25 @@
 """Run any bioimage.io model package like a zoo model: ``predict`` and ``segment``.
 
 The package's own preprocessing, network and postprocessing run through
-``bioimageio.core``; nucseg-zoo adds tiling (block sizes chosen from the declared
-min/step/halo) and the shared postprocessing to instance labels.
-
-Tiling: the preprocessed image is padded by the output halo on every side (with the
-package's padding mode, symmetric by default) and cut into blocks of a valid input size
-whose inner parts (block minus halo) tile the image; block origins stay on the grid of
-the size step, so for a fully convolutional network with an adequate halo the result
-does not depend on the block size. Images up to ``tile`` px run as one block, exactly
-as ``bioimageio.core.predict`` runs a whole image (padding by the halo).
+``bioimageio.core``; nucseg-zoo adds tiling and the shared postprocessing to instance
+labels. Borders and tiles follow the one convention of :mod:`nucseg_zoo.tiling`: the
+preprocessed image is padded by the output halo on every side (with the package's
+declared padding mode, else symmetric — bioimageio.core's default) and cut into blocks of
+a valid input size whose inner parts tile the image. Images up to ``tile`` px run as one
+block, as ``bioimageio.core.predict`` runs a whole image (padding by the halo).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, to_labels
 from nucseg_zoo.images import as_image
+from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, predict_blocks
 
 logger = logging.getLogger(__name__)
 
@@ -30,29 +27,10 @@ _SPATIAL = ("y", "x")
 _INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
 
 
-@dataclass(frozen=True)
-class AxisPlan:
-    """Valid input sizes of one spatial axis: ``min + n * step`` (``step`` 0: fixed) and its halo."""
-
-    min: int
-    step: int
-    halo: int
-
-    def block(self, size: int, tile: int) -> int:
-        """A valid block size covering ``size`` px plus halos, at most ``tile + 2 * halo`` if possible."""
-        if self.step == 0:
-            return self.min
-        need, cap = size + 2 * self.halo, tile + 2 * self.halo
-        n = max(0, math.ceil((need - self.min) / self.step))
-        if self.min + n * self.step > cap:
-            n = max(0, (cap - self.min) // self.step)
-        return self.min + n * self.step
-
-
 def _padding_mode(input_descr) -> tuple[str, dict[str, Any]]:
     pad = getattr(input_descr, "pad", None)
     if pad is None:
-        return "symmetric", {}
+        return BORDER_MODE, {}
     if pad.mode == "constant":
         return "constant", {"constant_values": pad.value}
     return pad.mode, {}
@@ -118,6 +96,35 @@ def _output_tensor(descr, input_tensor):
     if sorted(spatial) != sorted(_SPATIAL):
         raise ValueError(f"bioimage.io model {descr.name!r}: output '{output.id}' has spatial axes {spatial}")
     return output
+
+
+def _dataset_measures(descr) -> set:
+    """The dataset-scope measures the preprocessing needs; ValueError for dataset-scope postprocessing."""
+    from bioimageio.core.proc_setup import get_requried_measures  # (sic: the library's spelling)
+
+    required = get_requried_measures(descr)
+    post = {m for m in required.post if m.scope == "dataset"}
+    if post:
+        raise ValueError(f"bioimage.io model {descr.name!r}: its postprocessing uses statistics over a whole "
+                         f"dataset ({', '.join(sorted(_measure_name(m) for m in post))}), which would make each "
+                         "image's result depend on the other images; not supported")
+    return {m for m in required.pre if m.scope == "dataset"}
+
+
+def _measure_name(measure) -> str:
+    """``"image: dataset mean over (batch, y, x)"``-style name of a bioimage.io measure."""
+    axes = "all axes" if measure.axes is None else ", ".join(str(a) for a in measure.axes)
+    q = getattr(measure, "q", None)
+    what = f"quantile {q:g}" if q is not None else measure.name
+    return f"{measure.member_id}: {measure.scope} {what} over {axes}"
+
+
+def _plain(value) -> float | list:
+    """A measure value as JSON-able data."""
+    if hasattr(value, "data"):
+        value = value.data
+    array = np.asarray(value, dtype=float)
+    return float(array) if array.ndim == 0 else array.tolist()
 
 
 def check_single_channel_2d(descr) -> None:
@@ -189,8 +196,60 @@ class BioimageioModel:
         self.postprocessing = PostprocessingParams.from_dict(params) if params else PostprocessingParams()
         self.device = device
         self.tile = tile
+        self._weight_format = weight_format
         self._pad_mode, self._pad_kwargs = _padding_mode(self.input_tensor)
+        self.dataset_measures = _dataset_measures(descr)
+        self.dataset_statistics: dict[str, Any] | None = None
+        """Dataset statistics fitted by :meth:`fit_dataset_statistics` (measure → value), or None."""
         self._pipeline = create_prediction_pipeline(descr, devices=[device], weights_format=weight_format)
+
+    @property
+    def needs_dataset_statistics(self) -> bool:
+        """Whether the preprocessing uses statistics over a whole dataset (e.g. ``zero_mean_unit_variance``
+        whose ``axes`` include the batch axis); then :meth:`fit_dataset_statistics` must run first."""
+        return bool(self.dataset_measures)
+
+    def fit_dataset_statistics(self, images: Iterable) -> dict[str, Any]:
+        """Compute the preprocessing's dataset statistics over the whole input set.
+
+        Without this, bioimageio.core keeps running statistics across the images it sees,
+        so an image's result would depend on the images run before it. Here they are
+        computed once over ``images`` (every image counts, in any order) and then held
+        fixed, so every image of the set is predicted with the same statistics.
+
+        Args:
+            images: the input set, iterable twice (a list, a dataset split, or a re-iterable
+                reader of files): 2-D arrays as :meth:`predict` takes them.
+
+        Returns:
+            The statistics as plain data (measure → value), also kept in
+            :attr:`dataset_statistics` for provenance.
+
+        Raises:
+            ValueError: ``images`` is empty or holds an invalid image.
+        """
+        from bioimageio.core import create_prediction_pipeline
+        from bioimageio.core.stat_calculators import StatsCalculator
+
+        if not self.needs_dataset_statistics:
+            self.dataset_statistics = {}
+            return {}
+        samples = lambda: (self._input_sample(as_image(image), id=str(i)) for i, image in enumerate(images))  # noqa: E731
+        calculator = StatsCalculator(self.dataset_measures)
+        count = 0
+        for sample in samples():
+            calculator.update(sample)
+            count += 1
+        if count == 0:
+            raise ValueError("fit_dataset_statistics needs at least one image")
+        statistics = {_measure_name(m): _plain(v) for m, v in calculator.finalize().items()}
+        # the library's own path for fixed dataset statistics: computed over the whole set
+        # before the first prediction, never updated afterwards
+        self._pipeline = create_prediction_pipeline(
+            self.descr, devices=[self.device], weights_format=self._weight_format,
+            dataset_for_initial_statistics=samples(), keep_updating_initial_dataset_statistics=False)
+        self.dataset_statistics = {"n_images": count, **statistics}
+        return self.dataset_statistics
 
     @classmethod
     def from_source(cls, source, *, device: str = "cpu", weight_format: str | None = None,
@@ -230,85 +289,73 @@ class BioimageioModel:
         axis = next((a for a in self.output_tensor.axes if a.type == "channel"), None)
         return tuple(str(name) for name in axis.channel_names) if axis is not None else ()
 
-    def _input_sample(self, image: np.ndarray):
+    def _input_sample(self, image: np.ndarray, *, id: str = "image"):
+        """A ``(H, W)`` array as a Sample in the input tensor's declared axes (singleton batch/channel)."""
         from bioimageio.core import Sample, Tensor
 
-        dims, array = tuple(str(axis.id) for axis in self.input_tensor.axes), image
+        dims = tuple(str(axis.id) for axis in self.input_tensor.axes)
+        spatial = [str(axis.id) for axis in self.input_tensor.axes if axis.type not in ("batch", "channel")]
+        array = image if spatial == ["y", "x"] else image.T
         for position, axis in enumerate(self.input_tensor.axes):
             if axis.type in ("batch", "channel"):
                 array = np.expand_dims(array, position)
-        return Sample(members={self.input_tensor.id: Tensor.from_numpy(array, dims=dims)}, stat={}, id="image")
+        return Sample(members={self.input_tensor.id: Tensor.from_numpy(array, dims=dims)}, stat={}, id=id)
 
-    def _run_block(self, block: np.ndarray, dims: tuple[str, ...]) -> np.ndarray:
+    def _run_block(self, block: np.ndarray) -> np.ndarray:
+        """The network (no pre/postprocessing) on one ``(h, w)`` block → ``(C, h, w)``."""
+        out = self._pipeline.predict_sample_without_blocking(
+            self._input_sample(block, id="block"), skip_preprocessing=True, skip_postprocessing=True,
+            skip_input_padding=True, skip_output_cropping=True)
+        return self._channels_first(out.members[self.output_tensor.id].data)
+
+    def _channels_first(self, data) -> np.ndarray:
+        """An output ``xarray.DataArray`` in the output tensor's dims → ``(C, H, W)`` numpy."""
+        axis_ids = {a.type: str(a.id) for a in self.output_tensor.axes}
+        if "batch" in axis_ids:
+            data = data.isel({axis_ids["batch"]: 0})
+        if "channel" not in axis_ids:
+            return data.transpose("y", "x").to_numpy()[None]
+        return data.transpose(axis_ids["channel"], "y", "x").to_numpy()
+
+    def _output_sample(self, output: np.ndarray, stat):
+        """A ``(C, H, W)`` array as a Sample in the output tensor's declared axes."""
+        import xarray as xr
         from bioimageio.core import Sample, Tensor
 
-        sample = Sample(members={self.input_tensor.id: Tensor.from_numpy(block, dims=dims)}, stat={}, id="block")
-        out = self._pipeline.predict_sample_without_blocking(
-            sample, skip_preprocessing=True, skip_postprocessing=True, skip_input_padding=True,
-            skip_output_cropping=True)
-        return out.members[self.output_tensor.id].data
-
-    def _tiling(self, shape: tuple[int, int]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        """Block size, inner size (block minus halos) and number of tiles per spatial axis."""
-        blocks, inner, n_tiles = {}, {}, {}
-        for axis, size in zip(_SPATIAL, shape):
-            plan = self.axis_plans[axis]
-            blocks[axis] = plan.block(size, self.tile)
-            inner[axis] = blocks[axis] - 2 * plan.halo
-            if inner[axis] <= 0:
-                raise ValueError(f"model {self.name!r}: input size {blocks[axis]} leaves nothing inside its halo "
-                                 f"({plan.halo} px) on axis {axis}")
-            n_tiles[axis] = math.ceil(size / inner[axis])
-        return blocks, inner, n_tiles
-
-    def _predict_tiles(self, array: np.ndarray, dims: tuple[str, ...], shape: tuple[int, int]):
-        """Network output (an ``xarray.DataArray``) for a preprocessed input, tile by tile."""
-        import xarray as xr
-
-        blocks, inner, n_tiles = self._tiling(shape)
-        pad_width = [(0, 0)] * array.ndim
-        for axis, size in zip(_SPATIAL, shape):
-            halo = self.axis_plans[axis].halo
-            pad_width[dims.index(axis)] = (halo, n_tiles[axis] * inner[axis] - size + halo)
-        padded = np.pad(array, pad_width, mode=self._pad_mode, **self._pad_kwargs)
-        rows = []
-        for ty in range(n_tiles["y"]):
-            row = []
-            for tx in range(n_tiles["x"]):
-                window = [slice(None)] * padded.ndim
-                window[dims.index("y")] = slice(ty * inner["y"], ty * inner["y"] + blocks["y"])
-                window[dims.index("x")] = slice(tx * inner["x"], tx * inner["x"] + blocks["x"])
-                out = self._run_block(np.ascontiguousarray(padded[tuple(window)]), dims)
-                hy, hx = self.axis_plans["y"].halo, self.axis_plans["x"].halo
-                row.append(out.isel(y=slice(hy, hy + inner["y"]), x=slice(hx, hx + inner["x"])))
-            rows.append(xr.concat(row, dim="x") if len(row) > 1 else row[0])
-        stitched = xr.concat(rows, dim="y") if len(rows) > 1 else rows[0]
-        return stitched.isel(y=slice(0, shape[0]), x=slice(0, shape[1]))
+        axis_ids = {a.type: str(a.id) for a in self.output_tensor.axes}
+        data = xr.DataArray(output, dims=(axis_ids.get("channel", "_channel"), "y", "x"))
+        if "channel" not in axis_ids:
+            data = data.isel(_channel=0)
+        if "batch" in axis_ids:
+            data = data.expand_dims(axis_ids["batch"])
+        data = data.transpose(*(str(a.id) for a in self.output_tensor.axes))
+        return Sample(members={self.output_tensor.id: Tensor.from_xarray(data)}, stat=stat, id="image")
 
     def predict(self, image) -> np.ndarray:
         """The model's output for a 2-D image: ``(C, H, W)`` (``C`` = 1 without a channel axis).
 
         ``image``: 2-D uint8/uint16/float numpy array or ``("y", "x")`` DataArray, any size
         of at least one pixel. Preprocessing statistics (e.g. percentiles) come from the
-        whole image; large images are tiled.
+        whole image; the image is padded by the halo and large images are tiled
+        (:mod:`nucseg_zoo.tiling`).
         """
-        from bioimageio.core import Sample, Tensor
-
         image = as_image(image)
+        if self.needs_dataset_statistics and self.dataset_statistics is None:
+            measures = ", ".join(sorted(_measure_name(m) for m in self.dataset_measures))
+            raise ValueError(f"bioimage.io model {self.name!r} normalises with statistics over a whole dataset "
+                             f"({measures}); call fit_dataset_statistics(images) with the whole input set first "
+                             "(nucseg-zoo segment and evaluate do), so that no image's result depends on the "
+                             "images run before it")
         sample = self._input_sample(image)
         self._pipeline.apply_preprocessing(sample)  # samplewise statistics over the whole image
         data = sample.members[self.input_tensor.id].data
-        stitched = self._predict_tiles(data.to_numpy(), tuple(str(d) for d in data.dims), image.shape)
-        output = Sample(members={self.output_tensor.id: Tensor.from_xarray(stitched.copy())}, stat=sample.stat,
-                        id="image")
+        preprocessed = data.transpose("y", "x", ...).to_numpy().reshape(image.shape)
+        plans = (self.axis_plans["y"], self.axis_plans["x"])
+        stitched = predict_blocks(preprocessed, plans, self._run_block, tile=self.tile, mode=self._pad_mode,
+                                  pad_kwargs=self._pad_kwargs)
+        output = self._output_sample(stitched, sample.stat)
         self._pipeline.apply_postprocessing(output)
-        result = output.members[self.output_tensor.id].data
-        axis_ids = {a.type: str(a.id) for a in self.output_tensor.axes}
-        if "batch" in axis_ids:
-            result = result.isel({axis_ids["batch"]: 0})
-        if "channel" not in axis_ids:
-            return result.transpose("y", "x").to_numpy()[None]
-        return result.transpose(axis_ids["channel"], "y", "x").to_numpy()
+        return self._channels_first(output.members[self.output_tensor.id].data)
 
     def segment(self, image, params: PostprocessingParams | None = None) -> np.ndarray:
         """Instance labels ``(H, W)`` int32 through the shared postprocessing."""

@@ -1,0 +1,96 @@
+"""Every zoo model side by side on this machine: GFLOP, network and whole-image ``segment`` time.
+
+    python benchmarks/bench_zoo.py [--models unet-bbbc039 unet-bbbc039-fast] [--precisions fp32 bf16]
+                                   [--repeats 5] [--device cpu|cuda]
+
+One 520×696 BBBC039 test image (the bundled sample). *network*: the network on the
+normalised image with the zoo's border convention (``predict_tiled``: halo padding, so
+the network sees 632×808 px). *segment*: ``ZooModel.segment`` — normalisation, network,
+shared postprocessing — as a user calls it. GFLOP are counted by
+``torch.utils.flop_counter`` on the padded input (multiply-adds count as 2 FLOPs). All
+models and precisions are measured in one run, so the speed ratios against the first
+model are meaningful even on a noisy machine. On a CPU without native bf16 (AVX2 only)
+bf16 is emulated and slow; the zoo then runs fp32 by default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+
+import torch
+
+from nucseg_zoo import datasets
+from nucseg_zoo.inference import default_precision, predict_tiled
+from nucseg_zoo.tiling import AxisPlan
+from nucseg_zoo.zoo import list_models, load_model
+
+
+def _median_seconds(fn, repeats: int, synchronize) -> float:
+    fn()  # warm-up (oneDNN primitive creation, cuDNN autotuning)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def gflop_per_image(model, shape: tuple[int, int]) -> float:
+    """GFLOP of one forward pass over an image of ``shape`` padded as the zoo pads it."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    plan = AxisPlan.for_network(step=model.entry.size_step, halo=model.entry.halo)
+    block = [plan.block(size, model.tile) for size in shape]
+    network = model.entry.build_network()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        network(torch.zeros(1, 1, *block))
+    return counter.get_total_flops() / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list_models())
+    parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32", "bf16"])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else lambda: None
+    image = datasets.load("bbbc039-sample", "test")[1].image
+
+    rows = []
+    for model_id in args.models:
+        for precision in args.precisions:
+            model = load_model(model_id, device=args.device, precision=precision)
+            normalized = model.entry.normalization(image)
+            network = _median_seconds(
+                lambda: predict_tiled(model.network, normalized, device=device, precision=precision,
+                                      step=model.entry.size_step, tile=model.tile, halo=model.entry.halo),
+                args.repeats, synchronize)
+            segment = _median_seconds(lambda: model.segment(image), args.repeats, synchronize)
+            rows.append((model_id, precision, gflop_per_image(model, image.shape), network, segment))
+
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+        f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
+    print(f"machine: {where}, torch {torch.__version__}, default precision {default_precision(device)}")
+    print(f"image: 520x696 BBBC039 test image, median of {args.repeats} runs")
+    first = {precision: (network, segment) for model_id, precision, _, network, segment in rows
+             if model_id == args.models[0]}
+    header = (f"{'model':<20} {'precision':<9} {'GFLOP':>7} {'network s':>10} {'segment s':>10} "
+              f"{'network speed-up':>17} {'segment speed-up':>17}")
+    print(header)
+    for model_id, precision, gflop, network, segment in rows:
+        base_network, base_segment = first[precision]
+        print(f"{model_id:<20} {precision:<9} {gflop:>7.1f} {network:>10.3f} {segment:>10.3f} "
+              f"{base_network / network:>16.2f}x {base_segment / segment:>16.2f}x")
+    print(f"(speed-ups against {args.models[0]} in the same precision)")
+
+
+if __name__ == "__main__":
+    main()

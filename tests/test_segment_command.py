@@ -1,0 +1,116 @@
+"""``nucseg-zoo segment`` and the other commands that write files never lose data:
+inputs are never overwritten, earlier results are skipped unless ``--overwrite``, and
+every output is written atomically."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import tifffile
+
+from nucseg_zoo.cli import main
+
+
+@pytest.fixture
+def field(tmp_path, sample_split):
+    """``a/field.tif``: a raw uint16 BBBC039 image in a folder of its own."""
+    folder = tmp_path / "a"
+    folder.mkdir()
+    path = folder / "field.tif"
+    tifffile.imwrite(path, sample_split[0].image)
+    return path
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_segmenting_into_the_input_folder_never_overwrites_the_input(field, capsys):
+    """Users' report: `segment cp-basic a/field.tif --out a` replaced the raw image with labels."""
+    before = _snapshot(field.parent)
+    assert main(["segment", "cp-basic", str(field), "--out", str(field.parent)]) == 2
+    assert "is an input image" in capsys.readouterr().err
+    assert _snapshot(field.parent) == before
+    # also with --overwrite, and when the same file is named another way
+    other_spelling = field.parent / ".." / "a" / "field.tif"
+    assert main(["segment", "cp-basic", str(other_spelling), "--out", str(field.parent), "--overwrite"]) == 2
+    assert _snapshot(field.parent) == before
+
+
+def test_a_hard_link_to_the_input_is_not_overwritten(field, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(field, out / "field.tif")
+    before = field.read_bytes()
+    assert main(["segment", "cp-basic", str(field), "--out", str(out), "--overwrite"]) == 2
+    assert field.read_bytes() == before
+
+
+def test_two_inputs_that_would_write_the_same_file_are_refused_before_any_work(field, tmp_path, capsys):
+    other = tmp_path / "b" / "field.png"
+    other.parent.mkdir()
+    import imageio.v3 as iio
+
+    iio.imwrite(other, (tifffile.imread(field) // 16).astype(np.uint8))
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), str(other), "--out", str(out)]) == 2
+    assert "would both write" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_a_png_input_beside_its_output_is_fine(tmp_path, sample_split):
+    import imageio.v3 as iio
+
+    image = tmp_path / "field.png"
+    iio.imwrite(image, sample_split[0].image)
+    assert main(["segment", "cp-basic", str(image), "--out", str(tmp_path)]) == 0
+    from nucseg_zoo.baselines import get_baseline
+
+    expected = get_baseline("cp-basic").segment(sample_split[0].image)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "field.tif"), expected)
+    assert iio.imread(image).dtype == np.uint16  # the input is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.png", "field.tif"]  # no temporary files
+
+
+def test_an_earlier_result_is_skipped_unless_overwrite(field, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 0
+    first = (out / "field.tif").read_bytes()
+    (out / "field.tif").write_bytes(b"an earlier result")
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().err
+    assert (out / "field.tif").read_bytes() == b"an earlier result"
+    assert main(["segment", "cp-basic", str(field), "--out", str(out), "--overwrite"]) == 0
+    assert (out / "field.tif").read_bytes() == first
+    assert sorted(p.name for p in out.iterdir()) == ["field.tif"]
+
+
+def test_a_failed_segmentation_leaves_no_partial_file(field, tmp_path, monkeypatch):
+    import nucseg_zoo.commands.segment as command
+
+    def broken_write(path, *args, **kwargs):
+        with open(path, "wb") as handle:
+            handle.write(b"half a tiff")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tifffile, "imwrite", broken_write)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="disk full"):
+        command.run(command.argparse.Namespace(source="cp-basic", images=[field], out=out, overwrite=False,
+                                               device="cpu"))
+    assert list(out.iterdir()) == []
+
+
+def test_demo_does_not_replace_earlier_outputs_unless_overwrite(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", "cp-basic", "--out", str(out)]) == 0
+    written = _snapshot(out / "cp-basic")
+    assert len(written) == 4  # three label images and overview.png
+    (out / "cp-basic" / "overview.png").write_bytes(b"kept")
+    assert main(["demo", "--model", "cp-basic", "--out", str(out)]) == 2
+    assert "not replacing it" in capsys.readouterr().err
+    assert (out / "cp-basic" / "overview.png").read_bytes() == b"kept"
+    assert main(["demo", "--model", "cp-basic", "--out", str(out), "--overwrite"]) == 0
+    assert _snapshot(out / "cp-basic") == written
