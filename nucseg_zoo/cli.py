@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+    except (ValueError, OSError, RuntimeError) as err:  # OSError: missing, existing, unwritable files
         print(f"nucseg-zoo {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tifffile
 
@@ -123,3 +124,12 @@ def test_segment_rejects_a_colour_image(tmp_path, capsys):
     tifffile.imwrite(rgb, np.zeros((16, 16, 3), np.uint8))
     assert main(["segment", "cp-basic", str(rgb), "--out", str(tmp_path / "out")]) == 2
     assert "expected a 2-D single-channel image" in capsys.readouterr().err
+
+
+def test_score_warns_when_no_file_is_named_like_an_image(tmp_path, capsys):
+    """Critic's report: a folder of `<stem>_labels.tif` files scored F1 0 without a word."""
+    tifffile.imwrite(tmp_path / "IXMtest_A02_labels.tif", np.zeros((4, 4), np.int32))
+    assert main(["score", str(tmp_path), "--dataset", "bbbc039-sample", "--split", "test", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "none of the 3 images of bbbc039-sample/test has a prediction" in captured.err
+    assert "IXMtest_A02_labels.tif" in captured.err and json.loads(captured.out)["average_f1"] == 0.0

@@ -228,3 +228,16 @@ def test_a_package_without_dataset_statistics_records_none(package):
 def test_zoo_models_are_evaluated_in_fp32_like_their_package():
     result = evaluate_source("unet-bbbc039", dataset="bbbc039-sample", limit=1)
     assert result.provenance["inference_precision"] == "fp32"
+
+
+def test_a_cached_result_is_reported_under_the_name_it_was_asked_for(package, tmp_path):
+    """Critic's report: `evaluate URL` returned the cached result of the same zip evaluated
+    from a file path, with the file's name as its source."""
+    import shutil
+
+    copy = tmp_path / "renamed.zip"
+    shutil.copyfile(package, copy)
+    first = evaluate_source(str(package), dataset="bbbc039-sample", limit=1)
+    again = evaluate_source(str(copy), dataset="bbbc039-sample", limit=1)
+    assert again.cached and again.provenance["source_sha256"] == first.provenance["source_sha256"]
+    assert again.source == str(copy) and again.provenance["source_name"] == "renamed.zip"

@@ -21,6 +21,7 @@ import yaml
 pytest.importorskip("bioimageio.core")
 torch = pytest.importorskip("torch")
 
+import nucseg_zoo  # noqa: E402
 from nucseg_zoo import datasets, load_model  # noqa: E402
 from nucseg_zoo.cli import main  # noqa: E402
 from nucseg_zoo.datasets.source import sha256_of  # noqa: E402
@@ -96,6 +97,15 @@ def shipped_entry():
 @pytest.fixture(scope="module")
 def shipped_package(shipped_entry, tmp_path_factory):
     return build_package(shipped_entry, tmp_path_factory.mktemp("dist"), check=True)
+
+
+@pytest.fixture(scope="module", params=nucseg_zoo.list_models())
+def zoo_package(request, tmp_path_factory):
+    """Every shipped zoo model with its package: (entry, PackageResult); test_model passed."""
+    if request.param == MODEL_ID:
+        return request.getfixturevalue("shipped_entry"), request.getfixturevalue("shipped_package")
+    entry = read_entry(request.param)
+    return entry, build_package(entry, tmp_path_factory.mktemp("dist"), check=True)
 
 
 @pytest.fixture(params=["random", "shipped"])
@@ -261,12 +271,13 @@ def test_load_model_matches_zoo_model(package, crop):
 
 
 @pytest.mark.parametrize("weight_format", ["pytorch_state_dict", "torchscript", "onnx"])
-def test_package_and_zoo_model_give_identical_labels_on_full_test_images(shipped_entry, shipped_package,
-                                                                         sample_split, weight_format):
+def test_package_and_zoo_model_give_identical_labels_on_full_test_images(zoo_package, sample_split,
+                                                                         weight_format):
     """Users' report: the zoo path and its package disagreed within 64 px of the border
     (5 test images: 440 vs 443 objects). Now both pad by the halo, symmetric, and agree."""
-    zoo = ZooModel(shipped_entry, precision="fp32")
-    package = BioimageioModel.from_source(shipped_package.path, weight_format=weight_format)
+    entry, result = zoo_package
+    zoo = ZooModel(entry, precision="fp32")
+    package = BioimageioModel.from_source(result.path, weight_format=weight_format)
     samples = list(sample_split) if weight_format == "pytorch_state_dict" else [sample_split[0]]
     for sample in samples:
         expected, labels = zoo.segment(sample.image), package.segment(sample.image)
@@ -435,12 +446,13 @@ def test_models_that_cannot_take_a_2d_single_channel_image(random_package, tmp_p
         BioimageioModel(descr)
 
 
-def test_the_package_declares_the_clip_and_a_blank_field_with_a_hot_pixel_has_no_nuclei(shipped_package):
+def test_the_package_declares_the_clip_and_a_blank_field_with_a_hot_pixel_has_no_nuclei(zoo_package):
     """Users' report: the package, like the zoo path, found 8 objects in zeros with one
     pixel at 4095. The clip is declared in the rdf, so every consumer applies it."""
     from bioimageio.core import Tensor, predict
     from bioimageio.spec import load_description
 
+    _, shipped_package = zoo_package
     steps = _rdf(shipped_package.path)[0]["inputs"][0]["preprocessing"]
     assert [step["id"] for step in steps] == ["ensure_dtype", "scale_range", "clip", "ensure_dtype"]
     assert steps[2]["kwargs"] == {"min": -1.0, "max": 5.0}

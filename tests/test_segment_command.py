@@ -78,12 +78,80 @@ def test_an_earlier_result_is_skipped_unless_overwrite(field, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 0
     first = (out / "field.tif").read_bytes()
-    (out / "field.tif").write_bytes(b"an earlier result")
+    os.utime(out / "field.tif", (0, 0))
     assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 0
     assert "skipped" in capsys.readouterr().err
-    assert (out / "field.tif").read_bytes() == b"an earlier result"
+    assert (out / "field.tif").stat().st_mtime == 0  # not rewritten
     assert main(["segment", "cp-basic", str(field), "--out", str(out), "--overwrite"]) == 0
-    assert (out / "field.tif").read_bytes() == first
+    assert (out / "field.tif").read_bytes() == first and (out / "field.tif").stat().st_mtime > 0
+    assert sorted(p.name for p in out.iterdir()) == ["field.tif"]
+
+
+def test_a_file_the_command_did_not_write_is_never_replaced(tmp_path, sample_split, capsys):
+    """A raw `c/x.tif` beside its 8-bit copy `c/x.png`: segmenting the PNG into `c` must
+    neither call the raw image an earlier result nor replace it, even with --overwrite."""
+    import imageio.v3 as iio
+
+    raw, copy = tmp_path / "x.tif", tmp_path / "x.png"
+    tifffile.imwrite(raw, sample_split[0].image)
+    iio.imwrite(copy, (sample_split[0].image // 16).astype(np.uint8))
+    before = raw.read_bytes()
+    for extra in ([], ["--overwrite"]):
+        assert main(["segment", "cp-basic", str(copy), "--out", str(tmp_path), *extra]) == 2
+        assert "was not written by `nucseg-zoo segment`" in capsys.readouterr().err
+        assert raw.read_bytes() == before
+
+
+def test_labels_of_another_image_are_replaced_only_with_overwrite(tmp_path, sample_split, capsys):
+    first, second = tmp_path / "a" / "field.tif", tmp_path / "b" / "field.tif"
+    for path, sample in ((first, sample_split[0]), (second, sample_split[1])):
+        path.parent.mkdir()
+        tifffile.imwrite(path, sample.image)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(first), "--out", str(out)]) == 0
+    kept = (out / "field.tif").read_bytes()
+    assert main(["segment", "cp-basic", str(second), "--out", str(out)]) == 2
+    assert "holds the labels of" in capsys.readouterr().err and (out / "field.tif").read_bytes() == kept
+    assert main(["segment", "cp-basic", str(second), "--out", str(out), "--overwrite"]) == 0
+    from nucseg_zoo.baselines import get_baseline
+
+    np.testing.assert_array_equal(tifffile.imread(out / "field.tif"), get_baseline("cp-basic").segment(
+        sample_split[1].image))
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a tiff", "3-D"], ids=["empty", "not-an-image", "3-D"])
+def test_a_bad_input_is_named_and_nothing_is_written(field, tmp_path, capsys, content):
+    bad = tmp_path / "bad.tif"
+    if content == "3-D":
+        tifffile.imwrite(bad, np.zeros((2, 8, 8), np.uint16))
+    else:
+        bad.write_bytes(content)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), str(bad), "--out", str(out)]) == 2
+    assert str(bad) in capsys.readouterr().err
+    assert not out.exists()  # checked before any work: not even the good image's labels
+
+
+def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, capsys, monkeypatch):
+    import nucseg_zoo.evaluation as evaluation
+
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    if os.access(out, os.W_OK):  # root ignores permissions: make the probe fail instead
+        monkeypatch.setattr("nucseg_zoo.commands.segment._check_writable",
+                            lambda folder: (_ for _ in ()).throw(PermissionError(f"{folder}: read-only")))
+    monkeypatch.setattr(evaluation, "get_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "read-only" in err or "Permission denied" in err
+    assert list(out.iterdir()) == []
+
+
+def test_the_same_file_named_twice_is_segmented_once(field, tmp_path):
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), str(field.parent / ".." / "a" / "field.tif"), "--out",
+                 str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["field.tif"]
 
 

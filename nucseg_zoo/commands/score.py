@@ -25,14 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.commands._report import print_evaluation
     from nucseg_zoo.evaluation import score_folder
-    from nucseg_zoo.metrics import BinaryMaskWarning
-
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", BinaryMaskWarning)
+        warnings.simplefilter("always", UserWarning)
         evaluation = score_folder(args.pred_dir, dataset=args.dataset, split=args.split, mirror=args.mirror,
                                   label_components=args.label_components)
     for warning in caught:
-        if issubclass(warning.category, BinaryMaskWarning):
+        if issubclass(warning.category, UserWarning):  # ours: binary masks, no prediction found
             print(f"nucseg-zoo score: warning: {warning.message}", file=sys.stderr)
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)

@@ -3,7 +3,11 @@
 Writes ``DIR/<image stem>.tif`` (int32 instance labels, zlib-compressed) per image,
 each atomically. Before any work, the plan is checked: an output that would land on an
 input file, or two inputs that would write the same output, are errors (exit 2, nothing
-written). An output that exists from an earlier run is skipped unless ``--overwrite``.
+written). Each label file records (in its TIFF description) the input's path and sha256
+and the model; an output from an earlier run of the same input and model is skipped
+unless ``--overwrite``, one of another input or model is replaced only with
+``--overwrite``, and a file this command did not write is never replaced. Every input is
+read and every output decided before the model is loaded.
 A bioimage.io package whose preprocessing uses dataset statistics gets them over all
 input images before the first prediction, so no image's labels depend on the others.
 """
@@ -11,6 +15,7 @@ input images before the first prediction, so no image's labels depend on the oth
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -27,12 +32,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+WRITER = "nucseg-zoo segment"
+
+
 def _same_file(a: Path, b: Path) -> bool:
     return a.exists() and b.exists() and os.path.samefile(a, b)
 
 
 def plan_outputs(images: list[Path], out: Path) -> dict[Path, Path]:
     """The label file of each input image, checked before anything is written.
+
+    An input named twice (the same file) is segmented once.
 
     Raises:
         FileNotFoundError: an input does not exist.
@@ -50,6 +60,8 @@ def plan_outputs(images: list[Path], out: Path) -> dict[Path, Path]:
             raise ValueError(f"the labels of {path} would be written to {target}, which is an input image; "
                              "choose another --out folder (inputs are never overwritten)")
         if target.resolve() in claimed:
+            if _same_file(claimed[target.resolve()], path):
+                continue
             raise ValueError(f"{claimed[target.resolve()]} and {path} would both write {target} (same file name "
                              "stem); segment them into different --out folders")
         claimed[target.resolve()] = path
@@ -58,14 +70,53 @@ def plan_outputs(images: list[Path], out: Path) -> dict[Path, Path]:
 
 
 def read_image(path: Path):
-    """A 2-D image file (TIFF by ``tifffile``, others by ``imageio``); ValueError unless 2-D."""
+    """A 2-D image file (TIFF by ``tifffile``, others by ``imageio``).
+
+    Raises:
+        ValueError: naming the file: it cannot be read as an image, or it is not 2-D.
+    """
     import imageio.v3 as iio
     import tifffile
 
-    image = tifffile.imread(path) if path.suffix.lower() in (".tif", ".tiff") else iio.imread(path)
+    try:
+        image = tifffile.imread(path) if path.suffix.lower() in (".tif", ".tiff") else iio.imread(path)
+    except Exception as err:  # each reader has its own errors; all mean "not a readable image"
+        raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
     if image.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D single-channel image, got shape {image.shape}")
     return image
+
+
+def earlier_result(target: Path) -> dict | None:
+    """What a label file written by this command records (input, its sha256, model), or None
+    when ``target`` was not written by it (e.g. a raw image that happens to have its name)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(target) as tif:
+            record = json.loads(tif.pages[0].description)
+    except Exception:  # not a TIFF, no or foreign description: not ours
+        return None
+    return record if isinstance(record, dict) and record.get("written_by") == WRITER else None
+
+
+def _decide(path: Path, target: Path, source: str, input_sha256: str, overwrite: bool) -> bool:
+    """Whether to (re)write ``target``; ValueError when it must not be touched."""
+    if not target.exists():
+        return True
+    record = earlier_result(target)
+    if record is None:
+        raise ValueError(f"{target} exists and was not written by `nucseg-zoo segment` (a raw image?); it is "
+                         f"never replaced, even with --overwrite: choose another --out folder")
+    if record.get("input_sha256") == input_sha256 and record.get("model") == source:
+        if overwrite:
+            return True
+        print(f"{path}: {target} exists from an earlier run, skipped (--overwrite redoes it)", file=sys.stderr)
+        return False
+    if overwrite:
+        return True
+    raise ValueError(f"{target} holds the labels of {record.get('input')} by {record.get('model')} from an earlier "
+                     f"run, not of {path} by {source}; pass --overwrite to replace it, or choose another --out")
 
 
 class _ImageFiles:
@@ -78,30 +129,46 @@ class _ImageFiles:
         return (read_image(path) for path in self.paths)
 
 
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and prove that a file can be written there, before any work."""
+    from nucseg_zoo._atomic import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".nucseg-zoo-write-test"
+    with atomic_path(probe) as tmp:
+        tmp.write_bytes(b"")
+    probe.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     import tifffile
 
     from nucseg_zoo._atomic import atomic_path
+    from nucseg_zoo.datasets.source import sha256_of
     from nucseg_zoo.evaluation import get_segmenter
     from nucseg_zoo.evaluation.harness import fit_dataset_statistics
 
     plan = plan_outputs(args.images, args.out)
-    todo = {path: target for path, target in plan.items() if args.overwrite or not target.exists()}
-    for path in (path for path in plan if path not in todo):
-        print(f"{path}: {plan[path]} exists from an earlier run, skipped (--overwrite redoes it)", file=sys.stderr)
+    todo: dict[Path, tuple[Path, str]] = {}
+    for path, target in plan.items():  # every input readable and every target decided before any work
+        read_image(path)
+        digest = sha256_of(path)
+        if _decide(path, target, args.source, digest, args.overwrite):
+            todo[path] = (target, digest)
     if not todo:
         return 0
+    _check_writable(args.out)
     segmenter = get_segmenter(args.source, device=args.device)
     # over every input image (also those skipped now), so a resumed run uses the same statistics
     statistics = fit_dataset_statistics(segmenter, _ImageFiles(list(plan)))
     if statistics is not None:
         print(f"dataset statistics of the preprocessing, over all {len(plan)} input images: {statistics}",
               file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for path, target in todo.items():
+    for path, (target, digest) in todo.items():
         labels = segmenter.segment(read_image(path))
+        record = {"written_by": WRITER, "input": str(path), "input_sha256": digest, "model": args.source}
         with atomic_path(target) as tmp:
-            tifffile.imwrite(tmp, labels, compression="zlib")
+            tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
         print(f"{path}: {int(labels.max())} objects -> {target}", file=sys.stderr)
         print(target)
     return 0

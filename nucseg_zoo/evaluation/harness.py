@@ -196,6 +196,13 @@ def score_folder(
     """
     samples = datasets.load(dataset, split, mirror=mirror)
     found, missing = find_predictions(pred_dir, samples.names)
+    if not found:
+        present = sorted(path.name for path in Path(pred_dir).iterdir() if path.is_file())
+        holds = (f"it holds {', '.join(present[:5])}{' ...' if len(present) > 5 else ''}" if present
+                 else "it is empty")
+        warnings.warn(f"none of the {len(samples)} images of {dataset}/{split} has a prediction in {pred_dir} "
+                      f"({holds}); predictions are named by image stem, e.g. {samples.names[0]}.tif, and every "
+                      "image is now scored as an empty prediction", UserWarning, stacklevel=2)
     scores, binary = [], []
     for sample in samples:
         truth = sample.labels

@@ -10,6 +10,7 @@ of model, data or software recomputes.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -99,7 +100,9 @@ def evaluate_source(
         try:
             evaluation = Evaluation.from_dict(json.loads(cached_path.read_text()), cached=True)
             log.info("%s: cached result %s", source, cached_path)
-            return evaluation
+            # the same content may have been evaluated under another name (a file, then its URL)
+            return dataclasses.replace(evaluation, source=source, provenance={
+                **evaluation.provenance, "source_kind": model_source.kind, "source_name": model_source.name})
         except (ValueError, KeyError, json.JSONDecodeError) as err:
             log.warning("ignoring unreadable cached result %s: %s", cached_path, err)
 

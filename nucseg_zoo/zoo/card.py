@@ -129,8 +129,9 @@ def render_model_card(model_id: str) -> str:
         "```",
         "",
         f"* Architecture: `{entry.architecture['module']}.{entry.architecture['callable']}` "
-        f"({entry.raw['num_params']:,} parameters), input 1 channel (any 2-D size; multiples of "
-        f"{entry.size_step} internally), output softmax over {', '.join(entry.channel_names)}.",
+        f"({entry.raw['num_params']:,} parameters), input 1 channel (any 2-D size from 2 × 2 px; padded by "
+        f"the {entry.halo}-px halo, symmetric, and to multiples of {entry.size_step} internally), output softmax "
+        f"over {', '.join(entry.channel_names)}.",
         f"* Weights: `{entry.raw['weights']['file']}` (fp32 state dict, sha256 `{entry.weights_sha256}`).",
         f"* License: {entry.license}. Training data BBBC039 (CC0).",
         "",
@@ -160,8 +161,10 @@ def render_model_card(model_id: str) -> str:
         "`model.segment(image, dataclasses.replace(model.postprocessing, rescue_background_threshold=0))` "
         "turns it off. Tiny nuclei touching another nucleus are still merged into it or missed.",
         "* Dense clumps with faint gaps can merge; very bright mitotic or apoptotic nuclei can split.",
-        "* Normalisation is per image (1st–99.8th percentile): an image without any nucleus is "
-        "stretched and may produce spurious objects.",
+        "* Normalisation is per image (1st–99.8th percentile, then clipped to the range of the training "
+        "images): blank fields, hot and dead pixels and sparse fields are handled (tests in "
+        "`tests/test_zoo.py`), but a field of pure noise is still stretched to the full range; "
+        "the noise fields tested gave no objects, which is not a guarantee for every camera.",
         "",
         "## Citations",
         "",
