@@ -40,15 +40,14 @@ def _median_seconds(fn, repeats: int, synchronize) -> float:
 
 
 def gflop_per_image(model, shape: tuple[int, int]) -> float:
-    """GFLOP of one forward pass over an image of ``shape`` padded as the zoo pads it."""
+    """GFLOP of one forward pass of ``model.network`` over an image of ``shape`` padded as the zoo pads it."""
     from torch.utils.flop_counter import FlopCounterMode
 
     plan = AxisPlan.for_network(step=model.entry.size_step, halo=model.entry.halo)
     block = [plan.block(size, model.tile) for size in shape]
-    network = model.entry.build_network()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        network(torch.zeros(1, 1, *block))
+        model.network(torch.zeros(1, 1, *block, device=model.device))
     return counter.get_total_flops() / 1e9
 
 
@@ -65,15 +64,18 @@ def main() -> None:
 
     rows = []
     for model_id in args.models:
+        gflop = None  # the same for every precision: counted once per model
         for precision in args.precisions:
             model = load_model(model_id, device=args.device, precision=precision)
+            if gflop is None:
+                gflop = gflop_per_image(model, image.shape)
             normalized = model.entry.normalization(image)
             network = _median_seconds(
                 lambda: predict_tiled(model.network, normalized, device=device, precision=precision,
                                       step=model.entry.size_step, tile=model.tile, halo=model.entry.halo),
                 args.repeats, synchronize)
             segment = _median_seconds(lambda: model.segment(image), args.repeats, synchronize)
-            rows.append((model_id, precision, gflop_per_image(model, image.shape), network, segment))
+            rows.append((model_id, precision, gflop, network, segment))
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "

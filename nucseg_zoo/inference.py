@@ -61,7 +61,8 @@ def predict_tiled(
 
     Args:
         model: network in eval mode, already on ``device``.
-        image: ``(H, W)`` float32, already normalised; any size of at least 1 px.
+        image: ``(H, W)`` float32, already normalised; any size of at least
+            :data:`nucseg_zoo.tiling.MIN_SIDE` (2) px per side.
         precision: "fp32", "bf16" or "fp16" (autocast).
         step: the network's input size step (2 ** number of poolings).
         tile: images up to ``tile`` px on both sides (plus halos) run as one block.
@@ -71,7 +72,8 @@ def predict_tiled(
         ``(C, H, W)`` float32 network output.
 
     Raises:
-        ValueError: ``halo`` is not a multiple of ``step``, or ``tile`` too small for it.
+        ValueError: ``halo`` is not a multiple of ``step``, ``tile`` too small for it, or a
+            side of the image below :data:`nucseg_zoo.tiling.MIN_SIDE`.
     """
     device = torch.device(device)
     plan = AxisPlan.for_network(step=step, halo=halo)

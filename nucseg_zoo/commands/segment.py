@@ -15,6 +15,7 @@ input images before the first prediction, so no image's labels depend on the oth
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -69,17 +70,23 @@ def plan_outputs(images: list[Path], out: Path) -> dict[Path, Path]:
     return plan
 
 
-def read_image(path: Path):
-    """A 2-D image file (TIFF by ``tifffile``, others by ``imageio``).
+def read_image(path: Path, data: bytes | None = None):
+    """A 2-D image file (TIFF by ``tifffile``, others by ``imageio``), decoded from ``data``
+    (the file's bytes, already read) when given.
 
     Raises:
         ValueError: naming the file: it cannot be read as an image, or it is not 2-D.
     """
+    import io
+
     import imageio.v3 as iio
     import tifffile
 
     try:
-        image = tifffile.imread(path) if path.suffix.lower() in (".tif", ".tiff") else iio.imread(path)
+        if path.suffix.lower() in (".tif", ".tiff"):
+            image = tifffile.imread(path if data is None else io.BytesIO(data))
+        else:
+            image = iio.imread(path if data is None else data, extension=path.suffix)
     except Exception as err:  # each reader has its own errors; all mean "not a readable image"
         raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
     if image.ndim != 2:
@@ -119,16 +126,6 @@ def _decide(path: Path, target: Path, source: str, input_sha256: str, overwrite:
                      f"run, not of {path} by {source}; pass --overwrite to replace it, or choose another --out")
 
 
-class _ImageFiles:
-    """The images of ``paths``, read on each iteration (never all in memory)."""
-
-    def __init__(self, paths: list[Path]):
-        self.paths = paths
-
-    def __iter__(self):
-        return (read_image(path) for path in self.paths)
-
-
 def _check_writable(folder: Path) -> None:
     """Create ``folder`` and prove that a file can be written there, before any work."""
     from nucseg_zoo._atomic import atomic_path
@@ -144,15 +141,15 @@ def run(args: argparse.Namespace) -> int:
     import tifffile
 
     from nucseg_zoo._atomic import atomic_path
-    from nucseg_zoo.datasets.source import sha256_of
     from nucseg_zoo.evaluation import get_segmenter
-    from nucseg_zoo.evaluation.harness import fit_dataset_statistics
+    from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
 
     plan = plan_outputs(args.images, args.out)
     todo: dict[Path, tuple[Path, str]] = {}
     for path, target in plan.items():  # every input readable and every target decided before any work
-        read_image(path)
-        digest = sha256_of(path)
+        data = path.read_bytes()  # read once: checked as an image and hashed
+        read_image(path, data)
+        digest = hashlib.sha256(data).hexdigest()
         if _decide(path, target, args.source, digest, args.overwrite):
             todo[path] = (target, digest)
     if not todo:
@@ -160,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     _check_writable(args.out)
     segmenter = get_segmenter(args.source, device=args.device)
     # over every input image (also those skipped now), so a resumed run uses the same statistics
-    statistics = fit_dataset_statistics(segmenter, _ImageFiles(list(plan)))
+    statistics = fit_dataset_statistics(segmenter, LazyImages(list(plan), read_image))
     if statistics is not None:
         print(f"dataset statistics of the preprocessing, over all {len(plan)} input images: {statistics}",
               file=sys.stderr)

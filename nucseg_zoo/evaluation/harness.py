@@ -13,7 +13,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -88,14 +88,20 @@ def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = N
     return open_segmenter(resolve_source(name), device=device, output_kind=output_kind)[0]
 
 
-class _Images:
-    """The images of ``samples`` (anything with ``.image``), read lazily, iterable any number of times."""
+class LazyImages:
+    """``read(item)`` for each of ``items``, read again on every iteration: an input set that
+    can be iterated any number of times without holding all its images in memory.
 
-    def __init__(self, samples: Iterable):
-        self.samples = samples
+    Args:
+        items: e.g. dataset samples or image paths (iterable more than once).
+        read: item → ``(H, W)`` image.
+    """
+
+    def __init__(self, items: Iterable, read: Callable[[Any], np.ndarray]):
+        self.items, self.read = items, read
 
     def __iter__(self):
-        return (sample.image for sample in self.samples)
+        return (self.read(item) for item in self.items)
 
 
 def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -> dict[str, Any] | None:
@@ -128,7 +134,7 @@ def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | 
         The split's scores and the wall time of ``segment`` for each image in seconds
         (prediction and postprocessing; reading images and scoring excluded).
     """
-    fit_dataset_statistics(segmenter, _Images(samples))
+    fit_dataset_statistics(segmenter, LazyImages(samples, lambda sample: sample.image))
     scores, seconds = [], []
     for sample in tqdm(samples, desc=progress, disable=progress is None, file=sys.stderr):
         image = sample.image

@@ -335,7 +335,7 @@ class BioimageioModel:
         """The model's output for a 2-D image: ``(C, H, W)`` (``C`` = 1 without a channel axis).
 
         ``image``: 2-D uint8/uint16/float numpy array or ``("y", "x")`` DataArray, any size
-        of at least one pixel. Preprocessing statistics (e.g. percentiles) come from the
+        of at least 2 × 2 px (:data:`nucseg_zoo.tiling.MIN_SIDE`). Preprocessing statistics (e.g. percentiles) come from the
         whole image; the image is padded by the halo and large images are tiled
         (:mod:`nucseg_zoo.tiling`).
         """
