@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 
-COMMANDS = ("demo", "datasets", "segment", "score", "evaluate", "train", "package", "leaderboard", "submit")
+COMMANDS = ("demo", "datasets", "segment", "score", "evaluate", "train", "package", "leaderboard", "compare", "submit")
 
 
 def _available_commands() -> list:

@@ -27,6 +27,10 @@ def _snapshot(folder):
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
+RUN_FILES = ["dna_content.png", "images.parquet", "manifest.json", "nuclei.parquet"]
+"""What every run writes into --out besides each image's label file and measurements."""
+
+
 def test_segmenting_into_the_input_folder_never_overwrites_the_input(field, capsys):
     """Users' report: `segment cp-basic a/field.tif --out a` replaced the raw image with labels."""
     before = _snapshot(field.parent)
@@ -49,15 +53,27 @@ def test_a_hard_link_to_the_input_is_not_overwritten(field, tmp_path):
 
 
 def test_two_inputs_that_would_write_the_same_file_are_refused_before_any_work(field, tmp_path, capsys):
-    other = tmp_path / "b" / "field.png"
-    other.parent.mkdir()
+    other = field.parent / "field.png"  # same folder, same stem
     import imageio.v3 as iio
 
     iio.imwrite(other, (tifffile.imread(field) // 16).astype(np.uint8))
     out = tmp_path / "out"
     assert main(["segment", "cp-basic", str(field), str(other), "--out", str(out)]) == 2
-    assert "would both write" in capsys.readouterr().err
+    assert "would write the same outputs" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_equal_names_in_different_folders_are_mirrored_not_mixed_up(field, tmp_path, sample_split):
+    other = tmp_path / "b" / "field.tif"
+    other.parent.mkdir()
+    tifffile.imwrite(other, sample_split[1].image)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), str(other), "--out", str(out)]) == 0
+    from nucseg_zoo.baselines import get_baseline
+
+    for name, sample in (("a", sample_split[0]), ("b", sample_split[1])):
+        np.testing.assert_array_equal(tifffile.imread(out / name / "field.tif"),
+                                      get_baseline("cp-basic").segment(sample.image))
 
 
 def test_a_png_input_beside_its_output_is_fine(tmp_path, sample_split):
@@ -71,7 +87,8 @@ def test_a_png_input_beside_its_output_is_fine(tmp_path, sample_split):
     expected = get_baseline("cp-basic").segment(sample_split[0].image)
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "field.tif"), expected)
     assert iio.imread(image).dtype == np.uint16  # the input is untouched
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["field.png", "field.tif"]  # no temporary files
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["field.png", "field.tif", "field.nuclei.parquet", *RUN_FILES])  # no temporary files
 
 
 def test_an_earlier_result_is_skipped_unless_overwrite(field, tmp_path, capsys):
@@ -84,7 +101,7 @@ def test_an_earlier_result_is_skipped_unless_overwrite(field, tmp_path, capsys):
     assert (out / "field.tif").stat().st_mtime == 0  # not rewritten
     assert main(["segment", "cp-basic", str(field), "--out", str(out), "--overwrite"]) == 0
     assert (out / "field.tif").read_bytes() == first and (out / "field.tif").stat().st_mtime > 0
-    assert sorted(p.name for p in out.iterdir()) == ["field.tif"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["field.tif", "field.nuclei.parquet", *RUN_FILES])
 
 
 def test_a_file_the_command_did_not_write_is_never_replaced(tmp_path, sample_split, capsys):
@@ -120,16 +137,17 @@ def test_labels_of_another_image_are_replaced_only_with_overwrite(tmp_path, samp
 
 
 @pytest.mark.parametrize("content", [b"", b"hello, not a tiff", "3-D"], ids=["empty", "not-an-image", "3-D"])
-def test_a_bad_input_is_named_and_nothing_is_written(field, tmp_path, capsys, content):
+def test_a_bad_input_is_named_skipped_and_the_others_are_done(field, tmp_path, capsys, content):
     bad = tmp_path / "bad.tif"
     if content == "3-D":
         tifffile.imwrite(bad, np.zeros((2, 8, 8), np.uint16))
     else:
         bad.write_bytes(content)
     out = tmp_path / "out"
-    assert main(["segment", "cp-basic", str(field), str(bad), "--out", str(out)]) == 2
-    assert str(bad) in capsys.readouterr().err
-    assert not out.exists()  # checked before any work: not even the good image's labels
+    assert main(["segment", "cp-basic", str(field), str(bad), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"failed: {bad}" in err and ("(2, 8, 8)" in err if content == "3-D" else "cannot read it" in err)
+    assert (out / "a" / "field.tif").is_file() and not (out / "bad.tif").exists()
 
 
 def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, capsys, monkeypatch):
@@ -139,7 +157,7 @@ def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, caps
     out.mkdir()
     out.chmod(0o555)
     if os.access(out, os.W_OK):  # root ignores permissions: make the probe fail instead
-        monkeypatch.setattr("nucseg_zoo.commands.segment._check_writable",
+        monkeypatch.setattr("nucseg_zoo.screens.batch._check_writable",
                             lambda folder: (_ for _ in ()).throw(PermissionError(f"{folder}: read-only")))
     monkeypatch.setattr(evaluation, "get_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
     assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2
@@ -152,12 +170,10 @@ def test_the_same_file_named_twice_is_segmented_once(field, tmp_path):
     out = tmp_path / "out"
     assert main(["segment", "cp-basic", str(field), str(field.parent / ".." / "a" / "field.tif"), "--out",
                  str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["field.tif"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["field.tif", "field.nuclei.parquet", *RUN_FILES])
 
 
-def test_a_failed_segmentation_leaves_no_partial_file(field, tmp_path, monkeypatch):
-    import nucseg_zoo.commands.segment as command
-
+def test_a_failed_write_leaves_no_partial_file_and_is_reported(field, tmp_path, monkeypatch, capsys):
     def broken_write(path, *args, **kwargs):
         with open(path, "wb") as handle:
             handle.write(b"half a tiff")
@@ -165,10 +181,9 @@ def test_a_failed_segmentation_leaves_no_partial_file(field, tmp_path, monkeypat
 
     monkeypatch.setattr(tifffile, "imwrite", broken_write)
     out = tmp_path / "out"
-    with pytest.raises(OSError, match="disk full"):
-        command.run(command.argparse.Namespace(source="cp-basic", images=[field], out=out, overwrite=False,
-                                               device="cpu"))
-    assert list(out.iterdir()) == []
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 1
+    assert "disk full" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES  # no label file, no temporary file
 
 
 def test_demo_does_not_replace_earlier_outputs_unless_overwrite(tmp_path, capsys):

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from nucseg_zoo.training.loop import learning_rate, train, training_memory_format, weighted_cross_entropy
+from nucseg_zoo.training.loop import (
+    learning_rate,
+    soft_cross_entropy,
+    train,
+    training_memory_format,
+    weighted_cross_entropy,
+)
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
@@ -26,6 +32,7 @@ def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
 
 def test_training_logs_checkpoints_and_resumes_exactly(tiny_recipe, tmp_path):
     straight = train(tiny_recipe, tmp_path / "straight", precision="fp32", progress=False)
+    assert straight == tmp_path / "straight" / "best.pt" and straight.is_file()
     log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2]
     assert all(0.0 <= r["validation_average_f1"] <= 1.0 and np.isfinite(r["train_loss"]) for r in log)
@@ -143,7 +150,8 @@ def test_train_builds_its_crops_from_the_recipes_target_and_weight_options(tiny_
     monkeypatch.setattr(loop, "CropSampler", RecordingSampler)
     recipe = replace(tiny_recipe, epochs=1, steps_per_epoch=1, thin_boundary_max_area=123, small_interior_weight=4.0)
     train(recipe, tmp_path, precision="fp32", progress=False)
-    assert seen == {"class_weights": recipe.class_weights, "thin_boundary_max_area": 123, "small_interior_weight": 4.0}
+    assert seen == {"class_weights": recipe.class_weights, "thin_boundary_max_area": 123, "small_interior_weight": 4.0,
+                    "soft_targets": None}
 
 
 def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
@@ -201,3 +209,87 @@ def test_training_layout_is_nchw_for_fp32_on_cpu_and_channels_last_otherwise():
     assert training_memory_format(cpu, "fp32") == torch.contiguous_format
     assert training_memory_format(cpu, "bf16") == torch.channels_last
     assert training_memory_format(torch.device("cuda"), "fp32") == torch.channels_last
+
+
+# ---------------------------------------------------------------- distillation
+
+
+def test_crop_sampler_moves_soft_targets_with_their_image_and_labels():
+    """Teacher maps go through the same crop, flip and rotation as the image: with one-hot maps of
+    the targets as 'teacher', every augmented soft crop's argmax is its target crop."""
+    from nucseg_zoo import datasets
+    from nucseg_zoo.targets import three_class_targets
+    from nucseg_zoo.training.data import CropSampler
+    from nucseg_zoo.training.recipe import Augmentation
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    samples = datasets.load("bbbc039-sample", "test")
+    one_hot = [np.eye(3, dtype=np.float32)[three_class_targets(s.labels)].transpose(2, 0, 1) for s in samples]
+    sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(), soft_targets=one_hot)
+    images, targets, weights, soft = sampler.batch(np.random.default_rng(1), 32)
+    assert soft.shape == (32, 3, 64, 64) and soft.dtype == np.float32
+    np.testing.assert_array_equal(soft.argmax(axis=1), targets)
+    with pytest.raises(ValueError, match="one .* map per sample"):
+        CropSampler(samples, recipe.normalization, 64, Augmentation(), soft_targets=one_hot[:2])
+    with pytest.raises(ValueError, match="elastic"):
+        CropSampler(samples, recipe.normalization, 64, Augmentation(elastic={"alpha": 1.0, "sigma": 1.0}),
+                    soft_targets=one_hot)
+
+
+def test_soft_cross_entropy_of_one_hot_targets_is_the_weighted_cross_entropy():
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8, generator=generator)
+    targets = torch.randint(0, 3, (2, 8, 8), generator=generator)
+    weights = torch.rand(2, 8, 8, generator=generator)
+    one_hot = torch.nn.functional.one_hot(targets, 3).permute(0, 3, 1, 2).float()
+    torch.testing.assert_close(soft_cross_entropy(logits, one_hot, weights),
+                               weighted_cross_entropy(logits, targets, weights))
+
+
+def _fast_teacher() -> dict:
+    import yaml
+
+    entry = yaml.safe_load((zoo_entry_dir("unet-bbbc039-fast") / "entry.yaml").read_text())
+    return {"teacher": "unet-bbbc039-fast", "sha256": entry["weights"]["sha256"], "weight": 0.5}
+
+
+def test_distillation_trains_on_the_teachers_probabilities(tiny_recipe, tmp_path, monkeypatch):
+    from nucseg_zoo.training import teacher
+
+    calls = []
+    real = teacher.teacher_probabilities
+
+    def recording(distillation, samples, **kwargs):
+        maps = real(distillation, samples, **kwargs)
+        calls.append((distillation["teacher"], len(maps), maps[0].shape, float(maps[0].sum(axis=0).mean())))
+        return maps
+
+    monkeypatch.setattr(teacher, "teacher_probabilities", recording)
+    losses = {}
+    for weight in (0.5, 1.0):
+        recipe = replace(tiny_recipe, epochs=1, steps_per_epoch=1, distillation={**_fast_teacher(), "weight": weight})
+        train(recipe, tmp_path / str(weight), precision="fp32", progress=False,
+              on_epoch=lambda record, weight=weight: losses.setdefault(weight, record["train_loss"]))
+    assert [c[:3] for c in calls] == [("unet-bbbc039-fast", 3, (3, 520, 696))] * 2
+    assert calls[0][3] == pytest.approx(1.0, abs=1e-4)  # probabilities
+    plain = {}
+    train(replace(tiny_recipe, epochs=1, steps_per_epoch=1), tmp_path / "plain", precision="fp32", progress=False,
+          on_epoch=lambda record: plain.setdefault("loss", record["train_loss"]))
+    # same seed, same crops, same first step: the loss mixes the two terms
+    assert len({round(v, 6) for v in (plain["loss"], losses[0.5], losses[1.0])}) == 3
+    assert losses[0.5] == pytest.approx((plain["loss"] + losses[1.0]) / 2, rel=1e-4)
+
+
+def test_distillation_refuses_another_teacher_weights_and_bad_recipes(tiny_recipe, tmp_path):
+    import yaml
+
+    recipe = replace(tiny_recipe, epochs=1, steps_per_epoch=1, distillation={**_fast_teacher(), "sha256": "0" * 64})
+    with pytest.raises(ValueError, match="the recipe distils from 0000"):
+        train(recipe, tmp_path / "run", precision="fp32", progress=False)
+    raw = yaml.safe_load((zoo_entry_dir("unet-bbbc039") / "recipe.yaml").read_text())
+    for distillation, problem in (({"teacher": "unet-bbbc039", "weight": 0.5}, "missing \\['sha256'\\]"),
+                                  ({**_fast_teacher(), "weight": 0.0}, "weight must lie in")):
+        path = tmp_path / "recipe.yaml"
+        path.write_text(yaml.safe_dump({**raw, "distillation": distillation}))
+        with pytest.raises(ValueError, match=problem):
+            Recipe.from_yaml(path)

@@ -11,7 +11,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "leaderboard", help="regenerate the leaderboard pages from its result files",
         description="Regenerate leaderboard.json, LEADERBOARD.md and leaderboard.html in DIR from "
-                    "DIR/results/*.json and DIR/references.yaml (no evaluation unless --update / --verify).")
+                    "DIR/results/*.json and DIR/references.yaml, and each entry's error atlas DIR/atlas/ID.html "
+                    "from its stored predictions DIR/predictions/ID.npz and the test images (no evaluation "
+                    "unless --update / --verify).")
     parser.add_argument("--dir", type=Path, default=Path("validation"), help="leaderboard folder (default: validation)")
     parser.add_argument("--update", action="store_true",
                         help="first evaluate every zoo model and baseline whose content changed")
@@ -28,10 +30,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import render, stale_pages, update_builtin, verify, write_pages
-    from nucseg_zoo.leaderboard.render import GENERATED
+    from nucseg_zoo.leaderboard.render import GENERATED, render_folder_atlases
 
     if args.check:
-        stale = stale_pages(args.dir)
+        stale = stale_pages(args.dir, atlases=True, mirror=args.mirror)
         for name in stale:
             print(f"{args.dir / name} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
         return 1 if stale else 0
@@ -45,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
         for record in update_builtin(args.dir, force=args.force, device=args.device, mirror=args.mirror):
             print(f"evaluated {record.entry.id}: average F1 {record.evaluation.scores.average_f1:.4f}", file=sys.stderr)
     else:
-        write_pages(args.dir, render(args.dir))
+        atlases = render_folder_atlases(args.dir, mirror=args.mirror)  # rendered before anything is written
+        write_pages(args.dir, {**atlases, **render(args.dir)})
     for name in GENERATED:
         print(args.dir / name)
+    print(args.dir / "atlas")
     return 0

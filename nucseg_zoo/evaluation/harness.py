@@ -43,6 +43,8 @@ class Evaluation:
     image_seconds: tuple[float, ...] = ()
     provenance: dict[str, Any] = field(default_factory=dict)
     cached: bool = False
+    labels_path: Path | None = None
+    """The predicted label images (see :mod:`nucseg_zoo.evaluation.predictions`), when stored."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form: source, dataset, split, the metric keys of :meth:`DatasetScores.to_dict`,
@@ -123,12 +125,14 @@ def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -
     return segmenter.fit_dataset_statistics(images)
 
 
-def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None
+def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None,
+                    on_labels: Callable[[str, np.ndarray], None] | None = None
                     ) -> tuple[DatasetScores, tuple[float, ...]]:
     """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``).
 
     A segmenter whose preprocessing uses dataset statistics gets them over all of
-    ``samples`` first (:func:`fit_dataset_statistics`).
+    ``samples`` first (:func:`fit_dataset_statistics`). ``on_labels(name, labels)`` is
+    called with each predicted label image (e.g. to store it).
 
     Returns:
         The split's scores and the wall time of ``segment`` for each image in seconds
@@ -142,6 +146,8 @@ def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | 
         labels = segmenter.segment(image)
         seconds.append(time.perf_counter() - started)
         scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name))
+        if on_labels is not None:
+            on_labels(sample.name, np.asarray(labels))
     return summarize(scores), tuple(seconds)
 
 

@@ -2,7 +2,8 @@
 
 Resolves the source (zoo id, baseline, bioimage.io package path or URL), runs it on the
 official split through the shared postprocessing, scores it, and records provenance.
-Results are cached under ``<cache>/results/<key>.json`` where the key hashes the source
+Results are cached under ``<cache>/results/<key>.json``, the predicted label images beside
+them in ``<key>.labels.npz`` (:mod:`nucseg_zoo.evaluation.predictions`); the key hashes the source
 sha256, the evaluated data's manifest hashes, the requested output kind / weight format,
 the device and the installed package versions, so re-running is instant and any change
 of model, data or software recomputes.
@@ -23,6 +24,7 @@ from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir
 from nucseg_zoo.evaluation.harness import Evaluation, score_segmenter
+from nucseg_zoo.evaluation.predictions import LabelStoreWriter
 from nucseg_zoo.evaluation.provenance import dataset_fingerprint, environment, package_versions
 from nucseg_zoo.evaluation.sources import ModelSource, open_segmenter, resolve_source
 
@@ -31,7 +33,8 @@ log = logging.getLogger(__name__)
 # Bump when the harness gives other results for the same model, data and packages, so that
 # results cached by an earlier version are recomputed. 2: the halo border convention
 # (nucseg_zoo.tiling), zoo models in fp32, dataset statistics fitted over the split.
-HARNESS_VERSION = 2
+# 3: the predicted label images are stored with the result.
+HARNESS_VERSION = 3
 
 
 def results_cache_dir() -> Path:
@@ -83,7 +86,8 @@ def evaluate_source(
         ``output_kind_reason``, ``weight_format``, ``device``, ``inference_precision`` (zoo models:
         fp32, the package's precision), ``dataset_statistics`` (packages that normalise with
         statistics over the whole split: the values used), ``environment``,
-        ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache.
+        ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache;
+        ``labels_path`` is the stored predicted label images.
 
     Raises:
         ValueError: unknown source, invalid package (with the validator's reasons), a model
@@ -96,12 +100,13 @@ def evaluate_source(
     key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,
                     output_kind=output_kind, weight_format=weight_format, device=device)
     cached_path = results_cache_dir() / f"{key}.json"
-    if cached_path.is_file() and not force:
+    labels_path = results_cache_dir() / f"{key}.labels.npz"
+    if cached_path.is_file() and labels_path.is_file() and not force:
         try:
             evaluation = Evaluation.from_dict(json.loads(cached_path.read_text()), cached=True)
             log.info("%s: cached result %s", source, cached_path)
             # the same content may have been evaluated under another name (a file, then its URL)
-            return dataclasses.replace(evaluation, source=source, provenance={
+            return dataclasses.replace(evaluation, source=source, labels_path=labels_path, provenance={
                 **evaluation.provenance, "source_kind": model_source.kind, "source_name": model_source.name})
         except (ValueError, KeyError, json.JSONDecodeError) as err:
             log.warning("ignoring unreadable cached result %s: %s", cached_path, err)
@@ -110,8 +115,10 @@ def evaluate_source(
                                      weight_format=weight_format)
     samples = datasets.load(dataset, split, mirror=mirror)
     samples = samples[:limit] if limit else samples
-    scores, seconds = score_segmenter(segmenter, samples,
-                                      progress=f"{model_source.name} on {dataset}/{split}" if progress else None)
+    labels_path.parent.mkdir(parents=True, exist_ok=True)
+    with LabelStoreWriter(labels_path) as store:
+        scores, seconds = score_segmenter(segmenter, samples, on_labels=store.write,
+                                          progress=f"{model_source.name} on {dataset}/{split}" if progress else None)
     provenance = {
         "source_kind": model_source.kind,
         "source_name": model_source.name,
@@ -130,7 +137,6 @@ def evaluate_source(
     }
     evaluation = Evaluation(source=source, dataset=dataset, split=split, scores=scores,
                             seconds_per_image=float(np.mean(seconds)), image_seconds=seconds,
-                            provenance=provenance)
-    cached_path.parent.mkdir(parents=True, exist_ok=True)
+                            provenance=provenance, labels_path=labels_path)
     write_text_atomically(cached_path, json.dumps(evaluation.to_dict(), indent=1) + "\n")
     return evaluation

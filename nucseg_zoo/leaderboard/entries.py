@@ -30,7 +30,8 @@ from nucseg_zoo.leaderboard.records import (
     read_results,
     slugify,
 )
-from nucseg_zoo.leaderboard.render import read_references, render_records, write_pages
+from nucseg_zoo.leaderboard.atlas import PREDICTIONS_DIR
+from nucseg_zoo.leaderboard.render import atlas_ids, read_references, render_atlases, render_records, write_pages
 
 log = logging.getLogger(__name__)
 BUILTIN_AUTHORS = ("nucseg-zoo developers",)
@@ -44,16 +45,23 @@ def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
-def _save(folder: Path, records: Sequence[ResultRecord], changed: Sequence[ResultRecord]) -> list[Path]:
-    """Render the pages for ``records``, then write ``changed`` result files and the pages."""
-    pages = render_records(records, read_references(folder))  # fails before anything is written
+def _save(folder: Path, records: Sequence[ResultRecord], changed: Sequence[ResultRecord], *,
+          mirror: str | None = None) -> list[Path]:
+    """Render the pages and the changed entries' error atlases, then write the ``changed``
+    result files, their predicted labels, the atlases and the pages."""
+    with_labels = {record.entry.id: record.evaluation.labels_path for record in changed
+                   if record.evaluation.labels_path is not None}
+    atlas_files = render_atlases(changed, with_labels, mirror=mirror)  # all fail before anything is written
+    pages = render_records(records, read_references(folder), atlas_ids(folder) | frozenset(with_labels))
     (folder / "results").mkdir(parents=True, exist_ok=True)
     paths = []
     for record in changed:
         path = folder / "results" / f"{record.entry.id}.json"
         write_text_atomically(path, record.to_json())
         paths.append(path)
-    return paths + write_pages(folder, pages)
+    predictions = {f"{PREDICTIONS_DIR}/{entry_id}.npz": Path(labels).read_bytes()
+                   for entry_id, labels in with_labels.items()}
+    return paths + write_pages(folder, {**predictions, **atlas_files, **pages})
 
 
 def _evaluate(source: str, **kwargs) -> Evaluation:
@@ -124,7 +132,7 @@ def submit(
         entry=Entry(id=entry_id, name=name, kind="submission", authors=tuple(authors), source=shown_source,
                     source_sha256=source.sha256, date=_today()),
         evaluation=dataclasses.replace(evaluation, source=shown_source, cached=False))
-    _save(folder, [*records, record], [record])
+    _save(folder, [*records, record], [record], mirror=mirror)
     return record
 
 
@@ -156,7 +164,7 @@ def update_builtin(folder: str | Path = "validation", *, force: bool = False, de
                               evaluation=evaluation)
         records[name] = record
         changed.append(record)
-    _save(folder, list(records.values()), changed)
+    _save(folder, list(records.values()), changed, mirror=mirror)
     return changed
 
 

@@ -6,18 +6,23 @@ Start with :func:`score_image` (one image) and :func:`summarize` (a dataset spli
     scores = summarize(score_image(gt, pred, name=name) for name, gt, pred in pairs)
     scores.average_f1, scores.to_dict(), scores.to_frame()
 
-:func:`match` gives the underlying sparse overlap; :mod:`nucseg_zoo.metrics.folder` reads
+:func:`match` gives the underlying sparse overlap, :func:`object_errors` the label ids of
+the missed, extra, split and merged objects that the scores count; :mod:`nucseg_zoo.metrics.folder` reads
 predicted label images from a folder. Definitions and empty-image conventions are in
 :mod:`nucseg_zoo.metrics.scores`. A binary mask is not a label image (it is one object):
 :func:`looks_like_binary_mask` recognises one, :func:`label_components` labels it.
 """
 
 from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, label_components, looks_like_binary_mask
-from nucseg_zoo.metrics.matching import Matching, match
-from nucseg_zoo.metrics.scores import (
+from nucseg_zoo.metrics.errors import (
     MISS_THRESHOLD,
     SIZE_BINS,
     SPLIT_MERGE_THRESHOLD,
+    ObjectErrors,
+    object_errors,
+)
+from nucseg_zoo.metrics.matching import Matching, match
+from nucseg_zoo.metrics.scores import (
     THRESHOLDS,
     DatasetScores,
     ImageScores,
@@ -27,6 +32,6 @@ from nucseg_zoo.metrics.scores import (
 
 __all__ = [
     "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
-    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "label_components",
-    "looks_like_binary_mask", "match", "score_image", "summarize",
+    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "ObjectErrors", "label_components",
+    "looks_like_binary_mask", "match", "object_errors", "score_image", "summarize",
 ]

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nucseg_zoo.metrics._frozen import FrozenMapping
+from nucseg_zoo.metrics.errors import MISS_THRESHOLD, SIZE_BINS, classify_objects
 from nucseg_zoo.metrics.matching import match
 
 if TYPE_CHECKING:
@@ -45,21 +46,6 @@ if TYPE_CHECKING:
 
 THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.05 * i, 2) for i in range(9))
 """IoU thresholds of the F1 curve: 0.50, 0.55, ..., 0.90."""
-
-MISS_THRESHOLD = 0.7
-"""IoU threshold for missed objects, extra objects and the error rate."""
-
-SPLIT_MERGE_THRESHOLD = 0.1
-"""IoU threshold above which an overlap counts towards a split or a merge."""
-
-SIZE_BINS: FrozenMapping[str, tuple[float, float]] = FrozenMapping({
-    "tiny": (0, 250),
-    "small": (250, 625),
-    "normal": (625, 900),
-    "large": (900, math.inf),
-})
-"""GT-area bins ``name -> (low, high]`` in pixels. The paper's "large" bin ends at 10,000 px;
-larger objects are counted as "large" here."""
 
 
 def _threshold_key(t: float) -> str:
@@ -375,16 +361,7 @@ def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image") 
     else:
         jaccard = math.nan
 
-    strong = m.iou > SPLIT_MERGE_THRESHOLD
-    splits = np.count_nonzero(np.bincount(m.true_index[strong], minlength=m.n_true) > 1)
-    merges = np.count_nonzero(np.bincount(m.pred_index[strong], minlength=m.n_pred) > 1)
-
-    found = np.zeros(m.n_true, dtype=bool)
-    found[m.true_index[m.iou > MISS_THRESHOLD]] = True
-    upper_edges = [high for _, high in SIZE_BINS.values()][:-1]
-    size_bin = np.searchsorted(upper_edges, m.true_areas, side="left")
-    total = np.bincount(size_bin, minlength=len(SIZE_BINS))
-    missed = np.bincount(size_bin[~found], minlength=len(SIZE_BINS))
+    errors = classify_objects(m)
 
     return ImageScores(
         name=name,
@@ -394,10 +371,10 @@ def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image") 
         fp=FrozenMapping({t: m.n_pred - n for t, n in tp.items()}),
         fn=FrozenMapping({t: m.n_true - n for t, n in tp.items()}),
         jaccard=jaccard,
-        splits=int(splits),
-        merges=int(merges),
+        splits=len(errors.split),
+        merges=len(errors.merged),
         missed_by_size=FrozenMapping(
-            {b: (int(missed[i]), int(total[i])) for i, b in enumerate(SIZE_BINS)}),
+            {b: (len(errors.missed[b]), errors.true_per_bin[b]) for b in SIZE_BINS}),
     )
 
 

@@ -107,6 +107,16 @@ def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pixel_we
     return (losses * pixel_weights).sum() / pixel_weights.sum()
 
 
+def soft_cross_entropy(logits: torch.Tensor, soft_targets: torch.Tensor, pixel_weights: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against per-pixel probabilities ``(B, C, H, W)``, averaged with pixel weights.
+
+    ``sum(w * -sum_c p_c log q_c) / sum(w)``; it differs from the KL divergence of
+    Hinton et al. 2015 by the teacher's entropy, a constant.
+    """
+    losses = -(soft_targets * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    return (losses * pixel_weights).sum() / pixel_weights.sum()
+
+
 def validation_summary(probabilities: list[np.ndarray], truths: list[np.ndarray],
                        params: PostprocessingParams) -> DatasetScores:
     """Metric summary of the postprocessed probability maps against the ground truth."""
@@ -183,11 +193,18 @@ def train(
         if log_path.exists():
             log_path.unlink()
 
-    train_set = CropSampler(datasets.load(recipe.dataset, recipe.train_split, mirror=mirror),
-                            recipe.normalization, recipe.crop_size, recipe.augmentation,
+    train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
+    soft_targets = None
+    if recipe.distillation:
+        from nucseg_zoo.training.teacher import teacher_probabilities
+
+        soft_targets = teacher_probabilities(recipe.distillation, train_samples, device=device,
+                                             precision=precision, progress=progress)
+    train_set = CropSampler(train_samples, recipe.normalization, recipe.crop_size, recipe.augmentation,
                             class_weights=recipe.class_weights,
                             thin_boundary_max_area=recipe.thin_boundary_max_area,
-                            small_interior_weight=recipe.small_interior_weight)
+                            small_interior_weight=recipe.small_interior_weight, soft_targets=soft_targets)
+    distillation_weight = recipe.distillation["weight"] if recipe.distillation else 0.0
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]
     scaler = torch.amp.GradScaler(enabled=precision == "fp16")
@@ -202,13 +219,17 @@ def train(
             step = epoch * recipe.steps_per_epoch + step_in_epoch
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(recipe, step)
-            images, targets, pixel_weights = train_set.batch(rng, recipe.batch_size)
+            images, targets, pixel_weights, *soft = train_set.batch(rng, recipe.batch_size)
             images = torch.from_numpy(images).to(torch_device).contiguous(memory_format=layout)
             targets = torch.from_numpy(targets).to(torch_device)
             pixel_weights = torch.from_numpy(pixel_weights).to(torch_device)
             with autocast_context(torch_device, precision):
                 logits = model(images)
             loss = weighted_cross_entropy(logits, targets, pixel_weights)
+            if soft:
+                teacher = torch.from_numpy(soft[0]).to(torch_device)
+                loss = ((1 - distillation_weight) * loss
+                        + distillation_weight * soft_cross_entropy(logits, teacher, pixel_weights))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)

@@ -52,6 +52,11 @@ class Recipe:
     init_from: dict[str, Any] | None = None
     """Warm start: ``{"sha256": ..., "recipe_version": ..., "description": ...}`` of the state
     dict training starts from (the weights an earlier recipe version produced)."""
+    distillation: dict[str, Any] | None = None
+    """Knowledge distillation (Hinton et al. 2015, arXiv:1503.02531): ``{"teacher": zoo id,
+    "sha256": the teacher's weights, "weight": w}``. The loss becomes
+    ``(1 - w) * CE(labels) + w * CE(teacher probabilities)``, both pixel-weighted; the teacher's
+    probabilities are predicted once per training image (see :mod:`nucseg_zoo.training.teacher`)."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Recipe":
@@ -69,6 +74,12 @@ class Recipe:
             raise ValueError(f"crop_size must be a multiple of 8, got {recipe.crop_size}")
         if recipe.small_interior_weight is not None and recipe.thin_boundary_max_area <= 0:
             raise ValueError("small_interior_weight needs thin_boundary_max_area > 0 (the size limit of small nuclei)")
+        if recipe.distillation is not None:
+            missing = {"teacher", "sha256", "weight"} - set(recipe.distillation)
+            if missing:
+                raise ValueError(f"distillation needs teacher, sha256 and weight; missing {sorted(missing)}")
+            if not 0.0 < recipe.distillation["weight"] <= 1.0:
+                raise ValueError(f"distillation weight must lie in (0, 1], got {recipe.distillation['weight']}")
         return recipe
 
     def to_dict(self) -> dict[str, Any]:

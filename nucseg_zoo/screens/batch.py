@@ -1,0 +1,536 @@
+"""Batch runs over whole screens: segment, measure and summarise many images, in one process
+or on a Dask cluster.
+
+Layout of ``out`` (``key`` = the image's path below the inputs' common folder, without suffix;
+see :mod:`nucseg_zoo.screens.inputs`)::
+
+    <key>.tif              instance labels (uint16/int32, zlib), the TIFF description records
+                           the input path, its sha256 and the model (see ``LABEL_WRITER``)
+    <key>.nuclei.parquet   that image's per-nucleus measurements (the resume unit)
+    <key>.rois.zip         ImageJ ROIs, one polygon per nucleus (``rois=True``)
+    nuclei.parquet         every image's nuclei, in input order (``nuclei.csv`` with ``csv=True``)
+    images.parquet         one row per image: status ("ok" or "failed" with the reason), nucleus
+                           count, quality flags, DNA content (the same after a resumed run)
+    dna_content.png        DNA-content histograms (integrated intensity, G1 peak = 2N)
+    manifest.json          model and its sha256, versions, parameters, per-image status
+
+Every file is written atomically. An image whose label file and measurements come from
+the same input bytes and model is skipped (resume); an unreadable, corrupt or
+wrong-shaped image is reported, skipped and listed, and never stops the batch. Images are
+streamed: memory does not grow with their number (the per-image tables hold one row per
+image and the DNA-content readout one number per nucleus).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from nucseg_zoo._atomic import atomic_path, write_text_atomically
+from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
+
+LABEL_WRITER = "nucseg-zoo segment"
+"""``written_by`` of the label files' description: only files with it are ever replaced."""
+
+TABLES = ("nuclei.parquet", "images.parquet", "nuclei.csv", "images.csv", "manifest.json", "dna_content.png")
+"""Run-level files in ``out``."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a batch run does besides segmenting (also recorded in the manifest)."""
+
+    source: str
+    device: str = "cpu"
+    rois: bool = False
+    overwrite: bool = False
+    saturation_value: float | None = None
+    """Pixel value of saturation for the quality flag (default: the image dtype's maximum;
+    e.g. 4095 for 12-bit data stored as uint16)."""
+    statistics_inputs: tuple[str, ...] = ()
+    """For models whose preprocessing uses dataset statistics: the images they are fitted over
+    (every readable input), by each process that loads the model, before its first image."""
+
+
+@dataclass
+class ImageResult:
+    """What happened to one image (a row of ``images.parquet`` and of the manifest)."""
+
+    image: str
+    input: str
+    status: str  # "segmented", "skipped" (earlier run) or "failed"
+    reason: str | None = None
+    input_sha256: str | None = None
+    n_nuclei: int | None = None
+    quality: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    process: int | None = None
+    """Process id that handled the image."""
+    model_loads: int | None = None
+    """How many times that process had loaded the model by then (1: once per process)."""
+
+
+class PlanError(ValueError):
+    """The run cannot start (an output would replace an input or a file this tool did not
+    write, two inputs would share outputs, the output folder is not writable)."""
+
+
+# ---------------------------------------------------------------- one image
+
+
+def _earlier_record(target: Path) -> dict | None:
+    """What a label file written by this tool records, or None when it is not one of ours."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(target) as tif:
+            record = json.loads(tif.pages[0].description)
+    except Exception:  # not a TIFF, no or foreign description: not ours
+        return None
+    return record if isinstance(record, dict) and record.get("written_by") == LABEL_WRITER else None
+
+
+def _outputs(out: Path, key: str, rois: bool) -> dict[str, Path]:
+    paths = {"labels": out / f"{key}.tif", "nuclei": out / f"{key}.nuclei.parquet"}
+    if rois:
+        paths["rois"] = out / f"{key}.rois.zip"
+    return paths
+
+
+def _finished(paths: dict[str, Path], input_sha256: str, source: str) -> dict | None:
+    """The stored per-image row when every output of an earlier run of this input and model exists."""
+    import pyarrow.parquet as pq
+
+    record = _earlier_record(paths["labels"])
+    if not record or record.get("input_sha256") != input_sha256 or record.get("model") != source:
+        return None
+    if not all(path.is_file() for path in paths.values()):
+        return None
+    try:
+        metadata = pq.read_schema(paths["nuclei"]).metadata or {}
+        row = json.loads(metadata[b"nucseg_zoo"])
+    except Exception:  # unreadable or foreign measurements: redo them
+        return None
+    return row if row.get("input_sha256") == input_sha256 and row.get("model") == source else None
+
+
+_SEGMENTERS: dict[tuple, Any] = {}
+_MODEL_LOADS = [0]
+
+
+def _segmenter(options: RunOptions):
+    """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
+    when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
+    key = (options.source, options.device, options.statistics_inputs)
+    if key not in _SEGMENTERS:
+        from nucseg_zoo.evaluation import get_segmenter
+        from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
+
+        segmenter = get_segmenter(options.source, device=options.device)
+        if options.statistics_inputs:
+            fit_dataset_statistics(segmenter, LazyImages([Path(p) for p in options.statistics_inputs], read_image))
+        _SEGMENTERS.clear()
+        _SEGMENTERS[key] = segmenter
+        _MODEL_LOADS[0] += 1
+    return _SEGMENTERS[key]
+
+
+def _write_table(frame, path: Path, metadata: dict[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"nucseg_zoo": json.dumps(metadata, sort_keys=True).encode()})
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResult:
+    """Segment, measure and write the outputs of one image; never raises for a bad image.
+
+    Returns:
+        Its :class:`ImageResult`: "segmented", "skipped" (the outputs of an earlier run of the
+        same input bytes and model exist) or "failed" with the reason.
+    """
+    import tifffile
+
+    from nucseg_zoo.screens.measure import image_quality, measure
+
+    started = time.perf_counter()
+    result = ImageResult(image=item.key, input=str(item.path), status="failed")
+    try:
+        data = item.path.read_bytes()
+        result.input_sha256 = hashlib.sha256(data).hexdigest()
+        paths = _outputs(out, item.key, options.rois)
+        if not options.overwrite:
+            earlier = _finished(paths, result.input_sha256, options.source)
+            if earlier is not None:
+                result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], earlier["quality"]
+                return result
+            record = _earlier_record(paths["labels"])
+            if record is not None and (record.get("input_sha256"), record.get("model")) != (result.input_sha256,
+                                                                                        options.source):
+                raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
+                                 f"another model ({record.get('model')}); pass --overwrite to replace them")
+        image = read_image(item.path, data)
+        labels = np.asarray(_segmenter(options).segment(image))
+        result.model_loads = _MODEL_LOADS[0]
+        labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
+        nuclei = measure(labels, image, image_name=item.key)
+        result.n_nuclei = len(nuclei)
+        result.quality = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in
+                          image_quality(labels, image, saturation_value=options.saturation_value).items()}
+        paths["labels"].parent.mkdir(parents=True, exist_ok=True)
+        record = {"written_by": LABEL_WRITER, "input": str(item.path), "input_sha256": result.input_sha256,
+                  "model": options.source}
+        with atomic_path(paths["labels"]) as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
+        if options.rois:
+            from nucseg_zoo.screens.rois import write_imagej_rois
+
+            write_imagej_rois(labels, paths["rois"], overwrite=True)
+        # last: its presence marks the image as done
+        _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
+                                               "n_nuclei": result.n_nuclei, "quality": result.quality})
+        result.status = "segmented"
+    except (ValueError, OSError, RuntimeError) as err:  # a bad image or file: report, skip, go on
+        result.reason = f"{type(err).__name__}: {err}"
+    finally:
+        result.seconds = time.perf_counter() - started
+        result.process = os.getpid()
+    return result
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> None:
+    """Refuse, before any work, outputs that would replace inputs or files this tool did not
+    write, and an output folder that cannot be written."""
+    real_inputs = {item.path.resolve() for item in inputs}
+    input_files = {(stat.st_dev, stat.st_ino) for stat in (item.path.stat() for item in inputs)}  # hard links too
+    for item in inputs:
+        for path in _outputs(out, item.key, options.rois).values():
+            if path.resolve() in real_inputs or (path.exists() and (path.stat().st_dev, path.stat().st_ino) in input_files):
+                raise PlanError(f"the outputs of {item.path} would be written to {path}, which is an input "
+                                "image; choose another --out folder (inputs are never overwritten)")
+        labels = _outputs(out, item.key, options.rois)["labels"]
+        if labels.exists():
+            record = _earlier_record(labels)
+            if record is None:
+                raise PlanError(f"{labels} exists and was not written by `nucseg-zoo segment` (a raw image?); it "
+                                "is never replaced, even with --overwrite: choose another --out folder")
+            if not options.overwrite and (record.get("input") != str(item.path) or record.get("model") != options.source):
+                raise PlanError(f"{labels} holds the labels of {record.get('input')} by {record.get('model')} "
+                                f"from an earlier run, not of {item.path} by {options.source}; pass --overwrite "
+                                "to replace it, or choose another --out")
+    for name in TABLES:
+        path = out / name
+        if path.exists() and not _written_by_us(out / "manifest.json"):
+            raise PlanError(f"{path} exists and was not written by `nucseg-zoo segment` (no manifest of ours "
+                            "beside it); it is never replaced: choose another --out folder")
+    try:
+        _check_writable(out)
+    except OSError as err:
+        raise PlanError(f"cannot write into --out folder {out}: {err}") from err
+
+
+def _check_writable(folder: Path) -> None:
+    """Create ``folder`` and prove that a file can be written there."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".nucseg-zoo-write-test"
+    with atomic_path(probe) as tmp:
+        tmp.write_bytes(b"")
+    probe.unlink()
+
+
+def _written_by_us(manifest: Path) -> bool:
+    try:
+        return json.loads(manifest.read_text()).get("written_by") == LABEL_WRITER
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+# ---------------------------------------------------------------- running
+
+
+def _run_local(inputs: list[ImageInput], out: Path, options: RunOptions, progress: bool) -> Iterator[ImageResult]:
+    from tqdm import tqdm
+
+    for item in tqdm(inputs, desc="segment", unit="image", disable=not progress, file=sys.stderr):
+        yield process_image(item, out, options)
+
+
+def _run_dask(inputs: list[ImageInput], out: Path, options: RunOptions, client, progress: bool
+              ) -> Iterator[ImageResult]:
+    """Stream the images through a Dask client, a bounded number in flight; results in input order."""
+    from distributed import as_completed
+    from tqdm import tqdm
+
+    in_flight = max(2, 2 * sum(client.nthreads().values()))
+    options = client.scatter(options, broadcast=True)  # sent once, not with every image
+    pending = iter(enumerate(inputs))
+    done: dict[int, ImageResult] = {}
+    next_index = 0
+    futures = as_completed()
+    for _ in range(in_flight):
+        step = next(pending, None)
+        if step is None:
+            break
+        futures.add(client.submit(_indexed, step[0], step[1], out, options, pure=False))
+    with tqdm(total=len(inputs), desc="segment", unit="image", disable=not progress, file=sys.stderr) as bar:
+        for future in futures:
+            index, result = future.result()
+            future.release()
+            done[index] = result
+            bar.update()
+            step = next(pending, None)
+            if step is not None:
+                futures.add(client.submit(_indexed, step[0], step[1], out, options, pure=False))
+            while next_index in done:
+                yield done.pop(next_index)
+                next_index += 1
+
+
+def _indexed(index: int, item: ImageInput, out: Path, options: RunOptions) -> tuple[int, ImageResult]:
+    return index, process_image(item, out, options)
+
+
+# ---------------------------------------------------------------- run-level outputs
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`segment_images`."""
+
+    out: Path
+    results: list[ImageResult]
+    files: list[Path]
+
+    @property
+    def failed(self) -> list[ImageResult]:
+        """Images that could not be processed (with the reason)."""
+        return [r for r in self.results if r.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        """Number of images by status."""
+        return {status: sum(r.status == status for r in self.results) for status in ("segmented", "skipped", "failed")}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in ("nucseg-zoo", "numpy", "scikit-image", "torch", "bioimageio.core", "pandas", "pyarrow", "distributed"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            pass
+    return found
+
+
+def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[Path], dict[str, np.ndarray]]:
+    """Stream the per-image measurements into ``nuclei.parquet`` (and ``nuclei.csv``), one
+    image at a time; return the written paths and each image's integrated intensities (for
+    the DNA-content readout)."""
+    import contextlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nucseg_zoo.screens.measure import measure
+
+    targets = [out / "nuclei.parquet"] + ([out / "nuclei.csv"] if csv else [])
+    intensities: dict[str, np.ndarray] = {}
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(target)) for target in targets]
+        writer = None
+        for result in results:
+            if result.status == "failed":
+                continue
+            table = pq.read_table(out / f"{result.image}.nuclei.parquet").replace_schema_metadata(None)
+            if writer is None:
+                writer = stack.enter_context(pq.ParquetWriter(tmps[0], table.schema, compression="zstd"))
+            writer.write_table(table)
+            intensities[result.image] = table.column("integrated_intensity").to_numpy()
+            if csv:
+                table.to_pandas().to_csv(tmps[1], mode="a", header=not tmps[1].exists(), index=False)
+        if writer is None:  # no image measured: the columns without rows
+            empty = measure(np.zeros((1, 1), np.uint16), np.zeros((1, 1), np.uint16), image_name="")
+            pq.write_table(pa.Table.from_pandas(empty, preserve_index=False), tmps[0], compression="zstd")
+            if csv:
+                empty.to_csv(tmps[1], index=False)
+    return targets, intensities
+
+
+def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *, csv: bool) -> list[Path]:
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        readout = readouts.get(r.image)
+        rows.append({"image": r.image, "input": r.input, "status": "failed" if r.status == "failed" else "ok",
+                     "reason": r.reason,
+                     "n_nuclei": r.n_nuclei, **{k: r.quality.get(k) for k in _QUALITY_COLUMNS},
+                     "g1_peak": None if readout is None else readout.g1_peak,
+                     "fraction_2n": None if readout is None else readout.fraction_2n,
+                     "fraction_4n": None if readout is None else readout.fraction_4n})
+    frame = pd.DataFrame(rows)
+    paths = [out / "images.parquet"]
+    _write_table(frame, paths[0], {})
+    if csv:
+        paths.append(out / "images.csv")
+        with atomic_path(paths[1]) as tmp:
+            frame.to_csv(tmp, index=False)
+    return paths
+
+
+_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction")
+
+
+def segment_images(
+    inputs: Sequence[str | os.PathLike],
+    *,
+    model: str,
+    out: str | os.PathLike,
+    device: str = "cpu",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    rois: bool = False,
+    csv: bool = False,
+    overwrite: bool = False,
+    saturation_value: float | None = None,
+    progress: bool = True,
+    on_image: Callable[[ImageResult], None] | None = None,
+) -> RunSummary:
+    """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
+
+    Args:
+        inputs: image files, folders (searched recursively) and glob patterns (2-D TIFF,
+            single-plane OME-TIFF / ImageJ hyperstacks, PNG).
+        model: zoo id, baseline, bioimage.io package path or URL.
+        out: output folder (created).
+        device: "cpu" or "cuda".
+        workers: run on a new Dask ``LocalCluster`` with this many single-threaded worker
+            processes; each loads the model once.
+        scheduler: address of a running ``dask.distributed`` scheduler to use instead.
+        rois: also write an ImageJ ROI zip per image.
+        csv: also write the tables as CSV.
+        overwrite: redo images whose outputs exist from an earlier run (default: skip them).
+        saturation_value: pixel value of saturation for the quality flag (default: the
+            dtype's maximum; 4095 for 12-bit data in uint16 files such as BBBC039).
+        progress: show a progress bar.
+        on_image: called with each image's result, in input order.
+
+    Returns:
+        A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
+
+    Raises:
+        PlanError: the run cannot start (see :class:`PlanError`); nothing has been written.
+        FileNotFoundError, ValueError: an input spec names no image.
+    """
+    from nucseg_zoo.evaluation.sources import resolve_source
+
+    if workers is not None and scheduler is not None:
+        raise ValueError("pass either workers (a new LocalCluster) or scheduler (a running cluster), not both")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    out = Path(out)
+    items = find_inputs(inputs)
+    options = RunOptions(source=model, device=device, rois=rois, overwrite=overwrite,
+                         saturation_value=saturation_value)
+    _check_plan(items, out, options)
+    source = resolve_source(model)
+    segmenter = _segmenter(options)
+    statistics = None
+    if getattr(segmenter, "needs_dataset_statistics", False):
+        # over every readable input image (also those skipped now), before any prediction, so
+        # that no image's labels depend on the others and a resumed run uses the same statistics
+        options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
+        statistics = _segmenter(options).dataset_statistics
+    started = datetime.now(timezone.utc)
+    if workers is None and scheduler is None:
+        stream = _run_local(items, out, options, progress)
+        results = _collect(stream, on_image)
+    else:
+        from distributed import Client, LocalCluster
+
+        if scheduler is not None:
+            with Client(scheduler) as client:
+                results = _collect(_run_dask(items, out, options, client, progress), on_image)
+        else:
+            with _quiet_distributed(), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                    dashboard_address=":0") as cluster, Client(cluster) as client:
+                results = _collect(_run_dask(items, out, options, client, progress), on_image)
+    files, intensities = _combine(results, out, csv=csv)
+    readouts = _dna_content_readouts(intensities)
+    files += _write_images_table(results, readouts, out, csv=csv)
+    files.append(_plot(readouts, out))
+    manifest = {
+        "written_by": LABEL_WRITER,
+        "model": model, "model_sha256": source.sha256, "model_kind": source.kind,
+        "parameters": {"device": device, "workers": workers, "scheduler": scheduler, "rois": rois, "csv": csv,
+                       "overwrite": overwrite, "saturation_value": saturation_value,
+                       "dataset_statistics": statistics},
+        "versions": _versions(),
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "counts": {s: sum(r.status == s for r in results) for s in ("segmented", "skipped", "failed")},
+        "images": [asdict(r) for r in results],
+    }
+    write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=1, default=str) + "\n")
+    files.append(out / "manifest.json")
+    return RunSummary(out=out, results=results, files=files)
+
+
+@contextlib.contextmanager
+def _quiet_distributed() -> Iterator[None]:
+    """Keep dask.distributed's start-up and shut-down chatter (INFO) out of the user's terminal."""
+    logger = logging.getLogger("distributed")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        read_image(path)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None) -> list[ImageResult]:
+    results = []
+    for result in stream:
+        results.append(result)
+        if on_image is not None:
+            on_image(result)
+    return results
+
+
+def _dna_content_readouts(intensities: dict[str, np.ndarray]) -> dict:
+    from nucseg_zoo.screens.dna_content import dna_content
+
+    return {image: dna_content(values) for image, values in intensities.items()}
+
+
+def _plot(readouts: dict, out: Path) -> Path:
+    from nucseg_zoo.screens.dna_content import plot_dna_content
+
+    return plot_dna_content(readouts, out / "dna_content.png", overwrite=True)

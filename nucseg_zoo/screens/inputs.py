@@ -1,0 +1,122 @@
+"""Input images of a batch run: files, folders (recursive) and glob patterns, and where each
+image's outputs go.
+
+Outputs mirror the input folders below their common folder, so that equal file names in
+different folders never collide: ``plate1/A01.tif`` and ``plate2/A01.tif`` segmented
+together give ``OUT/plate1/A01.tif`` and ``OUT/plate2/A01.tif``.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+"""Suffixes of the images a folder or pattern contributes (case-insensitive)."""
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One input image and the output stem of its results.
+
+    Attributes:
+        path: the image file as found (not resolved).
+        key: its outputs' path below ``--out`` without suffix, posix style (e.g. ``"plate1/A01"``);
+            also the ``image`` column of the tables.
+    """
+
+    path: Path
+    key: str
+
+
+def _stem(path: Path) -> str:
+    """File name without the image suffix (and without ``.ome`` of ``.ome.tif``)."""
+    name = path.name[: -len(path.suffix)] if path.suffix else path.name
+    return name[:-4] if name.lower().endswith(".ome") else name
+
+
+def _expand(spec: str | os.PathLike) -> list[Path]:
+    path = Path(spec)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise ValueError(f"folder {path} holds no {'/'.join(IMAGE_SUFFIXES)} images (searched recursively)")
+        return found
+    if glob.has_magic(str(spec)):
+        found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
+                       if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        if not found:
+            raise ValueError(f"pattern {spec!r} matches no {'/'.join(IMAGE_SUFFIXES)} image")
+        return found
+    raise FileNotFoundError(f"input {spec} is neither a file, a folder nor a glob pattern that matches")
+
+
+def find_inputs(specs: Sequence[str | os.PathLike]) -> list[ImageInput]:
+    """The images named by ``specs`` (files, folders searched recursively, glob patterns with
+    ``*``, ``?``, ``[...]`` and ``**``), each once, in the order given (folders and patterns
+    sorted), with their output keys.
+
+    Raises:
+        FileNotFoundError: a spec names nothing.
+        ValueError: a folder or pattern holds no image, or two images would share outputs
+            (same name but suffix in one folder, e.g. ``A01.tif`` and ``A01.png``).
+    """
+    paths: list[Path] = []
+    seen: set[Path] = set()
+    for spec in specs:
+        for path in _expand(spec):
+            real = path.resolve()
+            if real not in seen:
+                seen.add(real)
+                paths.append(path)
+    if not paths:
+        raise ValueError("no input images given")
+    root = Path(os.path.commonpath([path.absolute().parent for path in paths]))
+    inputs, owners = [], {}
+    for path in paths:
+        relative = path.absolute().parent.relative_to(root)
+        key = str(PurePosixPath(*relative.parts, _stem(path)))
+        if key in owners:
+            raise ValueError(f"{owners[key]} and {path} would write the same outputs ({key}.*): rename one "
+                             "or segment them into different --out folders")
+        owners[key] = path
+        inputs.append(ImageInput(path, key))
+    return inputs
+
+
+def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
+    """A 2-D image file: TIFF (also single-plane OME-TIFF and ImageJ hyperstacks, whose
+    singleton axes are dropped) by ``tifffile``, other formats by ``imageio``; decoded from
+    ``data`` (the file's bytes, already read) when given.
+
+    Raises:
+        ValueError: naming the file: it cannot be read as an image, or it has more than one
+            plane or channel (the shape is given).
+    """
+    import imageio.v3 as iio
+    import tifffile
+
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            image = tifffile.imread(path if data is None else io.BytesIO(data), squeeze=True)
+        else:
+            image = iio.imread(path if data is None else data, extension=path.suffix)
+    except Exception as err:  # each reader has its own errors; all mean "not a readable image"
+        raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
+    image = np.asarray(image)
+    if image.size == 0:
+        raise ValueError(f"{path}: cannot read it as an image: it holds no pixel data (an empty or truncated file?)")
+    shape = image.shape
+    if image.ndim > 2:
+        image = image.reshape([n for n in shape if n != 1])
+    if image.ndim != 2:
+        raise ValueError(f"{path}: expected a 2-D single-channel image, got shape {shape}")
+    return image

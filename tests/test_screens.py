@@ -1,0 +1,144 @@
+"""Batch runs over a screen: inputs, mirrored outputs, tables, resume, bad images, Dask."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from nucseg_zoo.baselines import get_baseline
+from nucseg_zoo.cli import main
+from nucseg_zoo.screens import MEASURE_COLUMNS, measure, segment_images
+from nucseg_zoo.screens.inputs import find_inputs, read_image
+
+
+@pytest.fixture
+def plate(tmp_path, sample_split) -> Path:
+    """A small screen: plate/A/<3 fields>.tif (one as a single-plane ImageJ hyperstack, one as
+    an OME-TIFF with singleton axes), plate/B/<the first field again>.png."""
+    import imageio.v3 as iio
+
+    root = tmp_path / "plate"
+    (root / "A").mkdir(parents=True)
+    (root / "B").mkdir()
+    first, second, third = (sample.image for sample in sample_split)
+    tifffile.imwrite(root / "A" / "f1.tif", first)
+    tifffile.imwrite(root / "A" / "f2.tif", second[None, None, None], imagej=True)  # TZCYX, one plane
+    tifffile.imwrite(root / "A" / "f3.ome.tif", third[None, None], ome=True, metadata={"axes": "CZYX"})
+    iio.imwrite(root / "B" / "f1.png", first)
+    return root
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != "manifest.json"}
+
+
+def test_inputs_from_folders_patterns_and_files_mirror_their_folders(plate):
+    by_folder = find_inputs([plate])
+    assert [i.key for i in by_folder] == ["A/f1", "A/f2", "A/f3", "B/f1"]
+    assert [i.key for i in find_inputs([str(plate / "**" / "f1.*")])] == ["A/f1", "B/f1"]
+    assert [i.key for i in find_inputs([plate / "A" / "f2.tif"])] == ["f2"]
+    assert len(find_inputs([plate, plate / "A" / "f1.tif"])) == 4  # named twice, segmented once
+    with pytest.raises(ValueError, match="matches no"):
+        find_inputs([str(plate / "*.jpg")])
+    with pytest.raises(FileNotFoundError, match="neither a file"):
+        find_inputs([plate / "missing.tif"])
+
+
+def test_single_plane_hyperstacks_and_ome_tiffs_read_as_2d(plate, sample_split):
+    np.testing.assert_array_equal(read_image(plate / "A" / "f2.tif"), sample_split[1].image)
+    np.testing.assert_array_equal(read_image(plate / "A" / "f3.ome.tif"), sample_split[2].image)
+    tifffile.imwrite(plate / "two.tif", np.zeros((2, 8, 8), np.uint16))
+    with pytest.raises(ValueError, match=r"2-D single-channel image, got shape \(2, 8, 8\)"):
+        read_image(plate / "two.tif")
+
+
+def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, sample_split):
+    out = tmp_path / "out"
+    summary = segment_images([plate], model="cp-basic", out=out, csv=True, rois=True, saturation_value=4095,
+                             progress=False)
+    assert summary.counts() == {"segmented": 4, "skipped": 0, "failed": 0}
+    expected = get_baseline("cp-basic").segment(sample_split[0].image)
+    for key in ("A/f1", "B/f1"):  # the PNG holds the same pixels as the TIFF
+        np.testing.assert_array_equal(tifffile.imread(out / f"{key}.tif"), expected)
+    nuclei = pd.read_parquet(out / "nuclei.parquet")
+    assert list(nuclei.columns) == list(MEASURE_COLUMNS)
+    assert nuclei["image"].tolist()[:1] == ["A/f1"] and set(nuclei["image"]) == {"A/f1", "A/f2", "A/f3", "B/f1"}
+    first = nuclei[nuclei["image"] == "A/f1"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(first.astype({"image": object}),
+                                  measure(expected, sample_split[0].image, image_name="A/f1"))
+    pd.testing.assert_frame_equal(pd.read_csv(out / "nuclei.csv").astype(nuclei.dtypes.to_dict()), nuclei,
+                                  check_exact=False)
+    images = pd.read_parquet(out / "images.parquet")
+    assert images["image"].tolist() == ["A/f1", "A/f2", "A/f3", "B/f1"]
+    assert images["n_nuclei"].tolist() == nuclei.groupby("image", sort=False).size().tolist()
+    assert (images["status"] == "ok").all() and not images["blank_field"].any()
+    assert images["g1_peak"].notna().all() and ((images["fraction_2n"] > 0.3) & (images["fraction_2n"] <= 1)).all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"] == "cp-basic" and len(manifest["model_sha256"]) == 64
+    assert manifest["counts"] == {"segmented": 4, "skipped": 0, "failed": 0}
+    assert manifest["parameters"]["saturation_value"] == 4095 and "nucseg-zoo" in manifest["versions"]
+    assert [image["status"] for image in manifest["images"]] == ["segmented"] * 4
+    import roifile
+
+    assert len(roifile.roiread(out / "A" / "f1.rois.zip")) == int(expected.max())
+    assert (out / "dna_content.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_bad_image_is_reported_and_skipped_and_the_exit_status_says_so(plate, tmp_path, capsys):
+    (plate / "A" / "broken.tif").write_bytes(b"II*\x00 truncated")
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(plate), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "4 images segmented, 0 skipped (done in an earlier run), 1 failed" in err
+    assert f"failed: {plate / 'A' / 'broken.tif'}: ValueError" in err
+    images = pd.read_parquet(out / "images.parquet").set_index("image")
+    assert images.loc["A/broken", "status"] == "failed" and "cannot read it" in images.loc["A/broken", "reason"]
+    assert not (out / "A" / "broken.tif").exists()
+
+
+def test_a_resumed_run_skips_finished_images_and_redoes_unfinished_ones(plate, tmp_path):
+    out = tmp_path / "out"
+    segment_images([plate], model="cp-basic", out=out, progress=False)
+    first = _files(out)
+    (out / "A" / "f2.nuclei.parquet").unlink()  # interrupted after the labels, before the measurements
+    summary = segment_images([plate], model="cp-basic", out=out, progress=False)
+    assert [r.status for r in summary.results] == ["skipped", "segmented", "skipped", "skipped"]
+    assert _files(out) == first
+    # a changed input is not silently replaced
+    tifffile.imwrite(plate / "A" / "f1.tif", np.zeros((64, 64), np.uint16))
+    again = segment_images([plate], model="cp-basic", out=out, progress=False)
+    assert again.results[0].status == "failed" and "pass --overwrite" in again.results[0].reason
+
+
+@pytest.mark.parametrize("model", ["cp-basic", "unet-bbbc039-fast"])
+def test_a_local_cluster_gives_byte_identical_results_and_loads_the_model_once_per_worker(plate, tmp_path, model):
+    (plate / "B" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    single, cluster = tmp_path / "single", tmp_path / "cluster"
+    one = segment_images([plate], model=model, out=single, progress=False)
+    two = segment_images([plate], model=model, out=cluster, workers=2, progress=False)
+    assert [r.status for r in two.results] == [r.status for r in one.results] == ["segmented"] * 3 + ["failed", "segmented"]
+    assert _files(cluster) == _files(single)
+    workers = {r.process for r in two.results}
+    assert len(workers) == 2 and all(r.model_loads == 1 for r in two.results if r.status == "segmented")
+    # resumed on the cluster: everything done is skipped, the result is unchanged
+    (cluster / "A" / "f3.nuclei.parquet").unlink()
+    resumed = segment_images([plate], model=model, out=cluster, workers=2, progress=False)
+    assert [r.status for r in resumed.results] == ["skipped", "skipped", "segmented", "failed", "skipped"]
+    assert _files(cluster) == _files(single)
+
+
+def test_the_plan_is_checked_before_the_cluster_starts(plate, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "nuclei.parquet").write_bytes(b"someone else's table")
+    with pytest.raises(ValueError, match="was not written by `nucseg-zoo segment`"):
+        segment_images([plate], model="cp-basic", out=out, workers=2, progress=False)
+    assert (out / "nuclei.parquet").read_bytes() == b"someone else's table"
+    with pytest.raises(ValueError, match="either workers"):
+        segment_images([plate], model="cp-basic", out=out, workers=2, scheduler="tcp://localhost:1")
