@@ -13,7 +13,7 @@ import contextlib
 import numpy as np
 import torch
 
-from nucseg_zoo.tiling import AxisPlan, predict_blocks
+from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, one_block_padding, predict_blocks
 
 
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
@@ -79,3 +79,50 @@ def predict_tiled(
     plan = AxisPlan.for_network(step=step, halo=halo)
     image = np.asarray(image, dtype=np.float32)
     return predict_blocks(image, (plan, plan), lambda block: _run(model, block, device, precision), tile=tile)
+
+
+@torch.no_grad()
+def predict_batch(
+    model: torch.nn.Module,
+    images: list[np.ndarray],
+    *,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+    step: int = 8,
+    tile: int = 1024,
+    halo: int = 56,
+    batch_size: int = 8,
+) -> list[np.ndarray]:
+    """:func:`predict_tiled` for several normalised images, in batches on the device.
+
+    Images of one shape that fit in one block (at most ``tile`` px per side) are padded as
+    :func:`predict_tiled` pads them and run ``batch_size`` at a time; larger images run
+    alone, tiled. In eval mode (batch norm on its stored statistics) each image's output
+    is the one :func:`predict_tiled` gives (up to the floating-point effects of batching,
+    which are zero on CPU in fp32 and at the level of rounding on a GPU).
+
+    Returns:
+        ``(C, H, W)`` float32 outputs in the order of ``images``.
+    """
+    device = torch.device(device)
+    plan = AxisPlan.for_network(step=step, halo=halo)
+    outputs: list[np.ndarray | None] = [None] * len(images)
+    by_shape: dict[tuple[int, int], list[int]] = {}
+    for index, image in enumerate(images):
+        by_shape.setdefault(np.shape(image), []).append(index)
+    for shape, indices in by_shape.items():
+        padding = one_block_padding(shape, (plan, plan), tile)
+        if padding is None:
+            for index in indices:
+                outputs[index] = predict_tiled(model, images[index], device=device, precision=precision, step=step,
+                                               tile=tile, halo=halo)
+            continue
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            batch = np.stack([np.pad(np.asarray(images[i], np.float32), padding, mode=BORDER_MODE) for i in chunk])
+            tensor = torch.from_numpy(batch)[:, None].to(device).contiguous(memory_format=torch.channels_last)
+            with autocast_context(device, precision):
+                result = model(tensor).float().cpu().numpy()
+            for i, output in zip(chunk, result):
+                outputs[i] = np.ascontiguousarray(output[:, halo:halo + shape[0], halo:halo + shape[1]])
+    return outputs

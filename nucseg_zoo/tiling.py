@@ -70,6 +70,26 @@ class AxisPlan:
         return self.min + n * self.step
 
 
+def one_block_padding(shape: tuple[int, int], plans: tuple[AxisPlan, AxisPlan], tile: int
+                      ) -> list[tuple[int, int]] | None:
+    """``numpy.pad`` widths that make an image of ``shape`` one valid block, or None when
+    :func:`predict_blocks` would cut it into several blocks (or it is below :data:`MIN_SIDE`).
+
+    The padding is exactly the one :func:`predict_blocks` applies, so a network run on the
+    padded image, cropped by the halo, gives :func:`predict_blocks`' result; images of one
+    shape padded this way can run as one batch.
+    """
+    if min(shape) < MIN_SIDE:
+        return None
+    widths = []
+    for plan, size in zip(plans, shape):
+        block = plan.block(size, tile)
+        if block - 2 * plan.halo < size:
+            return None
+        widths.append((plan.halo, block - size - plan.halo))
+    return widths
+
+
 def predict_blocks(
     image: np.ndarray,
     plans: tuple[AxisPlan, AxisPlan],

@@ -142,3 +142,22 @@ def test_the_plan_is_checked_before_the_cluster_starts(plate, tmp_path):
     assert (out / "nuclei.parquet").read_bytes() == b"someone else's table"
     with pytest.raises(ValueError, match="either workers"):
         segment_images([plate], model="cp-basic", out=out, workers=2, scheduler="tcp://localhost:1")
+
+
+@pytest.mark.parametrize("workers", [None, 2])
+def test_batched_network_with_postprocessing_in_workers_gives_the_per_image_labels(plate, tmp_path, workers):
+    """The GPU pipeline (network in batches here, postprocessing in the workers), run on the CPU."""
+    (plate / "B" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    single = tmp_path / "single"
+    segment_images([plate], model="unet-bbbc039-fast", out=single, progress=False)
+    batched = tmp_path / "batched"
+    summary = segment_images([plate], model="unet-bbbc039-fast", out=batched, batch_size=2, workers=workers,
+                             progress=False)
+    assert [r.status for r in summary.results] == ["segmented"] * 3 + ["failed", "segmented"]
+    for key in ("A/f1", "A/f2", "A/f3", "B/f1"):
+        a, b = tifffile.imread(single / f"{key}.tif"), tifffile.imread(batched / f"{key}.tif")
+        assert np.mean(a == b) > 0.999, key  # batching may change bf16 rounding, not the nuclei
+    manifest = json.loads((batched / "manifest.json").read_text())
+    assert manifest["parameters"]["batch_size"] == 2
+    if workers:
+        assert len({r.process for r in summary.results if r.status == "segmented"}) >= 2  # postprocessed there

@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, help="run on a new Dask LocalCluster with N worker processes")
     scale.add_argument("--scheduler", help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
+    parser.add_argument("--batch-size", type=int,
+                        help="zoo models: run the network on N images at a time in this process while the workers "
+                             "postprocess and measure (default: 8 on cuda, else image by image in the workers)")
     parser.add_argument("--rois", action="store_true", help="also write an ImageJ ROI zip per image (Fiji, QuPath)")
     parser.add_argument("--csv", action="store_true", help="also write the tables as CSV")
     parser.add_argument("--saturation-value", type=float,
@@ -58,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     summary = segment_images(args.images, model=args.source, out=args.out, device=args.device, workers=args.workers,
                              scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
-                             saturation_value=args.saturation_value, progress=not args.no_progress,
+                             saturation_value=args.saturation_value, batch_size=args.batch_size,
+                             progress=not args.no_progress,
                              on_image=report)
     counts = summary.counts()
     print(f"{counts['segmented']} images segmented, {counts['skipped']} skipped (done in an earlier run), "

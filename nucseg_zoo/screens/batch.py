@@ -43,6 +43,9 @@ from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 LABEL_WRITER = "nucseg-zoo segment"
 """``written_by`` of the label files' description: only files with it are ever replaced."""
 
+DEFAULT_GPU_BATCH = 8
+"""Images per network batch on CUDA (batched pipeline, see :func:`segment_images`)."""
+
 TABLES = ("nuclei.parquet", "images.parquet", "nuclei.csv", "images.csv", "manifest.json", "dna_content.png")
 """Run-level files in ``out``."""
 
@@ -157,6 +160,65 @@ def _write_table(frame, path: Path, metadata: dict[str, Any]) -> None:
         pq.write_table(table, tmp, compression="zstd")
 
 
+def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResult, np.ndarray | None]:
+    """Read and hash one image and decide whether it needs work: ``(result, image)``, the image
+    None when the result is final (skipped as done earlier). Raises for a bad image."""
+    result = ImageResult(image=item.key, input=str(item.path), status="failed", process=os.getpid())
+    data = item.path.read_bytes()
+    result.input_sha256 = hashlib.sha256(data).hexdigest()
+    paths = _outputs(out, item.key, options.rois)
+    if not options.overwrite:
+        earlier = _finished(paths, result.input_sha256, options.source)
+        if earlier is not None:
+            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], earlier["quality"]
+            return result, None
+        record = _earlier_record(paths["labels"])
+        if record is not None and (record.get("input_sha256"), record.get("model")) != (result.input_sha256,
+                                                                                    options.source):
+            raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
+                             f"another model ({record.get('model')}); pass --overwrite to replace them")
+    result.reason = None
+    return result, read_image(item.path, data)
+
+
+def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, labels: np.ndarray, out: Path,
+                   options: RunOptions) -> None:
+    """Measure one segmented image and write its label file, ROIs and measurements (the last
+    marks it done); fills ``result``."""
+    import tifffile
+
+    from nucseg_zoo.screens.measure import image_quality, measure
+
+    labels = np.asarray(labels)
+    labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
+    nuclei = measure(labels, image, image_name=item.key)
+    result.n_nuclei = len(nuclei)
+    result.quality = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in
+                      image_quality(labels, image, saturation_value=options.saturation_value).items()}
+    paths = _outputs(out, item.key, options.rois)
+    paths["labels"].parent.mkdir(parents=True, exist_ok=True)
+    record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
+              "model": options.source}
+    with atomic_path(paths["labels"]) as tmp:
+        tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
+    if options.rois:
+        from nucseg_zoo.screens.rois import write_imagej_rois
+
+        write_imagej_rois(labels, paths["rois"], overwrite=True)
+    _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
+                                           "n_nuclei": result.n_nuclei, "quality": result.quality})
+    result.status = "segmented"
+
+
+_BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
+"""What a bad image or file raises; it is reported and the batch goes on."""
+
+
+def _failed(item: ImageInput, err: BaseException) -> ImageResult:
+    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=f"{type(err).__name__}: {err}",
+                       process=os.getpid())
+
+
 def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResult:
     """Segment, measure and write the outputs of one image; never raises for a bad image.
 
@@ -164,52 +226,30 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
         Its :class:`ImageResult`: "segmented", "skipped" (the outputs of an earlier run of the
         same input bytes and model exist) or "failed" with the reason.
     """
-    import tifffile
-
-    from nucseg_zoo.screens.measure import image_quality, measure
-
     started = time.perf_counter()
-    result = ImageResult(image=item.key, input=str(item.path), status="failed")
     try:
-        data = item.path.read_bytes()
-        result.input_sha256 = hashlib.sha256(data).hexdigest()
-        paths = _outputs(out, item.key, options.rois)
-        if not options.overwrite:
-            earlier = _finished(paths, result.input_sha256, options.source)
-            if earlier is not None:
-                result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], earlier["quality"]
-                return result
-            record = _earlier_record(paths["labels"])
-            if record is not None and (record.get("input_sha256"), record.get("model")) != (result.input_sha256,
-                                                                                        options.source):
-                raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
-                                 f"another model ({record.get('model')}); pass --overwrite to replace them")
-        image = read_image(item.path, data)
-        labels = np.asarray(_segmenter(options).segment(image))
-        result.model_loads = _MODEL_LOADS[0]
-        labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
-        nuclei = measure(labels, image, image_name=item.key)
-        result.n_nuclei = len(nuclei)
-        result.quality = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in
-                          image_quality(labels, image, saturation_value=options.saturation_value).items()}
-        paths["labels"].parent.mkdir(parents=True, exist_ok=True)
-        record = {"written_by": LABEL_WRITER, "input": str(item.path), "input_sha256": result.input_sha256,
-                  "model": options.source}
-        with atomic_path(paths["labels"]) as tmp:
-            tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
-        if options.rois:
-            from nucseg_zoo.screens.rois import write_imagej_rois
+        result, image = _prepare(item, out, options)
+        if image is not None:
+            labels = _segmenter(options).segment(image)
+            result.model_loads = _MODEL_LOADS[0]
+            _write_outputs(item, result, image, labels, out, options)
+    except _BAD_IMAGE_ERRORS as err:  # a bad image or file: report, skip, go on
+        result = _failed(item, err)
+    result.seconds = time.perf_counter() - started
+    return result
 
-            write_imagej_rois(labels, paths["rois"], overwrite=True)
-        # last: its presence marks the image as done
-        _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
-                                               "n_nuclei": result.n_nuclei, "quality": result.quality})
-        result.status = "segmented"
-    except (ValueError, OSError, RuntimeError) as err:  # a bad image or file: report, skip, go on
-        result.reason = f"{type(err).__name__}: {err}"
-    finally:
-        result.seconds = time.perf_counter() - started
-        result.process = os.getpid()
+
+def finish_image(item: ImageInput, result: ImageResult, image: np.ndarray, probabilities: np.ndarray,
+                 to_labels: Callable[[np.ndarray], np.ndarray], out: Path, options: RunOptions) -> ImageResult:
+    """The CPU half of a batched run: labels from the network's output (``to_labels``, the
+    model's own postprocessing), measurements and files; never raises for a bad image."""
+    started = time.perf_counter()
+    try:
+        _write_outputs(item, result, image, to_labels(probabilities), out, options)
+    except _BAD_IMAGE_ERRORS as err:
+        result = _failed(item, err)
+    result.seconds = (result.seconds or 0.0) + time.perf_counter() - started
+    result.process = os.getpid()
     return result
 
 
@@ -232,7 +272,8 @@ def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> Non
             if record is None:
                 raise PlanError(f"{labels} exists and was not written by `nucseg-zoo segment` (a raw image?); it "
                                 "is never replaced, even with --overwrite: choose another --out folder")
-            if not options.overwrite and (record.get("input") != str(item.path) or record.get("model") != options.source):
+            earlier_input = Path(str(record.get("input"))).resolve()
+            if not options.overwrite and (earlier_input != item.path.resolve() or record.get("model") != options.source):
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} by {record.get('model')} "
                                 f"from an earlier run, not of {item.path} by {options.source}; pass --overwrite "
                                 "to replace it, or choose another --out")
@@ -302,6 +343,76 @@ def _run_dask(inputs: list[ImageInput], out: Path, options: RunOptions, client, 
             while next_index in done:
                 yield done.pop(next_index)
                 next_index += 1
+
+
+def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch_size: int, client,
+                 progress: bool) -> Iterator[ImageResult]:
+    """The network in batches in this process (e.g. on a GPU), the postprocessing, measurements
+    and writing of each image on the Dask ``client``'s workers (or here without one), a
+    bounded number of images in flight; results in input order."""
+    from tqdm import tqdm
+
+    segmenter = _segmenter(options)
+    to_labels = segmenter.postprocessor()
+    limit = batch_size + (2 * sum(client.nthreads().values()) if client is not None else 0)
+    done: dict[int, ImageResult] = {}
+    futures: dict[int, Any] = {}
+    next_index = 0
+    with tqdm(total=len(inputs), desc="segment", unit="image", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(inputs), batch_size):
+            ready = []
+            for index in range(start, min(start + batch_size, len(inputs))):
+                item, started = inputs[index], time.perf_counter()
+                try:
+                    result, image = _prepare(item, out, options)
+                except _BAD_IMAGE_ERRORS as err:
+                    result, image = _failed(item, err), None
+                result.seconds = time.perf_counter() - started
+                if image is None:
+                    done[index] = result
+                else:
+                    ready.append((index, item, result, image))
+            for (index, item, result, image), probabilities in zip(ready, _predict_each(segmenter, ready, batch_size)):
+                if isinstance(probabilities, BaseException):
+                    done[index] = _failed(item, probabilities)
+                    continue
+                result.model_loads = _MODEL_LOADS[0]
+                if client is None:
+                    done[index] = finish_image(item, result, image, probabilities, to_labels, out, options)
+                else:
+                    futures[index] = client.submit(finish_image, item, result, image, probabilities, to_labels,
+                                                   out, options, pure=False)
+            for index in [index for index, future in futures.items() if future.done()]:
+                done[index] = futures.pop(index).result()
+            while len(futures) > limit:  # the workers fall behind: wait for the oldest image
+                oldest = min(futures)
+                done[oldest] = futures.pop(oldest).result()
+            while next_index in done:
+                bar.update()
+                yield done.pop(next_index)
+                next_index += 1
+        for index in sorted(futures):
+            done[index] = futures[index].result()
+        while next_index in done:
+            bar.update()
+            yield done.pop(next_index)
+            next_index += 1
+
+
+def _predict_each(segmenter, ready: list, batch_size: int) -> list:
+    """The network's outputs for the ``ready`` images in batches; if a batch fails, image by
+    image, so that one bad image fails alone (its entry is the exception)."""
+    images = [entry[3] for entry in ready]
+    try:
+        return segmenter.predict_batch(images, batch_size=batch_size)
+    except _BAD_IMAGE_ERRORS:
+        outputs = []
+        for image in images:
+            try:
+                outputs.append(segmenter.predict(image))
+            except _BAD_IMAGE_ERRORS as err:
+                outputs.append(err)
+        return outputs
 
 
 def _indexed(index: int, item: ImageInput, out: Path, options: RunOptions) -> tuple[int, ImageResult]:
@@ -412,6 +523,7 @@ def segment_images(
     csv: bool = False,
     overwrite: bool = False,
     saturation_value: float | None = None,
+    batch_size: int | None = None,
     progress: bool = True,
     on_image: Callable[[ImageResult], None] | None = None,
 ) -> RunSummary:
@@ -431,6 +543,10 @@ def segment_images(
         overwrite: redo images whose outputs exist from an earlier run (default: skip them).
         saturation_value: pixel value of saturation for the quality flag (default: the
             dtype's maximum; 4095 for 12-bit data in uint16 files such as BBBC039).
+        batch_size: run the network on this many images at a time in this process (zoo
+            models), while the workers (``workers`` / ``scheduler``, or this process) do the
+            postprocessing, measurements and writing. Default: :data:`DEFAULT_GPU_BATCH` on
+            CUDA, else image by image in the workers.
         progress: show a progress bar.
         on_image: called with each image's result, in input order.
 
@@ -447,6 +563,8 @@ def segment_images(
         raise ValueError("pass either workers (a new LocalCluster) or scheduler (a running cluster), not both")
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     out = Path(out)
     items = find_inputs(inputs)
     options = RunOptions(source=model, device=device, rois=rois, overwrite=overwrite,
@@ -461,19 +579,31 @@ def segment_images(
         options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
         statistics = _segmenter(options).dataset_statistics
     started = datetime.now(timezone.utc)
+    if batch_size is None and str(device).startswith("cuda"):
+        batch_size = DEFAULT_GPU_BATCH
+    batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
+
+    def run(client) -> list[ImageResult]:
+        if batched:
+            stream = _run_batched(items, out, options, batch_size, client, progress)
+        elif client is None:
+            stream = _run_local(items, out, options, progress)
+        else:
+            stream = _run_dask(items, out, options, client, progress)
+        return _collect(stream, on_image)
+
     if workers is None and scheduler is None:
-        stream = _run_local(items, out, options, progress)
-        results = _collect(stream, on_image)
+        results = run(None)
     else:
         from distributed import Client, LocalCluster
 
         if scheduler is not None:
             with Client(scheduler) as client:
-                results = _collect(_run_dask(items, out, options, client, progress), on_image)
+                results = run(client)
         else:
             with _quiet_distributed(), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                     dashboard_address=":0") as cluster, Client(cluster) as client:
-                results = _collect(_run_dask(items, out, options, client, progress), on_image)
+                results = run(client)
     files, intensities = _combine(results, out, csv=csv)
     readouts = _dna_content_readouts(intensities)
     files += _write_images_table(results, readouts, out, csv=csv)
@@ -483,6 +613,7 @@ def segment_images(
         "model": model, "model_sha256": source.sha256, "model_kind": source.kind,
         "parameters": {"device": device, "workers": workers, "scheduler": scheduler, "rois": rois, "csv": csv,
                        "overwrite": overwrite, "saturation_value": saturation_value,
+                       "batch_size": batch_size if batched else None,
                        "dataset_statistics": statistics},
         "versions": _versions(),
         "started_at": started.isoformat(timespec="seconds"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
 from nucseg_zoo.images import as_image
-from nucseg_zoo.inference import default_precision, predict_tiled
+from nucseg_zoo.inference import default_precision, predict_batch, predict_tiled
 from nucseg_zoo.postprocessing import PostprocessingParams, to_labels
 from nucseg_zoo.zoo.entry import ZooEntry
 
@@ -47,6 +50,19 @@ class ZooModel:
         return predict_tiled(self.network, normalized, device=self.device, precision=self.precision,
                              step=self.entry.size_step, tile=self.tile, halo=self.entry.halo)
 
+    def predict_batch(self, images: list, *, batch_size: int = 8) -> list[np.ndarray]:
+        """:meth:`predict` for several images, ``batch_size`` at a time on the device (images of
+        one shape that fit in one tile; others alone); results in input order."""
+        normalized = [self.entry.normalization(as_image(image)) for image in images]
+        return predict_batch(self.network, normalized, device=self.device, precision=self.precision,
+                             step=self.entry.size_step, tile=self.tile, halo=self.entry.halo, batch_size=batch_size)
+
+    def postprocessor(self, params: PostprocessingParams | None = None) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`predict`'s output → instance labels ``(H, W)`` int32: the second half of
+        :meth:`segment`, as a picklable function that needs no network (e.g. for CPU workers
+        while the network runs on a GPU)."""
+        return functools.partial(to_labels, kind=self.entry.output_kind, params=params or self.postprocessing)
+
     def segment(self, image, params: PostprocessingParams | None = None) -> np.ndarray:
         """Instance labels ``(H, W)`` int32 through the shared postprocessing (tuned params by default)."""
-        return to_labels(self.predict(image), self.entry.output_kind, params or self.postprocessing)
+        return self.postprocessor(params)(self.predict(image))
