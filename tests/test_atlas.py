@@ -179,3 +179,10 @@ def test_compare_partitions_the_nuclei_by_who_finds_them(bbbc039_mirror, tmp_pat
     assert "exists" in capsys.readouterr().err
     assert main(["compare", "unet-bbbc039", "no-such-entry"]) == 2
     assert "no leaderboard entry 'no-such-entry'" in capsys.readouterr().err
+
+
+def test_readme_shows_the_comparison_the_command_draws(bbbc039_mirror):
+    comparison, _ = compare(COMMITTED, "unet-bbbc039", "unet-bbbc039-fast")
+    readme = (COMMITTED.parent / "README.md").read_text()
+    assert comparison.summary() in readme
+    assert (COMMITTED / f"compare-unet-bbbc039-unet-bbbc039-fast.png").is_file()

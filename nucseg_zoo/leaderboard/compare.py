@@ -24,7 +24,7 @@ from nucseg_zoo.metrics import object_errors
 
 FOUND_BY_FIRST = (230, 159, 0)      # orange (Okabe–Ito)
 FOUND_BY_SECOND = (86, 180, 233)    # sky blue
-MISSED_BY_BOTH = (213, 94, 0)       # vermillion
+MISSED_BY_BOTH = (204, 121, 167)    # reddish purple
 FOUND_BY_BOTH = (255, 255, 255)     # white
 
 

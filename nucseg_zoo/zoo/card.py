@@ -59,6 +59,11 @@ def _training_section(entry) -> list[str]:
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
     warm = (f" It continues recipe version {recipe.init_from.get('recipe_version', '?')}: training starts from "
             f"that version's weights (sha256 `{recipe.init_from['sha256'][:12]}…`)." if recipe.init_from else "")
+    distilled = recipe.distillation
+    teacher = (f" Knowledge distillation (Hinton et al. 2015) from `{distilled['teacher']}` (weights sha256 "
+               f"`{distilled['sha256'][:12]}…`): the loss is {1 - distilled['weight']:g} × the cross-entropy with "
+               f"the labels + {distilled['weight']:g} × the cross-entropy with the teacher's probabilities on the "
+               "training images, both with the class weights." if distilled else "")
     lines = [
         "## Training",
         f"* Data: BBBC039 `{recipe.train_split}` split (100 images, 12,001 nuclei); model selection and "
@@ -70,7 +75,7 @@ def _training_section(entry) -> list[str]:
         f"{recipe.schedule['final_lr']:g}), class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}, "
         f"flips, 90° rotations, illumination changes; per-image percentile normalisation "
         f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %); "
-        f"{_boundary_description(recipe)}.{warm}",
+        f"{_boundary_description(recipe)}.{warm}{teacher}",
         f"* Hardware: {hardware}; precision {' / '.join(dict.fromkeys(r['precision'] for r in records))} "
         f"on {' / '.join(dict.fromkeys(r['device'] for r in records))}; "
         f"{len(records)} epochs in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
