@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="redo images whose outputs exist from an earlier run (default: skip them)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                        help="zoo models: network precision (default: bf16 where the device has it natively, "
+                             "else fp32; the leaderboard uses fp32)")
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, help="run on a new Dask LocalCluster with N worker processes")
     scale.add_argument("--scheduler", help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         elif result.status == "failed":
             print(f"{result.input}: FAILED, skipped ({result.reason})", file=sys.stderr)
 
-    summary = segment_images(args.images, model=args.source, out=args.out, device=args.device, workers=args.workers,
+    summary = segment_images(args.images, model=args.source, out=args.out, device=args.device,
+                             precision=args.precision, workers=args.workers,
                              scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
                              saturation_value=args.saturation_value, batch_size=args.batch_size,
                              progress=not args.no_progress,

@@ -83,11 +83,13 @@ def list_segmenters() -> list[str]:
     return list_models() + list_baselines()
 
 
-def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = None) -> Segmenter:
-    """A zoo model, a baseline, or a bioimage.io package path/URL, ready to ``segment``."""
+def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = None,
+                  precision: str | None = "fp32") -> Segmenter:
+    """A zoo model, a baseline, or a bioimage.io package path/URL, ready to ``segment``
+    (``precision``: of a zoo model, see :func:`~nucseg_zoo.evaluation.sources.open_segmenter`)."""
     from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
 
-    return open_segmenter(resolve_source(name), device=device, output_kind=output_kind)[0]
+    return open_segmenter(resolve_source(name), device=device, output_kind=output_kind, precision=precision)[0]
 
 
 class LazyImages:

@@ -454,11 +454,13 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
 
 
 def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
-                   weight_format: str | None = None):
+                   weight_format: str | None = None, precision: str | None = "fp32"):
     """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKind)``.
 
     ``output_kind`` overrides the convention inferred from a bioimage.io model's rdf; zoo
-    models and baselines have a fixed one and reject a different choice.
+    models and baselines have a fixed one and reject a different choice. ``precision`` of a
+    zoo model: "fp32" (default: its package's precision, for the harness), "bf16", "fp16", or
+    None for :func:`nucseg_zoo.load_model`'s default (bf16 where the device has it natively).
     """
     if output_kind is not None and output_kind not in OUTPUT_KINDS:
         raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
@@ -473,9 +475,9 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
     if source.kind == "zoo":
         from nucseg_zoo.zoo import load_model
 
-        # fp32, the precision of the model's bioimage.io package in bioimageio.core, so that
-        # harness and leaderboard numbers are what a package user gets
-        segmenter = load_model(source.name, device=device, precision="fp32")
+        # by default fp32, the precision of the model's bioimage.io package in bioimageio.core,
+        # so that harness and leaderboard numbers are what a package user gets
+        segmenter = load_model(source.name, device=device, precision=precision)
         native = OutputKind(segmenter.entry.output_kind, "zoo entry")
     else:
         from nucseg_zoo.baselines import get_baseline

@@ -131,16 +131,12 @@ def _ref_cells(row: dict[str, Any]) -> list[str]:
             row.get("hardware") or "–"]
 
 
-def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+def _md_table(head: list[str], rows: list[list[str]], *, link_column: bool = False) -> list[str]:
+    """A markdown table; ``link_column``: the last column holds markdown links (not escaped)."""
     escape = lambda cell: cell.replace("|", "\\|")  # noqa: E731
+    cells = lambda row: [*map(escape, row[:-1]), row[-1] if link_column else escape(row[-1])]  # noqa: E731
     return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
-        ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
-
-
-def _md_entries(head: list[str], rows: list[list[str]]) -> list[str]:
-    """The entries table: its last column holds markdown links (not escaped)."""
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + \
-        ["| " + " | ".join([*(c.replace("|", "\\|") for c in row[:-1]), row[-1]]) + " |" for row in rows]
+        ["| " + " | ".join(cells(row)) + " |" for row in rows]
 
 
 _INTRO = ("BBBC039 **test split** (50 images, 5,720 nuclei), scored with the metrics of Caicedo et al. 2019: "
@@ -154,7 +150,7 @@ _INTRO = ("BBBC039 **test split** (50 images, 5,720 nuclei), scored with the met
 def markdown(data: dict[str, Any]) -> str:
     """LEADERBOARD.md."""
     lines = ["# nucseg-zoo leaderboard", "", _INTRO, "",
-             *_md_entries(_HEAD, [_md_row(i, row) for i, row in enumerate(data["entries"], 1)]), "",
+             *_md_table(_HEAD, [_md_row(i, row) for i, row in enumerate(data["entries"], 1)], link_column=True), "",
              "## Published reference numbers (not re-computed)", "",
              f"Quoted from {data['references']['citation']}", "",
              *_md_table(_REF_HEAD, [_ref_cells(row) for row in data["references"]["rows"]]), "",

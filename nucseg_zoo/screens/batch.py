@@ -56,6 +56,8 @@ class RunOptions:
 
     source: str
     device: str = "cpu"
+    precision: str | None = None
+    """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
     rois: bool = False
     overwrite: bool = False
     saturation_value: float | None = None
@@ -135,12 +137,12 @@ _MODEL_LOADS = [0]
 def _segmenter(options: RunOptions):
     """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
-    key = (options.source, options.device, options.statistics_inputs)
+    key = (options.source, options.device, options.precision, options.statistics_inputs)
     if key not in _SEGMENTERS:
         from nucseg_zoo.evaluation import get_segmenter
         from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
 
-        segmenter = get_segmenter(options.source, device=options.device)
+        segmenter = get_segmenter(options.source, device=options.device, precision=options.precision)
         if options.statistics_inputs:
             fit_dataset_statistics(segmenter, LazyImages([Path(p) for p in options.statistics_inputs], read_image))
         _SEGMENTERS.clear()
@@ -517,6 +519,7 @@ def segment_images(
     model: str,
     out: str | os.PathLike,
     device: str = "cpu",
+    precision: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     rois: bool = False,
@@ -535,6 +538,9 @@ def segment_images(
         model: zoo id, baseline, bioimage.io package path or URL.
         out: output folder (created).
         device: "cpu" or "cuda".
+        precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the
+            device has it natively (CPUs with AVX-512 bf16 or AMX, CUDA), else fp32. (The
+            leaderboard evaluates in fp32, the packages' precision.)
         workers: run on a new Dask ``LocalCluster`` with this many single-threaded worker
             processes; each loads the model once.
         scheduler: address of a running ``dask.distributed`` scheduler to use instead.
@@ -567,7 +573,7 @@ def segment_images(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     out = Path(out)
     items = find_inputs(inputs)
-    options = RunOptions(source=model, device=device, rois=rois, overwrite=overwrite,
+    options = RunOptions(source=model, device=device, precision=precision, rois=rois, overwrite=overwrite,
                          saturation_value=saturation_value)
     _check_plan(items, out, options)
     source = resolve_source(model)
@@ -611,7 +617,8 @@ def segment_images(
     manifest = {
         "written_by": LABEL_WRITER,
         "model": model, "model_sha256": source.sha256, "model_kind": source.kind,
-        "parameters": {"device": device, "workers": workers, "scheduler": scheduler, "rois": rois, "csv": csv,
+        "parameters": {"device": device, "precision": getattr(segmenter, "precision", None), "workers": workers,
+                       "scheduler": scheduler, "rois": rois, "csv": csv,
                        "overwrite": overwrite, "saturation_value": saturation_value,
                        "batch_size": batch_size if batched else None,
                        "dataset_statistics": statistics},
