@@ -161,3 +161,18 @@ def test_batched_network_with_postprocessing_in_workers_gives_the_per_image_labe
     assert manifest["parameters"]["batch_size"] == 2
     if workers:
         assert len({r.process for r in summary.results if r.status == "segmented"}) >= 2  # postprocessed there
+
+
+def test_an_image_without_nuclei_joins_the_tables(plate, tmp_path):
+    """An empty field (BBBC039's validation split has one) gives a table part without rows; the
+    run's tables still combine (it failed with a schema mismatch)."""
+    tifffile.imwrite(plate / "A" / "empty.tif", np.zeros((520, 696), np.uint16))
+    out = tmp_path / "out"
+    summary = segment_images([plate], model="cp-basic", out=out, csv=True, progress=False)
+    assert summary.counts()["failed"] == 0
+    images = pd.read_parquet(out / "images.parquet").set_index("image")
+    assert images.loc["A/empty", "n_nuclei"] == 0 and images.loc["A/empty", "blank_field"]
+    assert pd.read_parquet(out / "A" / "empty.nuclei.parquet").empty
+    nuclei = pd.read_parquet(out / "nuclei.parquet")
+    assert "A/empty" not in set(nuclei["image"]) and len(nuclei) == images["n_nuclei"].sum()
+    assert len(pd.read_csv(out / "nuclei.csv")) == len(nuclei)

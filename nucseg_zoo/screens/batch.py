@@ -151,11 +151,22 @@ def _segmenter(options: RunOptions):
     return _SEGMENTERS[key]
 
 
-def _write_table(frame, path: Path, metadata: dict[str, Any]) -> None:
+def nuclei_schema():
+    """The Parquet schema of the per-nucleus tables (:data:`~nucseg_zoo.screens.measure.MEASURE_COLUMNS`;
+    ``image`` is a string even in a table without rows, so that every part has one schema)."""
+    import pyarrow as pa
+
+    from nucseg_zoo.screens.measure import MEASURE_COLUMNS
+
+    arrow = {"object": pa.string(), "int64": pa.int64(), "float64": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([(name, arrow[dtype]) for name, dtype in MEASURE_COLUMNS.items()])
+
+
+def _write_table(frame, path: Path, metadata: dict[str, Any], schema=None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"nucseg_zoo": json.dumps(metadata, sort_keys=True).encode()})
     with atomic_path(path) as tmp:
@@ -208,7 +219,8 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
 
         write_imagej_rois(labels, paths["rois"], overwrite=True)
     _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
-                                           "n_nuclei": result.n_nuclei, "quality": result.quality})
+                                           "n_nuclei": result.n_nuclei, "quality": result.quality},
+                 schema=nuclei_schema())
     result.status = "segmented"
 
 
@@ -463,28 +475,22 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from nucseg_zoo.screens.measure import measure
-
     targets = [out / "nuclei.parquet"] + ([out / "nuclei.csv"] if csv else [])
     intensities: dict[str, np.ndarray] = {}
+    schema = nuclei_schema()
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_path(target)) for target in targets]
-        writer = None
+        writer = stack.enter_context(pq.ParquetWriter(tmps[0], schema, compression="zstd"))
+        if csv:  # the header
+            pa.Table.from_pylist([], schema=schema).to_pandas().to_csv(tmps[1], index=False)
         for result in results:
             if result.status == "failed":
                 continue
-            table = pq.read_table(out / f"{result.image}.nuclei.parquet").replace_schema_metadata(None)
-            if writer is None:
-                writer = stack.enter_context(pq.ParquetWriter(tmps[0], table.schema, compression="zstd"))
+            table = pq.read_table(out / f"{result.image}.nuclei.parquet").replace_schema_metadata(None).cast(schema)
             writer.write_table(table)
             intensities[result.image] = table.column("integrated_intensity").to_numpy()
             if csv:
-                table.to_pandas().to_csv(tmps[1], mode="a", header=not tmps[1].exists(), index=False)
-        if writer is None:  # no image measured: the columns without rows
-            empty = measure(np.zeros((1, 1), np.uint16), np.zeros((1, 1), np.uint16), image_name="")
-            pq.write_table(pa.Table.from_pandas(empty, preserve_index=False), tmps[0], compression="zstd")
-            if csv:
-                empty.to_csv(tmps[1], index=False)
+                table.to_pandas().to_csv(tmps[1], mode="a", header=False, index=False)
     return targets, intensities
 
 
