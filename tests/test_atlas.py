@@ -186,3 +186,17 @@ def test_readme_shows_the_comparison_the_command_draws(bbbc039_mirror):
     readme = (COMMITTED.parent / "README.md").read_text()
     assert comparison.summary() in readme
     assert (COMMITTED / f"compare-unet-bbbc039-unet-bbbc039-fast.png").is_file()
+
+
+def test_compare_refuses_unclear_requests_before_drawing(tmp_path, capsys):
+    assert main(["compare", "cp-basic", "cp-basic", "--dir", str(COMMITTED)]) == 2
+    assert "two different entries" in capsys.readouterr().err
+    assert main(["compare", "cp-basic", "unet-bbbc039", "--dir", str(tmp_path)]) == 2
+    assert "not a leaderboard folder" in capsys.readouterr().err
+    assert main(["compare", "cp-basic", "unet-bbbc039", "--dir", str(COMMITTED),
+                 "--out", str(tmp_path / "missing" / "x.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"my own file")
+    assert main(["compare", "cp-basic", "unet-bbbc039", "--dir", str(COMMITTED), "--out", str(mine)]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err and mine.read_bytes() == b"my own file"

@@ -40,7 +40,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_inputs_from_folders_patterns_and_files_mirror_their_folders(plate):
     by_folder = find_inputs([plate])
-    assert [i.key for i in by_folder] == ["A/f1", "A/f2", "A/f3", "B/f1"]
+    assert [i.key for i in by_folder] == ["plate/A/f1", "plate/A/f2", "plate/A/f3", "plate/B/f1"]
     assert [i.key for i in find_inputs([str(plate / "**" / "f1.*")])] == ["A/f1", "B/f1"]
     assert [i.key for i in find_inputs([plate / "A" / "f2.tif"])] == ["f2"]
     assert len(find_inputs([plate, plate / "A" / "f1.tif"])) == 4  # named twice, segmented once
@@ -48,6 +48,22 @@ def test_inputs_from_folders_patterns_and_files_mirror_their_folders(plate):
         find_inputs([str(plate / "*.jpg")])
     with pytest.raises(FileNotFoundError, match="neither a file"):
         find_inputs([plate / "missing.tif"])
+    assert [i.key for i in find_inputs(str(plate / "A"))] == ["A/f1", "A/f2", "A/f3"]  # one spec as a string
+
+
+def test_a_folders_keys_do_not_change_as_it_fills_and_out_inside_it_is_not_read(plate, tmp_path, sample_split):
+    """Critic's report: a plate with only A/ gave key `f1`, then `A/f1` once B/ existed, so the
+    resumed run redid everything; and an --out folder inside the plate was read as input."""
+    only_a = tmp_path / "growing"
+    (only_a / "A").mkdir(parents=True)
+    tifffile.imwrite(only_a / "A" / "f1.tif", sample_split[0].image)
+    out = only_a / "results"
+    segment_images([only_a], model="cp-basic", out=out, progress=False)
+    assert (out / "growing" / "A" / "f1.tif").is_file()
+    (only_a / "B").mkdir()
+    tifffile.imwrite(only_a / "B" / "f2.tif", sample_split[1].image)
+    again = segment_images([only_a], model="cp-basic", out=out, progress=False)
+    assert [(r.image, r.status) for r in again.results] == [("growing/A/f1", "skipped"), ("growing/B/f2", "segmented")]
 
 
 def test_single_plane_hyperstacks_and_ome_tiffs_read_as_2d(plate, sample_split):
@@ -64,18 +80,18 @@ def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, 
                              progress=False)
     assert summary.counts() == {"segmented": 4, "skipped": 0, "failed": 0}
     expected = get_baseline("cp-basic").segment(sample_split[0].image)
-    for key in ("A/f1", "B/f1"):  # the PNG holds the same pixels as the TIFF
+    for key in ("plate/A/f1", "plate/B/f1"):  # the PNG holds the same pixels as the TIFF
         np.testing.assert_array_equal(tifffile.imread(out / f"{key}.tif"), expected)
     nuclei = pd.read_parquet(out / "nuclei.parquet")
     assert list(nuclei.columns) == list(MEASURE_COLUMNS)
-    assert nuclei["image"].tolist()[:1] == ["A/f1"] and set(nuclei["image"]) == {"A/f1", "A/f2", "A/f3", "B/f1"}
-    first = nuclei[nuclei["image"] == "A/f1"].reset_index(drop=True)
+    assert nuclei["image"].tolist()[:1] == ["plate/A/f1"] and set(nuclei["image"]) == {"plate/A/f1", "plate/A/f2", "plate/A/f3", "plate/B/f1"}
+    first = nuclei[nuclei["image"] == "plate/A/f1"].reset_index(drop=True)
     pd.testing.assert_frame_equal(first.astype({"image": object}),
-                                  measure(expected, sample_split[0].image, image_name="A/f1"))
+                                  measure(expected, sample_split[0].image, image_name="plate/A/f1"))
     pd.testing.assert_frame_equal(pd.read_csv(out / "nuclei.csv").astype(nuclei.dtypes.to_dict()), nuclei,
                                   check_exact=False)
     images = pd.read_parquet(out / "images.parquet")
-    assert images["image"].tolist() == ["A/f1", "A/f2", "A/f3", "B/f1"]
+    assert images["image"].tolist() == ["plate/A/f1", "plate/A/f2", "plate/A/f3", "plate/B/f1"]
     assert images["n_nuclei"].tolist() == nuclei.groupby("image", sort=False).size().tolist()
     assert (images["status"] == "ok").all() and not images["blank_field"].any()
     assert images["g1_peak"].notna().all() and ((images["fraction_2n"] > 0.3) & (images["fraction_2n"] <= 1)).all()
@@ -86,7 +102,7 @@ def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, 
     assert [image["status"] for image in manifest["images"]] == ["segmented"] * 4
     import roifile
 
-    assert len(roifile.roiread(out / "A" / "f1.rois.zip")) == int(expected.max())
+    assert len(roifile.roiread(out / "plate" / "A" / "f1.rois.zip")) == int(expected.max())
     assert (out / "dna_content.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -98,15 +114,15 @@ def test_a_bad_image_is_reported_and_skipped_and_the_exit_status_says_so(plate, 
     assert "4 images segmented, 0 skipped (done in an earlier run), 1 failed" in err
     assert f"failed: {plate / 'A' / 'broken.tif'}: ValueError" in err
     images = pd.read_parquet(out / "images.parquet").set_index("image")
-    assert images.loc["A/broken", "status"] == "failed" and "cannot read it" in images.loc["A/broken", "reason"]
-    assert not (out / "A" / "broken.tif").exists()
+    assert images.loc["plate/A/broken", "status"] == "failed" and "cannot read it" in images.loc["plate/A/broken", "reason"]
+    assert not (out / "plate" / "A" / "broken.tif").exists()
 
 
 def test_a_resumed_run_skips_finished_images_and_redoes_unfinished_ones(plate, tmp_path):
     out = tmp_path / "out"
     segment_images([plate], model="cp-basic", out=out, progress=False)
     first = _files(out)
-    (out / "A" / "f2.nuclei.parquet").unlink()  # interrupted after the labels, before the measurements
+    (out / "plate" / "A" / "f2.nuclei.parquet").unlink()  # interrupted after the labels, before the measurements
     summary = segment_images([plate], model="cp-basic", out=out, progress=False)
     assert [r.status for r in summary.results] == ["skipped", "segmented", "skipped", "skipped"]
     assert _files(out) == first
@@ -127,7 +143,7 @@ def test_a_local_cluster_gives_byte_identical_results_and_loads_the_model_once_p
     workers = {r.process for r in two.results}
     assert len(workers) == 2 and all(r.model_loads == 1 for r in two.results if r.status == "segmented")
     # resumed on the cluster: everything done is skipped, the result is unchanged
-    (cluster / "A" / "f3.nuclei.parquet").unlink()
+    (cluster / "plate" / "A" / "f3.nuclei.parquet").unlink()
     resumed = segment_images([plate], model=model, out=cluster, workers=2, progress=False)
     assert [r.status for r in resumed.results] == ["skipped", "skipped", "segmented", "failed", "skipped"]
     assert _files(cluster) == _files(single)
@@ -154,7 +170,7 @@ def test_batched_network_with_postprocessing_in_workers_gives_the_per_image_labe
     summary = segment_images([plate], model="unet-bbbc039-fast", out=batched, batch_size=2, workers=workers,
                              progress=False)
     assert [r.status for r in summary.results] == ["segmented"] * 3 + ["failed", "segmented"]
-    for key in ("A/f1", "A/f2", "A/f3", "B/f1"):
+    for key in ("plate/A/f1", "plate/A/f2", "plate/A/f3", "plate/B/f1"):
         a, b = tifffile.imread(single / f"{key}.tif"), tifffile.imread(batched / f"{key}.tif")
         assert np.mean(a == b) > 0.999, key  # batching may change bf16 rounding, not the nuclei
     manifest = json.loads((batched / "manifest.json").read_text())
@@ -171,8 +187,42 @@ def test_an_image_without_nuclei_joins_the_tables(plate, tmp_path):
     summary = segment_images([plate], model="cp-basic", out=out, csv=True, progress=False)
     assert summary.counts()["failed"] == 0
     images = pd.read_parquet(out / "images.parquet").set_index("image")
-    assert images.loc["A/empty", "n_nuclei"] == 0 and images.loc["A/empty", "blank_field"]
-    assert pd.read_parquet(out / "A" / "empty.nuclei.parquet").empty
+    assert images.loc["plate/A/empty", "n_nuclei"] == 0 and images.loc["plate/A/empty", "blank_field"]
+    assert pd.read_parquet(out / "plate" / "A" / "empty.nuclei.parquet").empty
     nuclei = pd.read_parquet(out / "nuclei.parquet")
-    assert "A/empty" not in set(nuclei["image"]) and len(nuclei) == images["n_nuclei"].sum()
+    assert "plate/A/empty" not in set(nuclei["image"]) and len(nuclei) == images["n_nuclei"].sum()
     assert len(pd.read_csv(out / "nuclei.csv")) == len(nuclei)
+
+
+def test_a_resumed_run_keeps_every_output_current(plate, tmp_path):
+    """Critic's report: after --overwrite without --csv/--rois the earlier CSV and ROIs kept the old
+    labels' numbers, and a resumed run with a new --saturation-value kept the old flags."""
+    import roifile
+
+    out = tmp_path / "out"
+    segment_images([plate], model="cp-basic", out=out, csv=True, rois=True, progress=False)
+    tifffile.imwrite(plate / "A" / "f1.tif", np.zeros((64, 64), np.uint16) + 7)  # a changed input
+    segment_images([plate], model="cp-basic", out=out, overwrite=True, progress=False)  # no --csv, no --rois
+    images = pd.read_csv(out / "images.csv").set_index("image")
+    assert images.loc["plate/A/f1", "n_nuclei"] == 0 == len(roifile.roiread(out / "plate" / "A" / "f1.rois.zip"))
+    resumed = segment_images([plate], model="cp-basic", out=out, saturation_value=7, progress=False)
+    assert resumed.results[0].status == "skipped" and resumed.results[0].quality["saturated_fraction"] == 1.0
+    table = pd.read_parquet(out / "images.parquet")
+    assert str(table["n_nuclei"].dtype) == "Int64" and str(table["blank_field"].dtype) == "boolean"
+
+
+def test_rois_asked_for_on_resume_are_added_without_segmenting_again(plate, tmp_path):
+    out = tmp_path / "out"
+    segment_images([plate], model="cp-basic", out=out, progress=False)
+    again = segment_images([plate], model="cp-basic", out=out, rois=True, progress=False)
+    assert {r.status for r in again.results} == {"skipped"}
+    assert (out / "plate" / "B" / "f1.rois.zip").is_file()
+
+
+def test_bad_arguments_write_nothing(plate, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="unknown"):
+        segment_images([plate], model="cp-basik", out=out, progress=False)
+    with pytest.raises(ValueError, match="positive pixel value"):
+        segment_images([plate], model="cp-basic", out=out, saturation_value=-5, progress=False)
+    assert not out.exists()

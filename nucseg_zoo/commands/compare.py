@@ -23,15 +23,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nucseg_zoo._atomic import refuse_to_overwrite
     from nucseg_zoo.leaderboard.compare import compare, save_comparison_png
 
     if args.out is not None and args.out.suffix.lower() != ".png":
         raise ValueError(f"--out must name a .png file, got {args.out}")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise FileNotFoundError(f"the folder of --out {args.out} does not exist")
     comparison, picture = compare(args.dir, args.first, args.second, image=args.image, mirror=args.mirror)
     out = args.out or Path(f"compare-{args.first}-{args.second}-{comparison.image}.png")
-    if not args.overwrite:
-        refuse_to_overwrite(out, what="picture")
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; not replacing it — pass --overwrite to replace it")
     print(comparison.summary())
     print(save_comparison_png(picture, comparison, out))
     return 0

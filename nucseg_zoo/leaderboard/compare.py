@@ -48,6 +48,11 @@ class Comparison:
 
 
 def _records(folder: Path, ids: tuple[str, str]) -> list[ResultRecord]:
+    if not (folder / "results").is_dir():
+        raise ValueError(f"{folder} is not a leaderboard folder (no results/ in it); pass --dir with the "
+                         "repository's validation/ folder")
+    if ids[0] == ids[1]:
+        raise ValueError(f"compare needs two different entries, got {ids[0]!r} twice")
     records = {record.entry.id: record for record in read_results(folder / "results")}
     for entry_id in ids:
         if entry_id not in records:
@@ -85,6 +90,8 @@ def compare(folder: str | Path, first: str, second: str, *, image: str | None = 
 
     folder = Path(folder)
     records = _records(folder, (first, second))
+    if image is not None and image.lower().endswith((".tif", ".tiff", ".png")):
+        image = image.rsplit(".", 1)[0]  # the file name works as well as the image name
     image = image or most_different_image(*records)
     samples = datasets.load(LEADERBOARD_DATASET, LEADERBOARD_SPLIT, mirror=mirror)
     if image not in samples.names:
@@ -143,8 +150,8 @@ def save_comparison_png(picture: np.ndarray, comparison: Comparison, path: str |
     from nucseg_zoo._atomic import atomic_path
 
     height, width = picture.shape[:2]
-    figure = plt.figure(figsize=(width / 100, height / 100 + 0.9), dpi=100)
-    axes = figure.add_axes((0, 0, 1, height / (height + 90)))
+    figure = plt.figure(figsize=(width / 100, height / 100 + 1.4), dpi=100)
+    axes = figure.add_axes((0, 0, 1, height / (height + 140)))
     axes.imshow(picture, interpolation="nearest")
     axes.set_axis_off()
     panel = (width - 16) / 3
@@ -152,14 +159,23 @@ def save_comparison_png(picture: np.ndarray, comparison: Comparison, path: str |
                                f"{comparison.second} (errors marked as in its atlas)",
                                "ground truth by who finds it at IoU 0.7")):
         axes.text(k * (panel + 8) + panel / 2, -8, title, ha="center", va="bottom", fontsize=11)
-    handles = [Patch(color=np.array(c) / 255, label=label) for c, label in (
+    from nucseg_zoo.leaderboard.atlas import LEGEND
+
+    patch = lambda colour, label: Patch(facecolor=np.array(colour[:3]) / 255, edgecolor="0.4", label=label)  # noqa: E731
+    marks = [patch(colour, label) for label, colour, _ in LEGEND]
+    who = [patch(colour, label) for colour, label in (
         (FOUND_BY_FIRST, f"only {comparison.first} ({len(comparison.only_first)})"),
         (FOUND_BY_SECOND, f"only {comparison.second} ({len(comparison.only_second)})"),
         (MISSED_BY_BOTH, f"neither ({len(comparison.neither)})"),
-        ((200, 200, 200), f"both ({len(comparison.both)})"))]
-    figure.legend(handles=handles, loc="upper center", ncol=4, fontsize=10, frameon=False)
+        (FOUND_BY_BOTH, f"both ({len(comparison.both)})"))]
+    figure.legend(handles=marks, loc="upper left", bbox_to_anchor=(0.0, 0.96), ncol=4, fontsize=8, frameon=False,
+                  title="left and middle: as in the error atlas", title_fontsize=8, alignment="left")
+    figure.legend(handles=who, loc="upper right", bbox_to_anchor=(1.0, 0.96), ncol=2, fontsize=9, frameon=False,
+                  title="right: ground truth found at IoU 0.7 by", title_fontsize=9, alignment="left")
     figure.text(0.01, 0.985, comparison.image, fontsize=10, va="top")
     path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of {path} does not exist")
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
     plt.close(figure)

@@ -114,13 +114,14 @@ def _outputs(out: Path, key: str, rois: bool) -> dict[str, Path]:
 
 
 def _finished(paths: dict[str, Path], input_sha256: str, source: str) -> dict | None:
-    """The stored per-image row when every output of an earlier run of this input and model exists."""
+    """The stored per-image row when the label file and measurements of an earlier run of this
+    input and model exist (ROIs, if asked for now, are added without segmenting again)."""
     import pyarrow.parquet as pq
 
     record = _earlier_record(paths["labels"])
     if not record or record.get("input_sha256") != input_sha256 or record.get("model") != source:
         return None
-    if not all(path.is_file() for path in paths.values()):
+    if not paths["nuclei"].is_file():
         return None
     try:
         metadata = pq.read_schema(paths["nuclei"]).metadata or {}
@@ -183,7 +184,18 @@ def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageRes
     if not options.overwrite:
         earlier = _finished(paths, result.input_sha256, options.source)
         if earlier is not None:
-            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], earlier["quality"]
+            import tifffile
+
+            from nucseg_zoo.screens.measure import image_quality
+
+            # the quality flags again, with this run's options (e.g. a new --saturation-value)
+            quality = image_quality(tifffile.imread(paths["labels"]), read_image(item.path, data),
+                                    saturation_value=options.saturation_value)
+            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _plain(quality)
+            if options.rois and not paths["rois"].is_file():  # ROIs asked for now, not in the earlier run
+                from nucseg_zoo.screens.rois import write_imagej_rois
+
+                write_imagej_rois(tifffile.imread(paths["labels"]), paths["rois"])
             return result, None
         record = _earlier_record(paths["labels"])
         if record is not None and (record.get("input_sha256"), record.get("model")) != (result.input_sha256,
@@ -192,6 +204,10 @@ def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageRes
                              f"another model ({record.get('model')}); pass --overwrite to replace them")
     result.reason = None
     return result, read_image(item.path, data)
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 
 def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, labels: np.ndarray, out: Path,
@@ -206,18 +222,18 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
     nuclei = measure(labels, image, image_name=item.key)
     result.n_nuclei = len(nuclei)
-    result.quality = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in
-                      image_quality(labels, image, saturation_value=options.saturation_value).items()}
+    result.quality = _plain(image_quality(labels, image, saturation_value=options.saturation_value))
     paths = _outputs(out, item.key, options.rois)
     paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
               "model": options.source}
     with atomic_path(paths["labels"]) as tmp:
         tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
-    if options.rois:
+    rois = out / f"{item.key}.rois.zip"
+    if options.rois or rois.is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
         from nucseg_zoo.screens.rois import write_imagej_rois
 
-        write_imagej_rois(labels, paths["rois"], overwrite=True)
+        write_imagej_rois(labels, rois, overwrite=True)
     _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
                                            "n_nuclei": result.n_nuclei, "quality": result.quality},
                  schema=nuclei_schema())
@@ -506,7 +522,7 @@ def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *
                      "g1_peak": None if readout is None else readout.g1_peak,
                      "fraction_2n": None if readout is None else readout.fraction_2n,
                      "fraction_4n": None if readout is None else readout.fraction_4n})
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows).astype({"n_nuclei": "Int64", "blank_field": "boolean"})  # NA for failed images
     paths = [out / "images.parquet"]
     _write_table(frame, paths[0], {})
     if csv:
@@ -577,12 +593,15 @@ def segment_images(
         raise ValueError(f"workers must be at least 1, got {workers}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if saturation_value is not None and not saturation_value > 0:
+        raise ValueError(f"saturation_value must be a positive pixel value (e.g. 4095 for 12-bit data), "
+                         f"got {saturation_value}")
     out = Path(out)
-    items = find_inputs(inputs)
+    items = find_inputs(inputs, exclude=out)
+    source = resolve_source(model)  # an unknown model is an error before anything is written
     options = RunOptions(source=model, device=device, precision=precision, rois=rois, overwrite=overwrite,
                          saturation_value=saturation_value)
     _check_plan(items, out, options)
-    source = resolve_source(model)
     segmenter = _segmenter(options)
     statistics = None
     if getattr(segmenter, "needs_dataset_statistics", False):
@@ -613,9 +632,13 @@ def segment_images(
             with Client(scheduler) as client:
                 results = run(client)
         else:
-            with _quiet_distributed(), LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                    dashboard_address=":0") as cluster, Client(cluster) as client:
+            import tempfile
+
+            with _quiet_distributed(), tempfile.TemporaryDirectory(prefix="nucseg-zoo-dask-") as scratch, \
+                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                 local_directory=scratch) as cluster, Client(cluster) as client:
                 results = run(client)
+    csv = csv or (out / "nuclei.csv").is_file()  # an earlier run's CSVs are kept current, never left stale
     files, intensities = _combine(results, out, csv=csv)
     readouts = _dna_content_readouts(intensities)
     files += _write_images_table(results, readouts, out, csv=csv)

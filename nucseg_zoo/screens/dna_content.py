@@ -166,6 +166,8 @@ def _histogram_panel(ax, title: str, values: np.ndarray | None, empty_note: str)
         ax.hist(np.clip(values, _BINS[0], _BINS[-1]), bins=_BINS, color="0.3")
     ax.set_title(title, fontsize=8)
     ax.set_xticks([0, 2, 4, 6, 8], ["0", "2N", "4N", "6N", "8N"])
+    ax.tick_params(labelbottom=True)  # also above an incomplete last row
+    ax.set_ylabel("nuclei", fontsize=8)
 
 
 def plot_dna_content(per_image: Mapping[str, DnaContent], path: str | os.PathLike, *,
@@ -206,8 +208,8 @@ def plot_dna_content(per_image: Mapping[str, DnaContent], path: str | os.PathLik
                        np.concatenate([_usable(c) for c in measured]) if measured else None,
                        f"no image with {MIN_NUCLEI} or more nuclei"))
     for name, content in list(per_image.items())[:MAX_PANELS]:
-        short = name if len(name) <= 24 else "…" + name[-23:]  # keys of screens can be long paths
-        panels.append((f"{short}\nn={content.n}  G1={content.g1_peak:.4g}",
+        short = name if len(name) <= 28 else name[:27] + "…"  # keys start with folder, well and site
+        panels.append((f"{short}\nn={content.n}  G1={content.g1_peak:.3g}",
                        None if math.isnan(content.g1_peak) else _usable(content),
                        f"too few nuclei\n(n = {content.n} < {MIN_NUCLEI})"))
     n_cols = min(4, len(panels))

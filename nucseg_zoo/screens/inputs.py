@@ -8,12 +8,14 @@ together give ``OUT/plate1/A01.tif`` and ``OUT/plate2/A01.tif``.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import io
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -41,48 +43,76 @@ def _stem(path: Path) -> str:
     return name[:-4] if name.lower().endswith(".ome") else name
 
 
-def _expand(spec: str | os.PathLike) -> list[Path]:
+def _inside(path: Path, folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def _expand(spec: str | os.PathLike, exclude: Path | None) -> tuple[list[Path], Path | None]:
+    """The image files of one spec and the folder their keys are relative to (None: decided
+    later for explicitly named files)."""
     path = Path(spec)
     if path.is_file():
-        return [path]
+        return [path], None
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                       and not _inside(p, exclude))
         if not found:
-            raise ValueError(f"folder {path} holds no {'/'.join(IMAGE_SUFFIXES)} images (searched recursively)")
-        return found
+            raise ValueError(f"folder {path} holds no {'/'.join(IMAGE_SUFFIXES)} images (searched recursively"
+                             f"{', outside --out' if exclude is not None else ''})")
+        return found, path.absolute().parent  # keys keep the folder's own name: stable as the folder fills
     if glob.has_magic(str(spec)):
         found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
-                       if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+                       if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES and not _inside(Path(p), exclude))
         if not found:
             raise ValueError(f"pattern {spec!r} matches no {'/'.join(IMAGE_SUFFIXES)} image")
-        return found
+        parts = Path(spec).parts
+        base = Path(*parts[:next(i for i, part in enumerate(parts) if glob.has_magic(part))] or ["."])
+        return found, base.absolute()
     raise FileNotFoundError(f"input {spec} is neither a file, a folder nor a glob pattern that matches")
 
 
-def find_inputs(specs: Sequence[str | os.PathLike]) -> list[ImageInput]:
+def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
+                exclude: str | os.PathLike | None = None) -> list[ImageInput]:
     """The images named by ``specs`` (files, folders searched recursively, glob patterns with
     ``*``, ``?``, ``[...]`` and ``**``), each once, in the order given (folders and patterns
     sorted), with their output keys.
+
+    Keys: an image found in folder ``F`` is ``F``'s name plus its path below ``F``
+    (``plate1/A/A01``), one matched by a pattern its path below the pattern's fixed part
+    (``'screen/**/*.tif'`` → ``A/A01``), and explicitly named files their path below the
+    files' common folder (one file: its name). A folder's keys do not change as it fills.
+
+    Args:
+        specs: one spec or a sequence of them.
+        exclude: a folder whose contents are never inputs (the output folder, which may lie
+            inside an input folder).
 
     Raises:
         FileNotFoundError: a spec names nothing.
         ValueError: a folder or pattern holds no image, or two images would share outputs
             (same name but suffix in one folder, e.g. ``A01.tif`` and ``A01.png``).
     """
-    paths: list[Path] = []
+    if isinstance(specs, (str, os.PathLike)):
+        specs = [specs]
+    exclude = Path(exclude) if exclude is not None else None
+    found: list[tuple[Path, Path | None]] = []
     seen: set[Path] = set()
     for spec in specs:
-        for path in _expand(spec):
+        paths, root = _expand(spec, exclude)
+        for path in paths:
             real = path.resolve()
             if real not in seen:
                 seen.add(real)
-                paths.append(path)
-    if not paths:
+                found.append((path, root))
+    if not found:
         raise ValueError("no input images given")
-    root = Path(os.path.commonpath([path.absolute().parent for path in paths]))
+    named = [path.absolute().parent for path, root in found if root is None]
+    files_root = Path(os.path.commonpath(named)) if named else None
     inputs, owners = [], {}
-    for path in paths:
-        relative = path.absolute().parent.relative_to(root)
+    for path, root in found:
+        relative = path.absolute().parent.relative_to(root or files_root)
         key = str(PurePosixPath(*relative.parts, _stem(path)))
         if key in owners:
             raise ValueError(f"{owners[key]} and {path} would write the same outputs ({key}.*): rename one "
@@ -90,6 +120,17 @@ def find_inputs(specs: Sequence[str | os.PathLike]) -> list[ImageInput]:
         owners[key] = path
         inputs.append(ImageInput(path, key))
     return inputs
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
@@ -106,7 +147,8 @@ def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
 
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            image = tifffile.imread(path if data is None else io.BytesIO(data), squeeze=True)
+            with _quiet("tifffile"):  # its warnings about a broken file come before our clearer error
+                image = tifffile.imread(path if data is None else io.BytesIO(data), squeeze=True)
         else:
             image = iio.imread(path if data is None else data, extension=path.suffix)
     except Exception as err:  # each reader has its own errors; all mean "not a readable image"
