@@ -34,12 +34,17 @@ def default_precision(device: torch.device) -> str:
 
 
 @torch.no_grad()
-def _run(model: torch.nn.Module, block: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
-    tensor = torch.from_numpy(block)[None, None].to(device)
+def _run_batch(model: torch.nn.Module, blocks: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
+    """The network on ``(B, h, w)`` float32 blocks → ``(B, C, h, w)`` float32."""
+    tensor = torch.from_numpy(blocks)[:, None].to(device)
     tensor = tensor.contiguous(memory_format=torch.channels_last)
     with autocast_context(device, precision):
         output = model(tensor)
-    return output[0].float().cpu().numpy()
+    return output.float().cpu().numpy()
+
+
+def _run(model: torch.nn.Module, block: np.ndarray, device: torch.device, precision: str) -> np.ndarray:
+    return _run_batch(model, block[None], device, precision)[0]
 
 
 def predict_tiled(
@@ -81,7 +86,6 @@ def predict_tiled(
     return predict_blocks(image, (plan, plan), lambda block: _run(model, block, device, precision), tile=tile)
 
 
-@torch.no_grad()
 def predict_batch(
     model: torch.nn.Module,
     images: list[np.ndarray],
@@ -120,9 +124,6 @@ def predict_batch(
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
             batch = np.stack([np.pad(np.asarray(images[i], np.float32), padding, mode=BORDER_MODE) for i in chunk])
-            tensor = torch.from_numpy(batch)[:, None].to(device).contiguous(memory_format=torch.channels_last)
-            with autocast_context(device, precision):
-                result = model(tensor).float().cpu().numpy()
-            for i, output in zip(chunk, result):
+            for i, output in zip(chunk, _run_batch(model, batch, device, precision)):
                 outputs[i] = np.ascontiguousarray(output[:, halo:halo + shape[0], halo:halo + shape[1]])
     return outputs

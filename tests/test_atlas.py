@@ -155,7 +155,7 @@ def test_atlas_lists_images_worst_first():
     record = read_results(COMMITTED / "results")[0]
     page = (COMMITTED / "atlas" / f"{record.entry.id}.html").read_text()
     order = [chunk.split('"')[0] for chunk in page.split('<figure id="')[1:]]
-    by_f1 = {s.name: float(np.mean(list(s.f1.values()))) for s in record.evaluation.scores.images}
+    by_f1 = {s.name: s.average_f1 for s in record.evaluation.scores.images}
     assert [by_f1[name] for name in order] == sorted(by_f1.values())
 
 

@@ -201,6 +201,13 @@ def test_dataset_with_empty_images():
     assert json.loads(as_json)["missed_by_size"] == {b: None for b in SIZE_BINS}
 
 
+def test_an_images_average_f1_is_the_mean_over_thresholds_of_its_f1():
+    y = _discs((40, 40), {1: (10, 10, 5), 2: (28, 28, 6)})
+    scores = score_image(y, np.where(y == 2, 0, y))  # one of two nuclei found: F1 2/3 at every threshold
+    assert scores.average_f1 == pytest.approx(2 / 3)
+    assert scores.average_f1 == pytest.approx(sum(scores.f1.values()) / len(THRESHOLDS))
+
+
 def test_average_f1_is_mean_over_images_then_thresholds():
     y_true = _discs((60, 60), {1: (15, 15, 8), 2: (45, 45, 8)})
     y_pred = _discs((60, 60), {1: (15, 17, 8)})

@@ -45,7 +45,7 @@ def print_image_table(evaluation: Evaluation) -> None:
     for image, time in zip(evaluation.scores.images, seconds):
         f1 = image.f1
         print(f"{image.name[:24]:<24} {image.n_true:>5} {image.n_pred:>5} {f1[0.5]:>6.3f} {f1[0.7]:>6.3f} "
-              f"{f1[0.9]:>6.3f} {sum(f1.values()) / len(f1):>6.3f} {image.missed:>6} {image.splits:>5} "
+              f"{f1[0.9]:>6.3f} {image.average_f1:>6.3f} {image.missed:>6} {image.splits:>5} "
               f"{image.merges:>5} {'' if time is None else f'{time:.2f}':>6}")
     print()
 

@@ -127,11 +127,6 @@ def check_errors_match_scores(errors: ObjectErrors, scores: ImageScores, *, wher
                          f"(marked vs recorded: {differ}); re-evaluate the entry")
 
 
-def average_f1(scores: ImageScores) -> float:
-    """Per-image average F1 over the IoU thresholds (the headline metric of one image)."""
-    return float(np.mean(list(scores.f1.values())))
-
-
 def _png(rgba: np.ndarray) -> bytes:
     """Lossless PNG of an ``(H, W, 4)`` uint8 overlay: palette + transparency when it has at most
     256 colours (always here: a few marks over transparency; ~2x smaller than RGBA), else RGBA."""
@@ -224,7 +219,7 @@ _HEAD = ["image", "average F1", "F1@0.7", "GT", "predicted", *[f"missed {b}" for
 
 def _row_cells(image: AtlasImage) -> list[str]:
     s = image.scores
-    return [f'<a href="#{html.escape(image.name)}">{html.escape(image.name)}</a>', f"{average_f1(s):.3f}",
+    return [f'<a href="#{html.escape(image.name)}">{html.escape(image.name)}</a>', f"{s.average_f1:.3f}",
             f"{s.f1[0.7]:.3f}", str(s.n_true), str(s.n_pred), *[str(s.missed_by_size[b][0]) for b in SIZE_BINS],
             str(s.extra_objects), str(s.splits), str(s.merges)]
 
@@ -232,7 +227,7 @@ def _row_cells(image: AtlasImage) -> list[str]:
 def atlas_html(record: ResultRecord, images: Sequence[AtlasImage]) -> str:
     """The atlas page: legend, a table of the images worst first, then every image with its marks."""
     entry, scores = record.entry, record.evaluation.scores
-    ordered = sorted(images, key=lambda image: (average_f1(image.scores), image.name))
+    ordered = sorted(images, key=lambda image: (image.scores.average_f1, image.name))
     legend = "".join(f"<span>{_swatch(colour, kind)}{html.escape(label)}</span>" for label, colour, kind in LEGEND)
     rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in _row_cells(image)) + "</tr>" for image in ordered)
     figures = []
@@ -245,7 +240,7 @@ def atlas_html(record: ResultRecord, images: Sequence[AtlasImage]) -> str:
             f'<img src="images/{name}.webp" width="{width}" height="{height}" loading="lazy" alt="{name}">'
             f'<img class="marks" src="{html.escape(entry.id)}/{name}.png" width="{width}" height="{height}" '
             f'loading="lazy" alt="errors marked on {name}"></div>'
-            f"<figcaption>#{rank} <b>{name}</b>: average F1 {average_f1(s):.3f}; {s.n_true} GT, {s.n_pred} predicted; "
+            f"<figcaption>#{rank} <b>{name}</b>: average F1 {s.average_f1:.3f}; {s.n_true} GT, {s.n_pred} predicted; "
             f"missed at 0.7: {missed}; {s.extra_objects} extra, {s.splits} splits, {s.merges} merges</figcaption>"
             "</figure>")
     title = f"Error atlas: {entry.name}"

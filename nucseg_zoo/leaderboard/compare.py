@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 from nucseg_zoo.leaderboard.atlas import (
-    average_f1,
     check_errors_match_scores,
     display_image,
     overlay,
@@ -66,7 +65,7 @@ def _records(folder: Path, ids: tuple[str, str]) -> list[ResultRecord]:
 def most_different_image(first: ResultRecord, second: ResultRecord) -> str:
     """The test image on which the two entries' per-image average F1 differ most (ties: by name)."""
     pairs = zip(first.evaluation.scores.images, second.evaluation.scores.images)
-    return min(((-abs(average_f1(a) - average_f1(b)), a.name) for a, b in pairs))[1]
+    return min(((-abs(a.average_f1 - b.average_f1), a.name) for a, b in pairs))[1]
 
 
 def compare(folder: str | Path, first: str, second: str, *, image: str | None = None,

@@ -123,6 +123,11 @@ class ImageScores:
         return self._per_threshold(_f1)
 
     @property
+    def average_f1(self) -> float:
+        """This image's F1 averaged over :data:`THRESHOLDS` (its share of the headline number)."""
+        return float(np.mean(list(self.f1.values())))
+
+    @property
     def extra_objects(self) -> int:
         """Predicted objects without a match at IoU 0.7 (FP at 0.7)."""
         return self.fp[MISS_THRESHOLD]

@@ -20,6 +20,7 @@ The parts, usable on their own: :func:`measure` (one row per nucleus) and
 (no background subtraction); geometry is in pixels, as :mod:`skimage.measure`.
 """
 
+from nucseg_zoo.screens.batch import RunSummary, segment_images
 from nucseg_zoo.screens.dna_content import (
     BAND_2N,
     BAND_4N,
@@ -35,7 +36,6 @@ from nucseg_zoo.screens.measure import (
     measure,
     noise_sigma,
 )
-from nucseg_zoo.screens.batch import RunSummary, segment_images
 from nucseg_zoo.screens.rois import write_imagej_rois
 
 __all__ = [

@@ -23,10 +23,8 @@ image and the DNA-content readout one number per nucleus).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
 import sys
 import time
@@ -38,6 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
+from nucseg_zoo.screens._logging import quiet
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 
 LABEL_WRITER = "nucseg-zoo segment"
@@ -106,25 +105,20 @@ def _earlier_record(target: Path) -> dict | None:
     return record if isinstance(record, dict) and record.get("written_by") == LABEL_WRITER else None
 
 
-def _outputs(out: Path, key: str, rois: bool) -> dict[str, Path]:
-    paths = {"labels": out / f"{key}.tif", "nuclei": out / f"{key}.nuclei.parquet"}
-    if rois:
-        paths["rois"] = out / f"{key}.rois.zip"
-    return paths
+def _outputs(out: Path, key: str) -> dict[str, Path]:
+    """The per-image files of image ``key`` (the ROI zip exists only when asked for)."""
+    return {"labels": out / f"{key}.tif", "nuclei": out / f"{key}.nuclei.parquet", "rois": out / f"{key}.rois.zip"}
 
 
-def _finished(paths: dict[str, Path], input_sha256: str, source: str) -> dict | None:
-    """The stored per-image row when the label file and measurements of an earlier run of this
-    input and model exist (ROIs, if asked for now, are added without segmenting again)."""
+def _measured(nuclei: Path, input_sha256: str, source: str) -> dict | None:
+    """The per-image row stored with the measurements of an earlier run of this input and model,
+    or None when they are missing, unreadable or of something else."""
     import pyarrow.parquet as pq
 
-    record = _earlier_record(paths["labels"])
-    if not record or record.get("input_sha256") != input_sha256 or record.get("model") != source:
-        return None
-    if not paths["nuclei"].is_file():
+    if not nuclei.is_file():
         return None
     try:
-        metadata = pq.read_schema(paths["nuclei"]).metadata or {}
+        metadata = pq.read_schema(nuclei).metadata or {}
         row = json.loads(metadata[b"nucseg_zoo"])
     except Exception:  # unreadable or foreign measurements: redo them
         return None
@@ -180,29 +174,27 @@ def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageRes
     result = ImageResult(image=item.key, input=str(item.path), status="failed", process=os.getpid())
     data = item.path.read_bytes()
     result.input_sha256 = hashlib.sha256(data).hexdigest()
-    paths = _outputs(out, item.key, options.rois)
-    if not options.overwrite:
-        earlier = _finished(paths, result.input_sha256, options.source)
-        if earlier is not None:
+    paths = _outputs(out, item.key)
+    record = None if options.overwrite else _earlier_record(paths["labels"])
+    if record is not None:
+        if (record.get("input_sha256"), record.get("model")) != (result.input_sha256, options.source):
+            raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
+                             f"another model ({record.get('model')}); pass --overwrite to replace them")
+        earlier = _measured(paths["nuclei"], result.input_sha256, options.source)
+        if earlier is not None:  # done in an earlier run (labels without measurements: interrupted, redone)
             import tifffile
 
             from nucseg_zoo.screens.measure import image_quality
 
+            labels = tifffile.imread(paths["labels"])
             # the quality flags again, with this run's options (e.g. a new --saturation-value)
-            quality = image_quality(tifffile.imread(paths["labels"]), read_image(item.path, data),
-                                    saturation_value=options.saturation_value)
+            quality = image_quality(labels, read_image(item.path, data), saturation_value=options.saturation_value)
             result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _plain(quality)
             if options.rois and not paths["rois"].is_file():  # ROIs asked for now, not in the earlier run
                 from nucseg_zoo.screens.rois import write_imagej_rois
 
-                write_imagej_rois(tifffile.imread(paths["labels"]), paths["rois"])
+                write_imagej_rois(labels, paths["rois"])
             return result, None
-        record = _earlier_record(paths["labels"])
-        if record is not None and (record.get("input_sha256"), record.get("model")) != (result.input_sha256,
-                                                                                    options.source):
-            raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
-                             f"another model ({record.get('model')}); pass --overwrite to replace them")
-    result.reason = None
     return result, read_image(item.path, data)
 
 
@@ -223,17 +215,16 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     nuclei = measure(labels, image, image_name=item.key)
     result.n_nuclei = len(nuclei)
     result.quality = _plain(image_quality(labels, image, saturation_value=options.saturation_value))
-    paths = _outputs(out, item.key, options.rois)
+    paths = _outputs(out, item.key)
     paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
               "model": options.source}
     with atomic_path(paths["labels"]) as tmp:
         tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
-    rois = out / f"{item.key}.rois.zip"
-    if options.rois or rois.is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
+    if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
         from nucseg_zoo.screens.rois import write_imagej_rois
 
-        write_imagej_rois(labels, rois, overwrite=True)
+        write_imagej_rois(labels, paths["rois"], overwrite=True)
     _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
                                            "n_nuclei": result.n_nuclei, "quality": result.quality},
                  schema=nuclei_schema())
@@ -292,11 +283,12 @@ def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> Non
     real_inputs = {item.path.resolve() for item in inputs}
     input_files = {(stat.st_dev, stat.st_ino) for stat in (item.path.stat() for item in inputs)}  # hard links too
     for item in inputs:
-        for path in _outputs(out, item.key, options.rois).values():
+        paths = _outputs(out, item.key)
+        for path in paths.values():
             if path.resolve() in real_inputs or (path.exists() and (path.stat().st_dev, path.stat().st_ino) in input_files):
                 raise PlanError(f"the outputs of {item.path} would be written to {path}, which is an input "
                                 "image; choose another --out folder (inputs are never overwritten)")
-        labels = _outputs(out, item.key, options.rois)["labels"]
+        labels = paths["labels"]
         if labels.exists():
             record = _earlier_record(labels)
             if record is None:
@@ -344,6 +336,25 @@ def _run_local(inputs: list[ImageInput], out: Path, options: RunOptions, progres
         yield process_image(item, out, options)
 
 
+class _InputOrder:
+    """Results that arrive in any order, handed on in input order (advancing a progress bar)."""
+
+    def __init__(self, bar) -> None:
+        self._waiting: dict[int, ImageResult] = {}
+        self._next = 0
+        self._bar = bar
+
+    def add(self, index: int, result: ImageResult) -> list[ImageResult]:
+        """Take the result of input ``index``; return those now ready, in input order."""
+        self._waiting[index] = result
+        ready = []
+        while self._next in self._waiting:
+            ready.append(self._waiting.pop(self._next))
+            self._next += 1
+        self._bar.update(len(ready))
+        return ready
+
+
 def _run_dask(inputs: list[ImageInput], out: Path, options: RunOptions, client, progress: bool
               ) -> Iterator[ImageResult]:
     """Stream the images through a Dask client, a bounded number in flight; results in input order."""
@@ -353,8 +364,6 @@ def _run_dask(inputs: list[ImageInput], out: Path, options: RunOptions, client, 
     in_flight = max(2, 2 * sum(client.nthreads().values()))
     options = client.scatter(options, broadcast=True)  # sent once, not with every image
     pending = iter(enumerate(inputs))
-    done: dict[int, ImageResult] = {}
-    next_index = 0
     futures = as_completed()
     for _ in range(in_flight):
         step = next(pending, None)
@@ -362,17 +371,14 @@ def _run_dask(inputs: list[ImageInput], out: Path, options: RunOptions, client, 
             break
         futures.add(client.submit(_indexed, step[0], step[1], out, options, pure=False))
     with tqdm(total=len(inputs), desc="segment", unit="image", disable=not progress, file=sys.stderr) as bar:
+        order = _InputOrder(bar)
         for future in futures:
             index, result = future.result()
             future.release()
-            done[index] = result
-            bar.update()
             step = next(pending, None)
             if step is not None:
                 futures.add(client.submit(_indexed, step[0], step[1], out, options, pure=False))
-            while next_index in done:
-                yield done.pop(next_index)
-                next_index += 1
+            yield from order.add(index, result)
 
 
 def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch_size: int, client,
@@ -385,10 +391,9 @@ def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch
     segmenter = _segmenter(options)
     to_labels = segmenter.postprocessor()
     limit = batch_size + (2 * sum(client.nthreads().values()) if client is not None else 0)
-    done: dict[int, ImageResult] = {}
     futures: dict[int, Any] = {}
-    next_index = 0
     with tqdm(total=len(inputs), desc="segment", unit="image", disable=not progress, file=sys.stderr) as bar:
+        order = _InputOrder(bar)
         for start in range(0, len(inputs), batch_size):
             ready = []
             for index in range(start, min(start + batch_size, len(inputs))):
@@ -399,34 +404,27 @@ def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch
                     result, image = _failed(item, err), None
                 result.seconds = time.perf_counter() - started
                 if image is None:
-                    done[index] = result
+                    yield from order.add(index, result)
                 else:
                     ready.append((index, item, result, image))
             for (index, item, result, image), probabilities in zip(ready, _predict_each(segmenter, ready, batch_size)):
                 if isinstance(probabilities, BaseException):
-                    done[index] = _failed(item, probabilities)
+                    yield from order.add(index, _failed(item, probabilities))
                     continue
                 result.model_loads = _MODEL_LOADS[0]
                 if client is None:
-                    done[index] = finish_image(item, result, image, probabilities, to_labels, out, options)
+                    yield from order.add(index, finish_image(item, result, image, probabilities, to_labels, out,
+                                                             options))
                 else:
                     futures[index] = client.submit(finish_image, item, result, image, probabilities, to_labels,
                                                    out, options, pure=False)
             for index in [index for index, future in futures.items() if future.done()]:
-                done[index] = futures.pop(index).result()
+                yield from order.add(index, futures.pop(index).result())
             while len(futures) > limit:  # the workers fall behind: wait for the oldest image
                 oldest = min(futures)
-                done[oldest] = futures.pop(oldest).result()
-            while next_index in done:
-                bar.update()
-                yield done.pop(next_index)
-                next_index += 1
+                yield from order.add(oldest, futures.pop(oldest).result())
         for index in sorted(futures):
-            done[index] = futures[index].result()
-        while next_index in done:
-            bar.update()
-            yield done.pop(next_index)
-            next_index += 1
+            yield from order.add(index, futures.pop(index).result())
 
 
 def _predict_each(segmenter, ready: list, batch_size: int) -> list:
@@ -634,7 +632,8 @@ def segment_images(
         else:
             import tempfile
 
-            with _quiet_distributed(), tempfile.TemporaryDirectory(prefix="nucseg-zoo-dask-") as scratch, \
+            # dask.distributed's start-up and shut-down chatter (INFO) stays out of the terminal
+            with quiet("distributed"), tempfile.TemporaryDirectory(prefix="nucseg-zoo-dask-") as scratch, \
                     LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                                  local_directory=scratch) as cluster, Client(cluster) as client:
                 results = run(client)
@@ -660,18 +659,6 @@ def segment_images(
     write_text_atomically(out / "manifest.json", json.dumps(manifest, indent=1, default=str) + "\n")
     files.append(out / "manifest.json")
     return RunSummary(out=out, results=results, files=files)
-
-
-@contextlib.contextmanager
-def _quiet_distributed() -> Iterator[None]:
-    """Keep dask.distributed's start-up and shut-down chatter (INFO) out of the user's terminal."""
-    logger = logging.getLogger("distributed")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _readable(path: Path) -> bool:

@@ -8,16 +8,17 @@ together give ``OUT/plate1/A01.tif`` and ``OUT/plate2/A01.tif``.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import io
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
+
+from nucseg_zoo.screens._logging import quiet
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
 """Suffixes of the images a folder or pattern contributes (case-insensitive)."""
@@ -122,17 +123,6 @@ def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
     return inputs
 
 
-@contextlib.contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
     """A 2-D image file: TIFF (also single-plane OME-TIFF and ImageJ hyperstacks, whose
     singleton axes are dropped) by ``tifffile``, other formats by ``imageio``; decoded from
@@ -147,7 +137,7 @@ def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
 
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            with _quiet("tifffile"):  # its warnings about a broken file come before our clearer error
+            with quiet("tifffile", logging.ERROR):  # its warnings about a broken file come before our clearer error
                 image = tifffile.imread(path if data is None else io.BytesIO(data), squeeze=True)
         else:
             image = iio.imread(path if data is None else data, extension=path.suffix)
