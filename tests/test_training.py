@@ -293,3 +293,46 @@ def test_distillation_refuses_another_teacher_weights_and_bad_recipes(tiny_recip
         path.write_text(yaml.safe_dump({**raw, "distillation": distillation}))
         with pytest.raises(ValueError, match=problem):
             Recipe.from_yaml(path)
+
+
+def test_weight_averaging_ships_the_averaged_network_and_resumes_exactly(tiny_recipe, tmp_path):
+    recipe = replace(tiny_recipe, weight_averaging={"decay": 0.5})
+    averages = []  # the averaged network after each epoch, read from the resume point
+
+    def keep_average(record):
+        averages.append(torch.load(tmp_path / "straight" / "last.pt", weights_only=False)["averaged"])
+
+    best = train(recipe, tmp_path / "straight", precision="fp32", progress=False, on_epoch=keep_average)
+    last = torch.load(tmp_path / "straight" / "last.pt", weights_only=False)
+    live, averaged = last["model"], last["averaged"]
+    assert any(live[key].is_floating_point() and not torch.equal(live[key], averaged[f"module.{key}"])
+               for key in live)  # the average is not the live network
+    assert int(averaged["n_averaged"]) == recipe.total_steps
+    log = [json.loads(line) for line in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
+    scores = [record["validation_average_f1"] for record in log]
+    best_epoch = scores.index(max(scores))
+    shipped = torch.load(best, weights_only=True)
+    for key in shipped:  # best.pt is the averaged network of the best validation epoch
+        torch.testing.assert_close(shipped[key], averages[best_epoch][f"module.{key}"], rtol=0, atol=0)
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(record):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        train(recipe, tmp_path / "resumed", precision="fp32", progress=False, on_epoch=interrupt)
+    train(recipe, tmp_path / "resumed", precision="fp32", resume=True, progress=False)
+    resumed = torch.load(tmp_path / "resumed" / "last.pt", weights_only=False)["averaged"]
+    for key in averaged:
+        torch.testing.assert_close(resumed[key], averaged[key], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("averaging", [{"decay": 1.0}, {"decay": 0}, {"decay": 0.9, "start": 3}, {}])
+def test_weight_averaging_refuses_bad_recipes(averaging, tmp_path):
+    path = zoo_entry_dir("unet-bbbc039") / "recipe.yaml"
+    bad = tmp_path / "recipe.yaml"
+    bad.write_text(path.read_text() + f"weight_averaging: {json.dumps(averaging)}\n")
+    with pytest.raises(ValueError, match="weight_averaging"):
+        Recipe.from_yaml(bad)

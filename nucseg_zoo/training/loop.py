@@ -3,7 +3,8 @@
 Layout of a run folder::
 
     last.pt          full state after the latest finished epoch (resume point)
-    best.pt          model state dict with the best validation average F1
+    best.pt          model state dict with the best validation average F1 (the averaged
+                     network's when the recipe has ``weight_averaging``)
     log.jsonl        one JSON line per epoch (loss, validation average F1, lr, seconds)
 
 Each epoch draws its crops from a generator seeded by (recipe seed, epoch), so a run
@@ -84,6 +85,16 @@ def learning_rate(recipe: Recipe, step: int) -> float:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, recipe.total_steps - warmup)
     return final + 0.5 * (peak - final) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def weight_average(recipe: Recipe, model: torch.nn.Module) -> torch.optim.swa_utils.AveragedModel | None:
+    """The exponential moving average of ``model`` the recipe asks for (weights and buffers), or None."""
+    if not recipe.weight_averaging:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.weight_averaging["decay"]),
+                         use_buffers=True)
 
 
 def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, device: torch.device,
@@ -192,6 +203,9 @@ def train(
             model.load_state_dict(load_init_weights(recipe, init_weights, torch_device))
         if log_path.exists():
             log_path.unlink()
+    averaged = weight_average(recipe, model)  # starts from the (resumed or warm-start) weights
+    if averaged is not None and start_epoch > 0:
+        averaged.load_state_dict(state["averaged"])
 
     train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
     soft_targets = None
@@ -234,12 +248,15 @@ def train(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
+            if averaged is not None:
+                averaged.update_parameters(model)
             losses.append(loss.detach())  # no .item() per step: the next batch is drawn while the GPU runs
             if progress and step_in_epoch % 20 == 19:
                 bar.set_postfix(loss=f"{torch.stack(losses[-20:]).mean().item():.4f}")
         train_loss = torch.stack(losses).mean().item()
         train_seconds = time.perf_counter() - started
-        probabilities = validation_predictions(model, val_samples, recipe, torch_device, precision)
+        shipped = model if averaged is None else averaged.module
+        probabilities = validation_predictions(shipped, val_samples, recipe, torch_device, precision)
         val_f1 = average_f1(probabilities, val_truths, PostprocessingParams())
         record = {"recipe_version": recipe.version, "epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,
                   "train_loss": train_loss, "validation_average_f1": val_f1,
@@ -248,8 +265,9 @@ def train(
                   "seconds": round(time.perf_counter() - started, 1), "device": device, "precision": precision}
         if val_f1 > best_f1:
             best_f1 = val_f1
-            atomic_torch_save(model.state_dict(), best_path)
+            atomic_torch_save(shipped.state_dict(), best_path)
         atomic_torch_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                           "averaged": None if averaged is None else averaged.state_dict(),
                            "best_f1": best_f1, "recipe_digest": recipe.digest(), "recipe": recipe.to_dict()},
                           last_path)
         with open(log_path, "a") as handle:

@@ -57,6 +57,10 @@ class Recipe:
     "sha256": the teacher's weights, "weight": w}``. The loss becomes
     ``(1 - w) * CE(labels) + w * CE(teacher probabilities)``, both pixel-weighted; the teacher's
     probabilities are predicted once per training image (see :mod:`nucseg_zoo.training.teacher`)."""
+    weight_averaging: dict[str, Any] | None = None
+    """Exponential moving average of the weights and batch-norm statistics (Polyak & Juditsky
+    1992; ``torch.optim.swa_utils.AveragedModel``): ``{"decay": d}``, updated after every step.
+    Validation, the best checkpoint and the shipped weights are the averaged network's."""
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Recipe":
@@ -80,6 +84,10 @@ class Recipe:
                 raise ValueError(f"distillation needs teacher, sha256 and weight; missing {sorted(missing)}")
             if not 0.0 < recipe.distillation["weight"] <= 1.0:
                 raise ValueError(f"distillation weight must lie in (0, 1], got {recipe.distillation['weight']}")
+        if recipe.weight_averaging is not None:
+            decay = recipe.weight_averaging.get("decay")
+            if set(recipe.weight_averaging) != {"decay"} or not isinstance(decay, float) or not 0.0 < decay < 1.0:
+                raise ValueError(f"weight_averaging must be {{decay: d}} with 0 < d < 1, got {recipe.weight_averaging}")
         return recipe
 
     def to_dict(self) -> dict[str, Any]:
