@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate SOURCE on an official split with the paper's metrics. Results (per image and "
                     "aggregate, with provenance) are cached by source sha256, data hashes, package versions "
                     "and device; a repeated call is instant unless --force is given.")
-    parser.add_argument("source", help="zoo id, baseline name, or bioimage.io package (.zip / rdf.yaml) path or URL")
+    parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml) path or URL, "
+                        "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("--dataset", default="bbbc039")
     parser.add_argument("--split", default="test")
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")

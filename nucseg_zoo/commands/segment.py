@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "folders, nuclei.parquet (per nucleus), images.parquet (per image: count, quality flags, "
                     "DNA content), dna_content.png and manifest.json under --out. Exit status: 0 all done, "
                     "1 some images failed (listed), 2 the run could not start.")
-    parser.add_argument("source", help="zoo id, baseline name, or bioimage.io package (.zip / rdf.yaml, path or URL)")
+    parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
+                        "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
                         help="2-D TIFF (also single-plane OME-TIFF / ImageJ) or PNG files, folders (recursive) "
                              "or quoted glob patterns such as 'plate1/**/*.tif'")

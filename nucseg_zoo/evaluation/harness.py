@@ -85,7 +85,7 @@ def list_segmenters() -> list[str]:
 
 def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = None,
                   precision: str | None = "fp32") -> Segmenter:
-    """A zoo model, a baseline, or a bioimage.io package path/URL, ready to ``segment``
+    """A zoo model, a baseline, a bioimage.io package path/URL or a ``module:callable``, ready to ``segment``
     (``precision``: of a zoo model, see :func:`~nucseg_zoo.evaluation.sources.open_segmenter`)."""
     from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
 

@@ -1,6 +1,6 @@
 """``evaluate_source``: the harness behind ``nucseg-zoo evaluate SOURCE``.
 
-Resolves the source (zoo id, baseline, bioimage.io package path or URL), runs it on the
+Resolves the source (zoo id, baseline, bioimage.io package path or URL, ``module:callable``), runs it on the
 official split through the shared postprocessing, scores it, and records provenance.
 Results are cached under ``<cache>/results/<key>.json``, the predicted label images beside
 them in ``<key>.labels.npz`` (:mod:`nucseg_zoo.evaluation.predictions`); the key hashes the source
@@ -68,7 +68,8 @@ def evaluate_source(
     """Evaluate a zoo model, baseline or bioimage.io package on an official split.
 
     Args:
-        source: zoo id, baseline name, or bioimage.io ``.zip`` / ``rdf.yaml`` path or URL.
+        source: zoo id, baseline name, bioimage.io ``.zip`` / ``rdf.yaml`` path or URL, or a
+            Python segmenter ``module:callable`` (:mod:`nucseg_zoo.evaluation.python_source`).
         dataset, split: what to evaluate on (``split`` is never re-made).
         limit: only the first ``limit`` images of the split (a quick look).
         device: "cpu" or "cuda".
@@ -82,7 +83,7 @@ def evaluate_source(
 
     Returns:
         An :class:`Evaluation` whose ``provenance`` holds ``source_kind``, ``source_name``,
-        ``source_sha256``, ``dataset_sha256``, ``limit``, ``output_kind``,
+        ``source_sha256``, ``source_details`` (Python segmenters), ``dataset_sha256``, ``limit``, ``output_kind``,
         ``output_kind_reason``, ``weight_format``, ``device``, ``inference_precision`` (zoo models:
         fp32, the package's precision), ``dataset_statistics`` (packages that normalise with
         statistics over the whole split: the values used), ``environment``,
@@ -123,6 +124,7 @@ def evaluate_source(
         "source_kind": model_source.kind,
         "source_name": model_source.name,
         "source_sha256": model_source.sha256,
+        **({"source_details": model_source.details} if model_source.details else {}),
         "dataset_sha256": dataset_sha256,
         "limit": limit,
         "output_kind": kind.kind,

@@ -7,6 +7,8 @@ A *source* is one of
   pins the forest file's sha256 for ``random-forest``);
 * a bioimage.io package ``.zip`` or ``rdf.yaml`` path — hashed over that file (a 0.5 rdf
   pins the sha256 of every file it names);
+* a Python segmenter ``module:callable`` — hashed over its module file and name (see
+  :mod:`nucseg_zoo.evaluation.python_source`);
 * an ``http(s)://`` URL of a package or rdf — see :func:`download_package`: downloaded
   once with pooch (retries, temporary file), checked to be a model package *before* it
   enters the cache (``$NUCSEG_ZOO_DATA_DIR/models`` or the OS cache), checked against
@@ -37,11 +39,12 @@ import yaml
 
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir, is_url, sha256_of
+from nucseg_zoo.evaluation.python_source import describe, is_python_spec
 from nucseg_zoo.postprocessing import OUTPUT_KINDS
 
 log = logging.getLogger(__name__)
 
-SOURCE_KINDS = ("zoo", "baseline", "bioimageio")
+SOURCE_KINDS = ("zoo", "baseline", "bioimageio", "python")
 
 DOWNLOAD_RETRIES = 3
 """Extra tries after a failed or interrupted transfer (pooch waits 1, 2, 3 s between them)."""
@@ -64,11 +67,13 @@ class ModelSource:
 
     Attributes:
         spec: the source as the user gave it.
-        kind: "zoo", "baseline" or "bioimageio".
-        name: zoo id, baseline name, or the package's file name.
+        kind: one of :data:`SOURCE_KINDS`.
+        name: zoo id, baseline name, the package's file name, or ``module:callable``.
         sha256: content hash of what runs (see the module docstring).
         location: the local file bioimageio.core loads (for a URL, the verified copy in the
-            cache); None for zoo/baselines.
+            cache); None for the other kinds.
+        details: what else identifies it, recorded as provenance (Python segmenters: module,
+            version, file and source hashes, see :func:`~nucseg_zoo.evaluation.python_source.describe`).
     """
 
     spec: str
@@ -76,6 +81,7 @@ class ModelSource:
     name: str
     sha256: str
     location: str | None = None
+    details: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -419,7 +425,7 @@ def download_package(url: str, *, sha256: str | None = None, progressbar: bool =
 
 
 def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
-    """Resolve ``spec`` (zoo id, baseline name, package path or URL) to a :class:`ModelSource`.
+    """Resolve ``spec`` (zoo id, baseline name, package path or URL, ``module:callable``) to a :class:`ModelSource`.
 
     Args:
         spec: the source.
@@ -427,7 +433,8 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
 
     Raises:
         ValueError: unknown source, or a package whose sha256 differs from ``sha256``; for a
-            URL, a :class:`DownloadError` (see :func:`download_package`).
+            URL, a :class:`DownloadError` (see :func:`download_package`); a ``module:callable``
+            that cannot be imported or is not callable.
         FileNotFoundError: a package path that does not exist.
     """
     from nucseg_zoo.baselines import list_baselines
@@ -442,6 +449,11 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
         return ModelSource(spec=spec, kind="bioimageio", name=spec.rstrip("/").rsplit("/", 1)[-1],
                            sha256=digest, location=str(path))
     path = Path(spec)
+    if is_python_spec(spec) and not path.exists():
+        details = describe(spec)
+        if sha256 is not None:
+            raise ValueError(f"sha256= pins a package file or download, not the Python segmenter {spec}")
+        return ModelSource(spec=spec, kind="python", name=spec, sha256=details["sha256"], details=details)
     if path.suffix.lower() in (".zip", ".yaml", ".yml") or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"bioimage.io package {spec} does not exist")
@@ -450,7 +462,8 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
             raise ValueError(f"{spec} has sha256 {digest}, expected {sha256}")
         return ModelSource(spec=spec, kind="bioimageio", name=path.name, sha256=digest, location=str(path.resolve()))
     raise ValueError(f"unknown source {spec!r}; expected a zoo id ({', '.join(list_models())}), a baseline "
-                     f"({', '.join(list_baselines())}), or a bioimage.io package (.zip / rdf.yaml) path or URL")
+                     f"({', '.join(list_baselines())}), a bioimage.io package (.zip / rdf.yaml) path or URL, or a "
+                     "Python segmenter module:callable")
 
 
 def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
@@ -472,7 +485,12 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
         return model, OutputKind(model.output_kind, model.output_kind_reason)
     if weight_format is not None:
         raise ValueError(f"--weight-format applies to bioimage.io packages, not to the {source.kind} {source.name}")
-    if source.kind == "zoo":
+    if source.kind == "python":
+        from nucseg_zoo.evaluation.python_source import PythonSegmenter
+
+        segmenter = PythonSegmenter(source.spec)
+        native = OutputKind(segmenter.output_kind, segmenter.output_kind_reason)
+    elif source.kind == "zoo":
         from nucseg_zoo.zoo import load_model
 
         # by default fp32, the precision of the model's bioimage.io package in bioimageio.core,

@@ -555,7 +555,8 @@ def segment_images(
     Args:
         inputs: image files, folders (searched recursively) and glob patterns (2-D TIFF,
             single-plane OME-TIFF / ImageJ hyperstacks, PNG).
-        model: zoo id, baseline, bioimage.io package path or URL.
+        model: zoo id, baseline, bioimage.io package path or URL, or a Python segmenter
+            ``module:callable``.
         out: output folder (created).
         device: "cpu" or "cuda".
         precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the

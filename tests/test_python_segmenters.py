@@ -1,0 +1,186 @@
+"""Python segmenters (``module:callable``) in the harness, the CLI and screens: good and bad sources."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import sys
+import textwrap
+from importlib import metadata
+
+import numpy as np
+import pytest
+import tifffile
+
+from nucseg_zoo.cli import main
+from nucseg_zoo.evaluation import evaluate_source, get_segmenter
+from nucseg_zoo.evaluation.python_source import PythonSegmenter, describe, is_python_spec
+from nucseg_zoo.metrics import score_image, summarize
+
+OTSU = '''
+import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+
+def segment(image):
+    """Otsu threshold, 4-connected components: a lab's own few lines."""
+    return ndimage.label(image > threshold_otsu(image))[0]
+
+
+class Tool:
+    class Nested:
+        @staticmethod
+        def run(image):
+            return segment(image).astype(np.uint16)
+
+    not_callable = 3
+
+    @staticmethod
+    def pair(image):
+        labels = segment(image)
+        return labels, {"flows": None}
+
+    @staticmethod
+    def probabilities(image):
+        return (image > image.mean()).astype(np.float32)
+
+    @staticmethod
+    def mask(image):
+        return image > image.mean()
+
+    @staticmethod
+    def negative(image):
+        return -segment(image)
+
+    @staticmethod
+    def small(image):
+        return segment(image)[:-1]
+
+    @staticmethod
+    def stack(image):
+        return segment(image)[None]
+
+    @staticmethod
+    def nothing(image):
+        return None
+'''
+
+
+@pytest.fixture
+def lab_module(tmp_path, monkeypatch, request):
+    """A module ``<name>.py`` in the current folder (as a lab's script would be); unloaded after."""
+    name = f"lab_{request.node.name.replace('[', '_').replace(']', '').replace('-', '_')}"[:60]
+    (tmp_path / f"{name}.py").write_text(OTSU)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    yield name
+    sys.modules.pop(name, None)
+
+
+def _otsu(image):
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    return ndimage.label(image > threshold_otsu(image))[0]
+
+
+def test_spec_form():
+    assert is_python_spec("mylab:segment") and is_python_spec("pkg.sub:Tool.Nested.run")
+    for spec in ("unet-bbbc039", "model.zip", "https://example.org/m.zip", "a:b:c", "C:\\models\\m.zip", ":f", "m:"):
+        assert not is_python_spec(spec)
+
+
+def test_a_module_in_the_current_folder_is_evaluated_through_the_harness(lab_module, sample_split):
+    evaluation = evaluate_source(f"{lab_module}:segment", dataset="bbbc039-sample", split="test")
+    expected = summarize([score_image(s.labels, _otsu(s.image), name=s.name) for s in sample_split])
+    assert evaluation.scores.average_f1 == pytest.approx(expected.average_f1, abs=1e-12)
+    assert [i.n_pred for i in evaluation.scores.images] == [int(_otsu(s.image).max()) for s in sample_split]
+    provenance = evaluation.provenance
+    assert provenance["source_kind"] == "python" and provenance["output_kind"] == "instance_labels"
+    details = provenance["source_details"]
+    module = sys.modules[lab_module]
+    assert details["module_sha256"] == hashlib.sha256(open(module.__file__, "rb").read()).hexdigest()
+    assert details["callable_source_sha256"] == hashlib.sha256(inspect.getsource(module.segment).encode()).hexdigest()
+    assert details["module_version"] is None and details["callable"] == "segment"
+    assert provenance["source_sha256"] == details["sha256"]
+    again = evaluate_source(f"{lab_module}:segment", dataset="bbbc039-sample", split="test")
+    assert again.cached
+
+
+def test_nested_attributes_and_any_integer_dtype(lab_module, sample_split):
+    segmenter = get_segmenter(f"{lab_module}:Tool.Nested.run")
+    labels = segmenter.segment(sample_split[0].image)
+    assert labels.dtype == np.int32
+    np.testing.assert_array_equal(labels, _otsu(sample_split[0].image))
+
+
+def test_an_edit_of_the_module_changes_its_identity(lab_module):
+    first = describe(f"{lab_module}:segment")["sha256"]
+    sys.modules.pop(lab_module)
+    with open(f"{lab_module}.py", "a") as handle:
+        handle.write("\nTHRESHOLD_SCALE = 1.1\n")
+    assert describe(f"{lab_module}:segment")["sha256"] != first
+
+
+def test_an_installed_module_records_its_distribution_version():
+    details = describe("skimage.filters:threshold_otsu")
+    assert details["module_version"] == metadata.version("scikit-image")
+    assert details["callable_source_sha256"] is not None
+
+
+@pytest.mark.parametrize("attribute, message", [
+    ("Tool.pair", r"returned a tuple of 2 items \(return only the label image"),
+    ("Tool.probabilities", r"returned dtype float32; expected a 2-D integer label image of the input's shape"),
+    ("Tool.mask", "returned a boolean mask.*label its connected components"),
+    ("Tool.negative", r"negative label ids \(minimum -\d+\)"),
+    ("Tool.small", r"returned an array of shape \(519, 696\) and dtype int32; expected .* shape \(520, 696\)"),
+    ("Tool.stack", r"returned an array of shape \(1, 520, 696\)"),
+    ("Tool.nothing", "returned a NoneType; expected a 2-D integer label image"),
+])
+def test_a_return_value_that_is_not_a_label_image_is_named(lab_module, sample_split, attribute, message):
+    segmenter = PythonSegmenter(f"{lab_module}:{attribute}")
+    with pytest.raises(ValueError, match=message):
+        segmenter.segment(sample_split[0].image)
+
+
+def test_bad_sources_are_named(lab_module, tmp_path, capsys):
+    with pytest.raises(ValueError, match="no module named 'no_such_lab_module' in the current folder"):
+        describe("no_such_lab_module:segment")
+    with pytest.raises(ValueError, match=f"module '{lab_module}' .* has no attribute 'segmnt'"):
+        describe(f"{lab_module}:segmnt")
+    with pytest.raises(ValueError, match="'Tool.not_callable' is a int, not a callable"):
+        describe(f"{lab_module}:Tool.not_callable")
+    (tmp_path / "needs_missing.py").write_text("import cellpose_not_installed_here\n\ndef segment(image):\n    pass\n")
+    with pytest.raises(ValueError, match="importing 'needs_missing' failed: No module named "
+                                         "'cellpose_not_installed_here' \\(a package it needs is not installed\\)"):
+        describe("needs_missing:segment")
+    assert main(["evaluate", "no_such_lab_module:segment", "--dataset", "bbbc039-sample"]) == 2
+    assert "no module named 'no_such_lab_module'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pins a package file or download, not the Python segmenter"):
+        evaluate_source(f"{lab_module}:segment", dataset="bbbc039-sample", sha256="0" * 64)
+    with pytest.raises(ValueError, match="applies to bioimage.io packages only"):
+        evaluate_source(f"{lab_module}:segment", dataset="bbbc039-sample", output_kind="three_class")
+
+
+def test_cli_evaluate_and_segment_run_a_python_segmenter(lab_module, sample_split, tmp_path, capsys):
+    assert main(["evaluate", f"{lab_module}:segment", "--dataset", "bbbc039-sample", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source_kind"] == "python" and data["n_images"] == 3
+    field = tmp_path / "field.tif"
+    tifffile.imwrite(field, sample_split[1].image)
+    assert main(["segment", f"{lab_module}:segment", str(field), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "field.tif"), _otsu(sample_split[1].image))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["model_kind"] == "python" and manifest["model"] == f"{lab_module}:segment"
+
+
+def test_the_readme_cellpose_example_has_the_documented_form():
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme[readme.index("# mylab_cellpose.py"):]
+    source = textwrap.dedent(block[:block.index("```")])
+    compile(source, "mylab_cellpose.py", "exec")  # valid Python: the example a lab copies
+    assert "def segment(image)" in source and "nucseg-zoo evaluate mylab_cellpose:segment" in readme
