@@ -7,7 +7,9 @@ Adapters turn other output conventions into that form:
 
 * :func:`from_foreground_boundary` — 2 channels, foreground and boundary probability;
 * :func:`from_foreground` — 1 channel, foreground probability;
-* :func:`from_instance_labels` — ready-made instance labels (passed through, relabelled).
+* :func:`from_instance_labels` — ready-made instance labels (passed through, relabelled);
+* ``stardist`` — object probability + radial distances, turned into objects by the
+  stardist library's own NMS (:mod:`nucseg_zoo.star_convex`, its own parameters).
 
 Steps for probabilities (all parameters in :class:`PostprocessingParams`):
 
@@ -30,7 +32,7 @@ Steps for probabilities (all parameters in :class:`PostprocessingParams`):
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
 import numpy as np
@@ -38,9 +40,9 @@ from scipy import ndimage as ndi
 from skimage.measure import regionprops
 from skimage.segmentation import expand_labels, relabel_sequential, watershed
 
-OUTPUT_KINDS = ("three_class", "foreground_boundary", "foreground", "instance_labels")
+OUTPUT_KINDS = ("three_class", "foreground_boundary", "foreground", "instance_labels", "stardist")
 OUTPUT_CHANNELS = {"three_class": 3, "foreground_boundary": 2, "foreground": 1, "instance_labels": 1}
-"""Channels of a model output in each convention."""
+"""Channels of a model output in each convention of fixed width (``stardist``: 1 + n_rays)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,24 @@ def _rescue_unseeded(labels: np.ndarray, background: np.ndarray, params: Postpro
         rows, cols = blob.coords.T
         labels[rows, cols] = offset
     return labels
+
+
+def override_params(params, overrides: Mapping[str, Any] | None):
+    """``params`` (a frozen parameter dataclass: :class:`PostprocessingParams` or
+    :class:`~nucseg_zoo.star_convex.StarDistParams`) with the named fields replaced.
+
+    Raises:
+        ValueError: a name that is not a field of ``params`` (the valid ones are listed),
+            or a value the parameters refuse.
+    """
+    if not overrides:
+        return params
+    known = [f.name for f in fields(params)]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ValueError(f"unknown postprocessing parameter(s) {unknown} for {type(params).__name__}; "
+                         f"valid: {known}")
+    return replace(params, **dict(overrides))
 
 
 def fill_small_holes(mask: np.ndarray, max_size: int) -> np.ndarray:
@@ -246,13 +266,20 @@ def _warn_if_binary_mask(output: np.ndarray) -> None:
         f"several separate regions): all of it counts as ONE object; {hint}"), stacklevel=3)
 
 
-def to_labels(output: np.ndarray, kind: str, params: PostprocessingParams | None = None) -> np.ndarray:
+def to_labels(output: np.ndarray, kind: str, params=None) -> np.ndarray:
     """Dispatch a model output of convention ``kind`` (one of :data:`OUTPUT_KINDS`) to labels.
+
+    ``params``: :class:`PostprocessingParams`, or for ``stardist`` a
+    :class:`~nucseg_zoo.star_convex.StarDistParams`; None = the kind's defaults.
 
     An ``instance_labels`` output that looks like a binary mask (one non-zero value in
     several 4-connected regions, :func:`nucseg_zoo.metrics.looks_like_binary_mask`) is
     still one object, with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`.
     """
+    if kind == "stardist":
+        from nucseg_zoo.star_convex import stardist_to_labels
+
+        return stardist_to_labels(output, params)
     try:
         adapter = _ADAPTERS[kind]
     except KeyError:

@@ -22,7 +22,10 @@ from nucseg_zoo.datasets.source import sha256_of
 MIN_SIZE, STEP, HALO = 64, 16, 8
 
 
-OUTPUT_CHANNELS = {"foreground_boundary": ["foreground", "boundary"], "binary_mask": ["mask"]}
+STARDIST_RAYS, STARDIST_RADIUS = 16, 10.0
+
+OUTPUT_CHANNELS = {"foreground_boundary": ["foreground", "boundary"], "binary_mask": ["mask"],
+                   "stardist": ["prob", *(f"dist{k}" for k in range(STARDIST_RAYS))]}
 
 
 def _network(variant: str):
@@ -32,6 +35,9 @@ def _network(variant: str):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             smooth = torch.nn.functional.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
             foreground = torch.sigmoid(25.0 * (smooth - 0.22))
+            if variant == "stardist":  # StarDist's output layout: probability (high at blob centres), ray distances
+                centre = torch.nn.functional.avg_pool2d(foreground, 9, stride=1, padding=4, count_include_pad=False)
+                return torch.cat([centre ** 8, STARDIST_RADIUS * foreground.expand(-1, STARDIST_RAYS, -1, -1)], dim=1)
             if variant == "binary_mask":
                 return (foreground > 0.5).float()
             dilated = torch.nn.functional.max_pool2d(foreground, 3, stride=1, padding=1)
@@ -128,7 +134,9 @@ def build_external_package(folder: Path, image: np.ndarray, *, variant: str = "f
     """Write ``folder/threshold-model.zip`` built from a crop of ``image``.
 
     Args:
-        variant: "foreground_boundary" (2 float channels) or "binary_mask" (1 channel, 0/1).
+        variant: "foreground_boundary" (2 float channels), "binary_mask" (1 channel, 0/1) or
+            "stardist" (1 + 16 channels: object probability and ray distances as StarDist's
+            export lays them out; add ``config.stardist`` with ``edit``).
         weight_format: "onnx" (axes b, c, y, x) or "keras_hdf5" (TensorFlow; axes b, y, x, c;
             foreground_boundary only).
         edit: called with the rdf dict and the file folder before zipping (to break it).
@@ -153,8 +161,10 @@ def build_external_package(folder: Path, image: np.ndarray, *, variant: str = "f
     import imageio.v3 as iio
 
     cover = np.concatenate([channels_first[0, 0, :, :128], channels_first[0, -1, :, :128]], axis=1)
-    iio.imwrite(files["cover.png"], (cover * 255).astype("uint8"))
+    iio.imwrite(files["cover.png"], (np.clip(cover, 0.0, 1.0) * 255).astype("uint8"))
     rdf = rdf_for(files, OUTPUT_CHANNELS[variant], weights, channel_last=weight_format != "onnx")
+    if variant == "stardist":  # distances in px, not probabilities
+        rdf["outputs"][0]["data"] = {"type": "float32"}
     if edit:
         edit(rdf, folder)
     (folder / "rdf.yaml").write_text(yaml.safe_dump(rdf, sort_keys=False))

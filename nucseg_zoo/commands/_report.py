@@ -29,6 +29,8 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
     provenance = evaluation.provenance
     if provenance:
         print(f"  output kind: {provenance['output_kind']} ({provenance['output_kind_reason']})")
+        if provenance.get("postprocessing"):
+            print("  postprocessing: " + ", ".join(f"{k}={v}" for k, v in provenance["postprocessing"].items()))
         print(f"  source sha256: {provenance['source_sha256']}   device: {provenance['environment']['device']}")
         print(f"  {'cached result from' if evaluation.cached else 'evaluated'} {provenance['evaluated_at']}"
               f"{' (--force recomputes)' if evaluation.cached else ''}")

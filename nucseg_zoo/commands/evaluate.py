@@ -24,11 +24,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="how to turn a bioimage.io model's output into instances (default: from its rdf)")
     parser.add_argument("--weight-format", help="weight format of a bioimage.io package (default: bioimageio.core's)")
     parser.add_argument("--sha256", help="expected sha256 of the package file or download")
+    parser.add_argument("--postprocessing", metavar="NAME=VALUE", action="append", type=_assignment, default=[],
+                        help="replace a postprocessing parameter of a bioimage.io package (repeatable), e.g. "
+                             "prob_thresh=0.6 nms_thresh=0.3 for a StarDist package, interior_threshold=0.4 for "
+                             "probability outputs")
     parser.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
     parser.set_defaults(run=run)
+
+
+def _assignment(text: str) -> tuple[str, object]:
+    """``NAME=VALUE`` → (name, value); the value is read as YAML (numbers, words)."""
+    import yaml
+
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, e.g. prob_thresh=0.6; got {text!r}")
+    return name.strip(), yaml.safe_load(value)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     evaluation = evaluate_source(args.source, dataset=args.dataset, split=args.split, limit=args.limit,
                                  device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
-                                 sha256=args.sha256, force=args.force, mirror=args.mirror, progress=True)
+                                 sha256=args.sha256, postprocessing=dict(args.postprocessing) or None,
+                                 force=args.force, mirror=args.mirror, progress=True)
     print_evaluation(evaluation, as_json=args.json)
     if args.output:
         write_json_atomically(args.output, evaluation.to_dict())

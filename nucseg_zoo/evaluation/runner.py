@@ -43,11 +43,14 @@ def results_cache_dir() -> Path:
 
 
 def cache_key(source: ModelSource, *, dataset_sha256: str, dataset: str, split: str, limit: int | None,
-              output_kind: str | None, weight_format: str | None, device: str) -> str:
+              output_kind: str | None, weight_format: str | None, device: str,
+              postprocessing: dict | None = None) -> str:
     """sha256 identifying one evaluation (see the module docstring)."""
     key = {"source_sha256": source.sha256, "dataset": dataset, "split": split, "limit": limit,
            "dataset_sha256": dataset_sha256, "output_kind": output_kind, "weight_format": weight_format,
            "device": device, "packages": package_versions(), "harness": HARNESS_VERSION}
+    if postprocessing:  # absent otherwise, so that earlier keys stay valid
+        key["postprocessing"] = postprocessing
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -61,6 +64,7 @@ def evaluate_source(
     output_kind: str | None = None,
     weight_format: str | None = None,
     sha256: str | None = None,
+    postprocessing: dict | None = None,
     force: bool = False,
     mirror: str | None = None,
     progress: bool = False,
@@ -77,6 +81,9 @@ def evaluate_source(
             inferred from its rdf); the choice and its reason are recorded.
         weight_format: weight format of a bioimage.io package (default: bioimageio.core's choice).
         sha256: expected sha256 of a package file or download.
+        postprocessing: postprocessing parameters of a bioimage.io package to replace, e.g.
+            ``{"prob_thresh": 0.6, "nms_thresh": 0.3}`` for a StarDist package (part of the
+            cache key; the parameters used are recorded as ``postprocessing``).
         force: recompute even if a cached result exists.
         mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
         progress: show a progress bar on stderr.
@@ -99,7 +106,8 @@ def evaluate_source(
     model_source = resolve_source(source, sha256=sha256)
     dataset_sha256 = dataset_fingerprint(dataset, split, limit)
     key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,
-                    output_kind=output_kind, weight_format=weight_format, device=device)
+                    output_kind=output_kind, weight_format=weight_format, device=device,
+                    postprocessing=postprocessing)
     cached_path = results_cache_dir() / f"{key}.json"
     labels_path = results_cache_dir() / f"{key}.labels.npz"
     if cached_path.is_file() and labels_path.is_file() and not force:
@@ -113,7 +121,7 @@ def evaluate_source(
             log.warning("ignoring unreadable cached result %s: %s", cached_path, err)
 
     segmenter, kind = open_segmenter(model_source, device=device, output_kind=output_kind,
-                                     weight_format=weight_format)
+                                     weight_format=weight_format, postprocessing=postprocessing)
     samples = datasets.load(dataset, split, mirror=mirror)
     samples = samples[:limit] if limit else samples
     labels_path.parent.mkdir(parents=True, exist_ok=True)
@@ -129,6 +137,7 @@ def evaluate_source(
         "limit": limit,
         "output_kind": kind.kind,
         "output_kind_reason": kind.reason,
+        **({"postprocessing": segmenter.postprocessing.to_dict()} if model_source.kind == "bioimageio" else {}),
         "weight_format": weight_format,
         "device": device,
         "inference_precision": getattr(segmenter, "precision", None),

@@ -467,13 +467,17 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
 
 
 def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
-                   weight_format: str | None = None, precision: str | None = "fp32"):
+                   weight_format: str | None = None, precision: str | None = "fp32",
+                   postprocessing: dict | None = None):
     """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKind)``.
 
     ``output_kind`` overrides the convention inferred from a bioimage.io model's rdf; zoo
     models and baselines have a fixed one and reject a different choice. ``precision`` of a
     zoo model: "fp32" (default: its package's precision, for the harness), "bf16", "fp16", or
     None for :func:`nucseg_zoo.load_model`'s default (bf16 where the device has it natively).
+    ``postprocessing`` replaces named postprocessing parameters of a bioimage.io package
+    (e.g. ``{"prob_thresh": 0.6}`` for a StarDist package; see
+    :func:`nucseg_zoo.postprocessing.override_params`).
     """
     if output_kind is not None and output_kind not in OUTPUT_KINDS:
         raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
@@ -481,8 +485,11 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
         from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
         model = BioimageioModel.from_source(source.location, device=device, weight_format=weight_format,
-                                            output_kind=output_kind)
+                                            output_kind=output_kind, postprocessing_overrides=postprocessing)
         return model, OutputKind(model.output_kind, model.output_kind_reason)
+    if postprocessing:
+        raise ValueError(f"postprocessing overrides apply to bioimage.io packages, not to the {source.kind} "
+                         f"{source.name} (its parameters are part of it)")
     if weight_format is not None:
         raise ValueError(f"--weight-format applies to bioimage.io packages, not to the {source.kind} {source.name}")
     if source.kind == "python":

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, to_labels
+from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, override_params, to_labels
+from nucseg_zoo.star_convex import MIN_RAYS, StarDistParams
 from nucseg_zoo.images import as_image
 from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, predict_blocks
 
@@ -134,16 +135,29 @@ def check_single_channel_2d(descr) -> None:
     _output_tensor(descr, tensor)
 
 
-def _nucseg_config(descr) -> dict[str, Any]:
-    extra = descr.config.model_extra or {}
-    value = extra.get("nucseg_zoo") or {}
+def _config(descr, key: str) -> dict[str, Any]:
+    """``config.<key>`` of the rdf as a dict (empty when absent): a field the spec declares
+    (``stardist`` in 0.5) or an extra entry (``nucseg_zoo``)."""
+    config = descr.config
+    value = getattr(config, key, None) or (getattr(config, "model_extra", None) or {}).get(key)
+    if hasattr(value, "model_dump"):
+        value = value.model_dump()
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _nucseg_config(descr) -> dict[str, Any]:
+    return _config(descr, "nucseg_zoo")
+
+
+def _channels(output) -> int:
+    return next((a.size for a in output.axes if a.type == "channel"), 1)
+
+
 def infer_output_kind(descr, output) -> str:
-    """Output convention of a model: ``config.nucseg_zoo.output_kind`` if given, else from
-    the output tensor (integer data → instance_labels; 3 / 2 / 1 channels → three_class /
-    foreground_boundary / foreground)."""
+    """Output convention of a model: ``config.nucseg_zoo.output_kind`` if given; ``stardist``
+    for a package with ``config.stardist`` (StarDist's bioimage.io export); else from the
+    output tensor (integer data → instance_labels; 3 / 2 / 1 float channels → three_class /
+    foreground_boundary / foreground; 4 or more → stardist, probability + rays)."""
     return explain_output_kind(descr, output)[0]
 
 
@@ -154,15 +168,18 @@ def explain_output_kind(descr, output) -> tuple[str, str]:
         if declared not in OUTPUT_KINDS:
             raise ValueError(f"config.nucseg_zoo.output_kind {declared!r} is not one of {', '.join(OUTPUT_KINDS)}")
         return declared, "rdf config.nucseg_zoo.output_kind"
+    channels = _channels(output)
+    if _config(descr, "stardist"):
+        return "stardist", (f"rdf config.stardist (StarDist: output '{output.id}' holds the object probability "
+                            f"and {channels - 1} ray distances; StarDist's NMS)")
     data = output.data if not isinstance(output.data, (list, tuple)) else output.data[0]
     if str(data.type) in _INTEGER_TYPES:
         return "instance_labels", f"rdf: output '{output.id}' has integer data ({data.type})"
-    channels = next((a.size for a in output.axes if a.type == "channel"), 1)
+    if channels >= 1 + MIN_RAYS:
+        return "stardist", (f"rdf: output '{output.id}' has {channels} float channels, read as StarDist's object "
+                            f"probability and {channels - 1} ray distances (no config.stardist: StarDist's default "
+                            "thresholds)")
     kinds = {3: "three_class", 2: "foreground_boundary", 1: "foreground"}
-    if channels not in kinds:
-        raise ValueError(f"cannot infer the output convention of {descr.name!r}: output '{output.id}' has "
-                         f"{channels} channels (expected 1, 2 or 3, or config.nucseg_zoo.output_kind); "
-                         "choose one with --output-kind")
     return kinds[channels], f"rdf: output '{output.id}' has {channels} float channel(s)"
 
 
@@ -172,11 +189,14 @@ class BioimageioModel:
     Same interface as :class:`~nucseg_zoo.zoo.model.ZooModel`: ``predict(image)`` gives
     the output ``(C, H, W)``, ``segment(image)`` instance labels through the shared
     postprocessing (parameters from ``config.nucseg_zoo.postprocessing`` when the package
-    has them, else the defaults).
+    has them, else the defaults) or, for a StarDist output, the stardist library's NMS
+    (thresholds and grid from ``config.stardist``, see :mod:`nucseg_zoo.star_convex`).
+    ``postprocessing_overrides`` replaces named parameters of either kind (e.g.
+    ``{"prob_thresh": 0.6}``); the parameters used are :attr:`postprocessing`.
     """
 
     def __init__(self, descr, *, device: str = "cpu", weight_format: str | None = None, tile: int = 1024,
-                 output_kind: str | None = None):
+                 output_kind: str | None = None, postprocessing_overrides: dict[str, Any] | None = None):
         from bioimageio.core import create_prediction_pipeline
 
         self.descr = descr
@@ -185,15 +205,21 @@ class BioimageioModel:
         if output_kind is None:
             self.output_kind, self.output_kind_reason = explain_output_kind(descr, self.output_tensor)
         elif output_kind in OUTPUT_KINDS:
-            channels = next((a.size for a in self.output_tensor.axes if a.type == "channel"), 1)
-            if channels != OUTPUT_CHANNELS[output_kind]:
-                raise ValueError(f"output kind {output_kind} expects {OUTPUT_CHANNELS[output_kind]} output channel(s); "
+            channels = _channels(self.output_tensor)
+            expected = OUTPUT_CHANNELS.get(output_kind)
+            if (channels != expected) if expected is not None else channels < 1 + MIN_RAYS:
+                wanted = expected if expected is not None else f"1 + n_rays (>= {1 + MIN_RAYS})"
+                raise ValueError(f"output kind {output_kind} expects {wanted} output channel(s); "
                                  f"output '{self.output_tensor.id}' of {descr.name!r} has {channels}")
             self.output_kind, self.output_kind_reason = output_kind, "chosen explicitly (--output-kind)"
         else:
             raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
-        params = _nucseg_config(descr).get("postprocessing")
-        self.postprocessing = PostprocessingParams.from_dict(params) if params else PostprocessingParams()
+        if self.output_kind == "stardist":
+            params = StarDistParams.from_config(_config(descr, "stardist"))
+        else:
+            stored = _nucseg_config(descr).get("postprocessing")
+            params = PostprocessingParams.from_dict(stored) if stored else PostprocessingParams()
+        self.postprocessing = override_params(params, postprocessing_overrides)
         self.device = device
         self.tile = tile
         self._weight_format = weight_format
@@ -253,7 +279,8 @@ class BioimageioModel:
 
     @classmethod
     def from_source(cls, source, *, device: str = "cpu", weight_format: str | None = None,
-                    tile: int = 1024, output_kind: str | None = None) -> "BioimageioModel":
+                    tile: int = 1024, output_kind: str | None = None,
+                    postprocessing_overrides: dict[str, Any] | None = None) -> "BioimageioModel":
         """Load and validate a package (``.zip``, ``rdf.yaml``, or their URL) with bioimageio.core.
 
         Args:
@@ -262,6 +289,7 @@ class BioimageioModel:
             weight_format: a weight format to use (default: bioimageio.core's choice).
             tile: images up to this many px per side (plus halo) run as one block.
             output_kind: the output convention (default: inferred from the rdf).
+            postprocessing_overrides: parameters to replace (see the class docstring).
 
         Raises:
             ValueError: the validator rejects the package (its reasons are listed), or the
@@ -270,7 +298,7 @@ class BioimageioModel:
         from nucseg_zoo.packaging.validate import load_valid_description
 
         return cls(load_valid_description(source), device=device, weight_format=weight_format, tile=tile,
-                   output_kind=output_kind)
+                   output_kind=output_kind, postprocessing_overrides=postprocessing_overrides)
 
     def __repr__(self) -> str:
         return f"BioimageioModel(id={self.id!r}, name={self.name!r}, device={self.device!r})"
@@ -357,6 +385,6 @@ class BioimageioModel:
         self._pipeline.apply_postprocessing(output)
         return self._channels_first(output.members[self.output_tensor.id].data)
 
-    def segment(self, image, params: PostprocessingParams | None = None) -> np.ndarray:
-        """Instance labels ``(H, W)`` int32 through the shared postprocessing."""
+    def segment(self, image, params: PostprocessingParams | StarDistParams | None = None) -> np.ndarray:
+        """Instance labels ``(H, W)`` int32 through the shared postprocessing (or StarDist's NMS)."""
         return to_labels(self.predict(image), self.output_kind, params or self.postprocessing)
