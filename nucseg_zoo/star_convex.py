@@ -9,9 +9,11 @@ stride ``grid``, zero in between) and each grid cell's distances repeated over i
 The package's rdf carries ``config.stardist`` with the optimised ``thresholds`` (``prob``,
 ``nms``) and the training ``config`` (``grid``, ``n_rays``).
 
-Instances come from exactly what ``StarDist2D.predict_instances`` runs on a dense prediction
-(``stardist/models/model2d.py``, ``_instances_from_prediction``): the grid cells are taken
-back out of the upsampled maps, ``stardist.nms.non_maximum_suppression`` (candidates with
+Instances come from exactly what ``StarDist2D.predict_instances(sparse=False)`` runs on a
+prediction (``stardist/models/base.py`` ``_predict_generator`` and ``model2d.py``
+``_instances_from_prediction``): the grid cells are taken back out of the upsampled maps,
+distances are raised to at least 1e-3 px as ``predict`` does (the exported network leaves
+them raw), ``stardist.nms.non_maximum_suppression`` (candidates with
 probability above ``prob_thresh``, 2-px border excluded, polygons suppressed above
 ``nms_thresh`` overlap) and ``stardist.geometry.polygons_to_label``. Nothing of it is
 reimplemented here. Large images are tiled by the caller (the network only); the NMS runs
@@ -33,6 +35,9 @@ DEFAULT_PROB_THRESH, DEFAULT_NMS_THRESH = 0.5, 0.4
 
 MIN_RAYS = 3
 """A polygon needs at least three vertices."""
+
+MIN_DISTANCE = 1e-3
+"""Smallest ray distance (px), as ``StarDist2D.predict`` clips it ("to prevent problems with Qhull")."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,7 @@ def stardist_to_labels(output: np.ndarray, params: StarDistParams | None = None)
         raise ValueError(f"output of {height}x{width} px is smaller than one grid cell {params.grid}")
     non_maximum_suppression, polygons_to_label = _library()
     prob = np.ascontiguousarray(output[0, ::gy, ::gx], dtype=np.float32)
-    dist = np.ascontiguousarray(np.moveaxis(output[1:, ::gy, ::gx], 0, -1), dtype=np.float32)
+    dist = np.maximum(MIN_DISTANCE, np.moveaxis(output[1:, ::gy, ::gx], 0, -1)).astype(np.float32)
     points, probi, disti = non_maximum_suppression(dist, prob, grid=params.grid, prob_thresh=params.prob_thresh,
                                                    nms_thresh=params.nms_thresh)
     labels = polygons_to_label(disti, points, prob=probi, shape=(height, width))

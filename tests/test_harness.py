@@ -74,6 +74,7 @@ def test_output_kind_must_fit_the_channels(package):
         evaluate_source(str(package), dataset="bbbc039-sample", output_kind="three_class")
 
 
+@pytest.mark.tensorflow
 def test_tensorflow_weights_run_with_the_extra_installed(package, sample_split, tmp_path):
     """The same network as Keras HDF5 weights with channel-last axes (``nucseg-zoo[tensorflow]``)."""
     pytest.importorskip("tensorflow", reason="TensorFlow weights need `pip install 'nucseg-zoo[tensorflow]'`")
