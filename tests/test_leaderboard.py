@@ -201,3 +201,29 @@ def test_zoo_metrics_files_are_the_leaderboard_results():
         metrics = json.loads((zoo_entry_dir(model_id) / "metrics.json").read_text())
         assert metrics["source_sha256"] == records[model_id].entry.source_sha256, model_id
         assert metrics["average_f1"] == records[model_id].evaluation.scores.average_f1
+
+
+def test_a_peer_row_is_labelled_and_records_how_to_rebuild_it(board, bbbc039_mirror, tmp_path, monkeypatch, capsys):
+    """A published tool run here (here: a Python segmenter) is a 'peer' row with its note and recipe."""
+    (tmp_path / "otsu_peer.py").write_text(
+        "from scipy import ndimage\nfrom skimage.filters import threshold_otsu\n\n\n"
+        "def segment(image):\n    return ndimage.label(image > threshold_otsu(image))[0]\n")
+    monkeypatch.chdir(tmp_path)
+    before = _snapshot(board)
+    with pytest.raises(ValueError, match="needs a note saying how it was made"):
+        submit("otsu_peer:segment", name="Otsu", authors=["N. Otsu"], folder=board, kind="peer")
+    with pytest.raises(ValueError, match="is a python; a submission is a bioimage.io package"):
+        submit("otsu_peer:segment", name="Otsu", authors=["N. Otsu"], folder=board)
+    assert _snapshot(board) == before
+    assert main(["submit", "otsu_peer:segment", "--name", "Otsu threshold", "--author", "N. Otsu", "--dir", str(board),
+                 "--peer", "run here with scikit-image", "--recipe", "otsu_peer.py (Otsu 1979)"]) == 0
+    capsys.readouterr()
+    record = json.loads((board / "results" / "otsu-threshold.json").read_text())
+    assert record["entry"]["kind"] == "peer" and record["entry"]["note"] == "run here with scikit-image"
+    assert record["entry"]["recipe"] == "otsu_peer.py (Otsu 1979)" and record["entry"]["source"] == "otsu_peer:segment"
+    assert record["evaluation"]["source_kind"] == "python" and record["evaluation"]["n_images"] == 50
+    row = next(line for line in (board / "LEADERBOARD.md").read_text().splitlines() if "Otsu threshold" in line)
+    assert "| peer: run here with scikit-image |" in row
+    assert stale_pages(board) == []
+    committed = json.loads((COMMITTED / "results" / "cp-basic.json").read_text())["entry"]
+    assert "note" not in committed and "recipe" not in committed  # other rows' files are unchanged

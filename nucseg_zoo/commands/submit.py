@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Validate PACKAGE with bioimageio.spec and bioimageio.core.test_model, evaluate it on the "
                     "BBBC039 test split, write DIR/results/<id>.json and regenerate the pages. A rejected "
                     "package leaves every file untouched; a package already listed (same sha256) is not added.")
-    parser.add_argument("package", help="bioimage.io package (.zip / rdf.yaml) path or URL")
+    parser.add_argument("package", help="bioimage.io package (.zip / rdf.yaml) path or URL; with --peer also a "
+                                        "Python segmenter module:callable")
     parser.add_argument("--name", required=True, help="display name of the entry")
     parser.add_argument("--author", action="append", required=True, dest="authors",
                         help="an author (repeat for several)")
@@ -26,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weight-format", help="default: bioimageio.core's choice")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
+    parser.add_argument("--peer", metavar="NOTE",
+                        help="add a peer row (a published tool run or trained here) with this note, e.g. "
+                             "'trained here with the StarDist library'")
+    parser.add_argument("--recipe", help="how to rebuild the source (command, script, budget), recorded with the entry")
     parser.set_defaults(run=run)
 
 
@@ -34,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
 
     record = submit(args.package, name=args.name, authors=args.authors, folder=args.dir, entry_id=args.entry_id,
                     sha256=args.sha256, device=args.device, output_kind=args.output_kind,
-                    weight_format=args.weight_format, mirror=args.mirror)
+                    weight_format=args.weight_format, mirror=args.mirror,
+                    kind="peer" if args.peer is not None else "submission", note=args.peer, recipe=args.recipe)
     scores = record.evaluation.scores
     print(f"added {record.entry.id!r}: average F1 {scores.average_f1:.4f}, missed at IoU 0.7 "
           f"{scores.error_rate:.1%} ({record.evaluation.provenance['output_kind']} output)", file=sys.stderr)

@@ -22,6 +22,7 @@ from typing import Sequence
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import is_url
 from nucseg_zoo.evaluation import Evaluation, evaluate_source, resolve_source
+from nucseg_zoo.evaluation.python_source import is_python_spec
 from nucseg_zoo.leaderboard.records import (
     LEADERBOARD_DATASET,
     LEADERBOARD_SPLIT,
@@ -80,17 +81,25 @@ def submit(
     output_kind: str | None = None,
     weight_format: str | None = None,
     mirror: str | None = None,
+    kind: str = "submission",
+    note: str | None = None,
+    recipe: str | None = None,
 ) -> ResultRecord:
     """Validate, test, evaluate and record a bioimage.io package on the leaderboard in ``folder``.
 
     Args:
-        package: ``.zip`` / ``rdf.yaml`` path or URL.
+        package: ``.zip`` / ``rdf.yaml`` path or URL; for a peer also a Python segmenter
+            ``module:callable`` (no package checks then).
         name: display name of the entry.
         authors: who made the model.
         folder: the leaderboard folder (``validation/``).
         entry_id: file name stem of the result (default: from ``name``).
         sha256: expected sha256 of the package file or download.
         device, output_kind, weight_format, mirror: as for :func:`~nucseg_zoo.evaluation.evaluate_source`.
+        kind: "submission" (an outside lab's package) or "peer" (a published tool run or
+            trained here; needs ``note``).
+        note: shown with the kind, e.g. "trained here with the StarDist library".
+        recipe: how to rebuild the source, recorded with the entry.
 
     Returns:
         The new record (its result file and the pages have been written).
@@ -108,9 +117,14 @@ def submit(
 
     folder = Path(folder)
     read_references(folder)  # a leaderboard folder, before any work
+    if kind not in ("submission", "peer"):
+        raise ValueError(f"submit adds a 'submission' or a 'peer', not {kind!r} (zoo models and baselines are "
+                         "listed by `nucseg-zoo leaderboard --update`)")
     source = resolve_source(package, sha256=sha256)
-    if source.kind != "bioimageio":
-        raise ValueError(f"{package!r} is a {source.kind}; submit takes a bioimage.io package "
+    accepted = ("bioimageio", "python") if kind == "peer" else ("bioimageio",)
+    if source.kind not in accepted:
+        raise ValueError(f"{package!r} is a {source.kind}; a {kind} is a bioimage.io package"
+                         f"{' or a Python segmenter module:callable' if kind == 'peer' else ''} "
                          "(zoo models and baselines are listed by `nucseg-zoo leaderboard --update`)")
     records = read_results(folder / "results")
     for record in records:
@@ -120,17 +134,19 @@ def submit(
     entry_id = entry_id or slugify(name)
     if any(record.entry.id == entry_id for record in records):
         raise ValueError(f"entry id {entry_id!r} is taken by another model; choose another --id")
-    check_single_channel_2d(load_valid_description(source.location))
-    report = test_package(source.location, devices=[device])
-    if not report.passed:
-        raise PackageValidationError(f"bioimage.io package {package} fails bioimageio.core.test_model",
-                                     report.reasons)
-    evaluation = _evaluate(package, sha256=source.sha256, device=device, output_kind=output_kind,
-                           weight_format=weight_format, mirror=mirror)
-    shown_source = package if is_url(package) else Path(package).name
+    entry = Entry(id=entry_id, name=name, kind=kind, authors=tuple(authors), source="-",
+                  source_sha256=source.sha256, date=_today(), note=note, recipe=recipe)  # checked before any work
+    if source.kind == "bioimageio":
+        check_single_channel_2d(load_valid_description(source.location))
+        report = test_package(source.location, devices=[device])
+        if not report.passed:
+            raise PackageValidationError(f"bioimage.io package {package} fails bioimageio.core.test_model",
+                                         report.reasons)
+    evaluation = _evaluate(package, sha256=source.sha256 if source.kind == "bioimageio" else None, device=device,
+                           output_kind=output_kind, weight_format=weight_format, mirror=mirror)
+    shown_source = package if is_url(package) or source.kind == "python" else Path(package).name
     record = ResultRecord(
-        entry=Entry(id=entry_id, name=name, kind="submission", authors=tuple(authors), source=shown_source,
-                    source_sha256=source.sha256, date=_today()),
+        entry=dataclasses.replace(entry, source=shown_source),
         evaluation=dataclasses.replace(evaluation, source=shown_source, cached=False))
     _save(folder, [*records, record], [record], mirror=mirror)
     return record
@@ -195,12 +211,14 @@ def verify(folder: str | Path = "validation", ids: Sequence[str] | None = None, 
             continue
         recorded = record.evaluation.scores
         try:
-            source = resolve_source(entry.source, sha256=entry.source_sha256 if entry.kind == "submission" else None)
+            outside = entry.kind in ("submission", "peer")
+            pinned = entry.source_sha256 if outside and not is_python_spec(entry.source) else None
+            source = resolve_source(entry.source, sha256=pinned)
             if source.sha256 != entry.source_sha256:
                 raise ValueError(f"{entry.source} now has sha256 {source.sha256}, recorded {entry.source_sha256}")
             fresh = _evaluate(entry.source, device=device, mirror=mirror, force=True,
                               output_kind=record.evaluation.provenance.get("output_kind")
-                              if entry.kind == "submission" else None).scores
+                              if outside else None).scores
         except (ValueError, FileNotFoundError) as err:
             results.append(Verification(entry.id, recorded.average_f1, None, False, f"cannot re-run: {err}"))
             continue

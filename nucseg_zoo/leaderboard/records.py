@@ -19,7 +19,7 @@ from nucseg_zoo.datasets import split_names
 from nucseg_zoo.evaluation import Evaluation
 from nucseg_zoo.evaluation.provenance import dataset_fingerprint
 
-ENTRY_KINDS = ("zoo", "baseline", "submission")
+ENTRY_KINDS = ("zoo", "baseline", "submission", "peer")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 LEADERBOARD_DATASET, LEADERBOARD_SPLIT = "bbbc039", "test"
 
@@ -31,11 +31,17 @@ class Entry:
     Attributes:
         id: file name stem, lowercase ``[a-z0-9._-]``.
         name: display name.
-        kind: "zoo", "baseline" or "submission".
+        kind: "zoo", "baseline", "submission" (an outside package) or "peer" (a published
+            tool run or trained here, e.g. StarDist, Cellpose).
         authors: who made the model.
-        source: what was evaluated (zoo id, baseline name, package file name or URL).
+        source: what was evaluated (zoo id, baseline name, package file name or URL,
+            ``module:callable``).
         source_sha256: sha256 of that source (as in the evaluation's provenance).
         date: ISO date the entry was recorded.
+        note: shown with the kind, e.g. "trained here with the StarDist library" (required
+            for peers).
+        recipe: how to rebuild the source (command, script, budget), for entries whose
+            source is not kept in the repository.
     """
 
     id: str
@@ -45,6 +51,8 @@ class Entry:
     source: str
     source_sha256: str
     date: str
+    note: str | None = None
+    recipe: str | None = None
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -53,11 +61,15 @@ class Entry:
             raise ValueError(f"entry kind {self.kind!r} is not one of {', '.join(ENTRY_KINDS)}")
         if not self.authors or not all(a.strip() for a in self.authors):
             raise ValueError(f"entry {self.id!r} needs at least one non-empty author")
+        if self.kind == "peer" and not (self.note or "").strip():
+            raise ValueError(f"peer entry {self.id!r} needs a note saying how it was made, e.g. "
+                             "'trained here with the StarDist library'")
         object.__setattr__(self, "authors", tuple(self.authors))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {**asdict(self), "authors": list(self.authors)}
+        """JSON form (``note`` and ``recipe`` only when set)."""
+        data = {**asdict(self), "authors": list(self.authors)}
+        return {key: value for key, value in data.items() if key not in ("note", "recipe") or value is not None}
 
 
 def slugify(name: str) -> str:

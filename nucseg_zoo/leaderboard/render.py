@@ -110,7 +110,8 @@ _REF_HEAD = ["method (published)", "average F1", "missed@0.7", "s/image", "hardw
 
 
 def _cells(rank: int, row: dict[str, Any]) -> list[str]:
-    return [str(rank), row["name"], row["kind"], f"{row['average_f1']:.3f}", f"{row['f1']['0.50']:.3f}",
+    kind = f"{row['kind']}: {row['note']}" if row.get("note") else row["kind"]
+    return [str(rank), row["name"], kind, f"{row['average_f1']:.3f}", f"{row['f1']['0.50']:.3f}",
             f"{row['f1']['0.70']:.3f}", f"{row['f1']['0.90']:.3f}", _pct(row["error_rate_at_0.7"]),
             *[_pct(row["missed_by_size"][b]) for b in SIZE_BINS], str(row["splits"]), str(row["merges"]),
             str(row["extra_objects"]), _seconds(row["seconds_per_image"]), row["device"] or "–",
