@@ -65,3 +65,40 @@ def test_the_exported_package_passes_bioimageio_test_model(tiny_stardist):
 
     report = test_package(tiny_stardist[1])
     assert report.passed, report.reasons
+
+
+def test_the_peer_training_script_trains_packages_and_resumes(tmp_path, monkeypatch):
+    """validation/peers/stardist/train.py end to end on the bundled sample, with a tiny budget."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo.evaluation import evaluate_source
+
+    script = Path(__file__).parents[1] / "validation" / "peers" / "stardist" / "train.py"
+    spec = importlib.util.spec_from_file_location("stardist_peer_train", script)
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    recipe = yaml.safe_load(train.RECIPE.read_text())
+    recipe.update(dataset="bbbc039-sample", train_split="test", validation_split="test")
+    recipe["config"].update(n_rays=8, unet_n_depth=2, unet_n_filter_base=8, train_patch_size=[64, 64],
+                            train_batch_size=2)
+    # an untrained network's probabilities are all near 0.5: search high thresholds only, or the
+    # NMS of ~every pixel makes the search take minutes
+    recipe["thresholds"] = {"nms_threshs": [0.4], "iou_threshs": [0.5], "bracket": [0.9, 0.99], "maxiter": 3}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "run"
+    args = ["--recipe", str(tmp_path / "recipe.yaml"), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "2"]
+    assert train.main(args) == 0
+    assert train.main([*args, "--resume"]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert result["epochs"] == 2 and len(result["runs"]) == 2 and result["sha256"] == sha256_of(out / train.PACKAGE)
+    assert 0 < result["thresholds"]["prob"] < 1 and result["recipe"]["config"]["n_rays"] == 8
+    evaluation = evaluate_source(str(out / train.PACKAGE), dataset="bbbc039-sample", split="test")
+    assert evaluation.provenance["output_kind"] == "stardist"
+    assert evaluation.provenance["postprocessing"]["prob_thresh"] == pytest.approx(result["thresholds"]["prob"])
+    with pytest.raises(SystemExit):  # an earlier run is not overwritten
+        train.main(args)

@@ -33,6 +33,7 @@ import yaml
 
 from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.packaging.validate import load_valid_description
 
 
 def export_network(model):
@@ -77,7 +78,9 @@ def export_stardist_package(model, path: str | Path, test_image: np.ndarray, *, 
         ``path``.
 
     Raises:
-        ValueError: a 3-D or multichannel model, or a test image smaller than the smallest input.
+        ValueError: a 3-D or multichannel model, or a test image smaller than the smallest input;
+            :class:`~nucseg_zoo.packaging.validate.PackageValidationError` when bioimageio.spec
+            rejects the package (e.g. a name with characters the spec forbids); nothing is written.
         FileExistsError: ``path`` exists.
     """
     import keras
@@ -134,9 +137,11 @@ def export_stardist_package(model, path: str | Path, test_image: np.ndarray, *, 
         }
         del rdf["id"]
         (folder / "rdf.yaml").write_text(yaml.safe_dump(rdf, sort_keys=False))
-        with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
-            for member in ("rdf.yaml", "weights.keras", "input.npy", "output.npy", "README.md"):
-                archive.write(folder / member, member)
+        with atomic_path(path) as tmp:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+                for member in ("rdf.yaml", "weights.keras", "input.npy", "output.npy", "README.md"):
+                    archive.write(folder / member, member)
+            load_valid_description(tmp)  # an invalid package is never written
     return path
 
 
