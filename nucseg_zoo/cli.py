@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 
 COMMANDS = ("demo", "datasets", "segment", "score", "evaluate", "train", "package", "leaderboard", "compare", "submit")
 
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (ValueError, OSError, RuntimeError) as err:  # OSError: missing, existing, unwritable files
+        if args.verbose:  # e.g. the traceback of a Python segmenter's own failure (the cause)
+            traceback.print_exception(err, file=sys.stderr)
         print(f"nucseg-zoo {args.command}: error: {err}", file=sys.stderr)
         return 2
 

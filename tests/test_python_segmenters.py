@@ -65,6 +65,18 @@ class Tool:
     @staticmethod
     def nothing(image):
         return None
+
+
+class Callable:
+    def __call__(self, image):
+        return segment(image)
+
+
+instance = Callable()
+
+
+def boom(image):
+    raise ValueError("out of GPU memory on purpose")
 '''
 
 
@@ -184,3 +196,20 @@ def test_the_readme_cellpose_example_has_the_documented_form():
     source = textwrap.dedent(block[:block.index("```")])
     compile(source, "mylab_cellpose.py", "exec")  # valid Python: the example a lab copies
     assert "def segment(image)" in source and "nucseg-zoo evaluate mylab_cellpose:segment" in readme
+
+
+def test_a_failing_callable_a_class_and_a_shadowed_module_are_named(lab_module, sample_split, tmp_path, capsys):
+    with pytest.raises(RuntimeError, match=f"{lab_module}:boom raised ValueError: out of GPU memory on purpose") as err:
+        PythonSegmenter(f"{lab_module}:boom").segment(sample_split[0].image)
+    assert isinstance(err.value.__cause__, ValueError)  # the lab's own traceback is kept
+    with pytest.raises(ValueError, match="'Callable' is a class.*module-level instance"):
+        describe(f"{lab_module}:Callable")
+    np.testing.assert_array_equal(PythonSegmenter(f"{lab_module}:instance").segment(sample_split[0].image),
+                                  _otsu(sample_split[0].image))
+    (tmp_path / "skimage.py").write_text("def segment(image):\n    return image\n")  # skimage is imported already
+    with pytest.raises(ValueError, match="has the name of the module 'skimage' that is already imported.*Rename"):
+        describe("skimage:segment")
+    assert main(["evaluate", f"{lab_module}:boom", "--dataset", "bbbc039-sample"]) == 2
+    assert f"{lab_module}:boom raised ValueError" in capsys.readouterr().err
+    assert main(["-v", "evaluate", f"{lab_module}:boom", "--dataset", "bbbc039-sample"]) == 2
+    assert 'raise ValueError("out of GPU memory on purpose")' in capsys.readouterr().err  # the lab's traceback

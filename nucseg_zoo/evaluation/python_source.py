@@ -54,7 +54,7 @@ def _import(module_name: str, spec: str) -> ModuleType:
     if os.getcwd() not in sys.path:  # as `python -m` and uvicorn do: modules in the current folder are found
         sys.path.insert(0, os.getcwd())
     try:
-        return importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
         if err.name is not None and module_name.startswith(err.name) \
                 and module_name[len(err.name):len(err.name) + 1] in ("", "."):
@@ -63,6 +63,21 @@ def _import(module_name: str, spec: str) -> ModuleType:
                              "in the current folder") from None
         raise ValueError(f"{spec}: importing {module_name!r} failed: {err} (a package it needs is not "
                          "installed)") from err
+    _refuse_shadowed(module_name, module, spec)
+    return module
+
+
+def _refuse_shadowed(module_name: str, module: ModuleType, spec: str) -> None:
+    """A file or package in the current folder named like an already imported module is not
+    what Python imports: refuse instead of running the other code."""
+    top = module_name.split(".")[0]
+    local = [path for path in (os.path.join(os.getcwd(), f"{top}.py"), os.path.join(os.getcwd(), top, "__init__.py"))
+             if os.path.isfile(path)]
+    loaded = getattr(sys.modules.get(top), "__file__", None)
+    if local and (loaded is None or os.path.realpath(loaded) != os.path.realpath(local[0])):
+        raise ValueError(f"{spec}: {local[0]} has the name of the module {top!r} that is already imported from "
+                         f"{loaded or 'elsewhere'}; Python would run that one, not your file. Rename your file "
+                         f"(e.g. mylab_{top}.py) and use mylab_{top}:{spec.split(':', 1)[1]}")
 
 
 def load_callable(spec: str) -> tuple[Callable[[np.ndarray], Any], ModuleType]:
@@ -83,6 +98,10 @@ def load_callable(spec: str) -> tuple[Callable[[np.ndarray], Any], ModuleType]:
             raise ValueError(f"{spec}: module {match['module']!r} ({getattr(module, '__file__', '?')}) has no "
                              f"attribute {match['attribute']!r}")
         target = getattr(target, part)
+    if inspect.isclass(target):
+        raise ValueError(f"{spec}: {match['attribute']!r} is a class, and calling it with an image would construct "
+                         f"an object; pass a function, or a module-level instance (e.g. segmenter = "
+                         f"{match['attribute'].split('.')[-1]}() in the module, then {match['module']}:segmenter)")
     if not callable(target):
         raise ValueError(f"{spec}: {match['attribute']!r} is a {type(target).__name__}, not a callable; expected a "
                          "function (or other callable) taking a 2-D image and returning instance labels")
@@ -198,6 +217,11 @@ class PythonSegmenter:
         Raises:
             ValueError: the image is not a 2-D numeric image, or the callable returned
                 something other than a label image of its shape.
+            RuntimeError: the callable raised (its exception is the cause).
         """
         image = as_image(image)
-        return check_labels(self.function(image), image.shape, self.spec)
+        try:
+            result = self.function(image)
+        except Exception as err:  # the lab's code failed: name it, keep its traceback as the cause
+            raise RuntimeError(f"{self.spec} raised {type(err).__name__}: {err}") from err
+        return check_labels(result, image.shape, self.spec)
