@@ -33,7 +33,7 @@ def tiny_stardist(sample_split, tmp_path_factory):
     config = stardist_models.Config2D(n_rays=N_RAYS, grid=GRID, n_channel_in=1, unet_n_depth=2,
                                       unet_n_filter_base=8, train_tensorboard=False)
     model = stardist_models.StarDist2D(config, name="tiny", basedir=str(folder))
-    prob, _ = model.predict(PercentileNormalization(1.0, 99.8)(sample_split[0].image).astype(np.float32))
+    prob, _ = model.predict(PercentileNormalization(1.0, 99.8, clip=None)(sample_split[0].image).astype(np.float32))
     model.thresholds = {"prob": float(np.quantile(prob, 0.9)), "nms": 0.4}
     package = export_stardist_package(model, folder / "tiny-stardist.zip", sample_split[0].image[:200, :240],
                                       name="Tiny StarDist", description="An untrained StarDist2D network (tests only).",
@@ -47,7 +47,7 @@ def test_a_stardist_package_gives_the_objects_of_the_stardist_library(tiny_stard
     assert packaged.output_kind == "stardist"
     assert packaged.postprocessing == StarDistParams(prob_thresh=model.thresholds.prob, nms_thresh=0.4, grid=GRID)
     for sample in sample_split:
-        image = PercentileNormalization(1.0, 99.8)(sample.image).astype(np.float32)  # = the package's scale_range
+        image = PercentileNormalization(1.0, 99.8, clip=None)(sample.image).astype(np.float32)  # = the package's scale_range
         # the library: its padding, network and NMS on the dense grid (what the harness decodes)
         theirs, _ = model.predict_instances(image, sparse=False)
         ours = packaged.segment(sample.image)  # the harness: preprocessing, halo tiling, network, the library's NMS

@@ -34,11 +34,13 @@ import os
 import re
 import sys
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
 import numpy as np
 
+from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.images import as_image
 
 SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
@@ -138,10 +140,7 @@ def describe(spec: str) -> dict[str, Any]:
     """
     function, module = load_callable(spec)
     module_file = getattr(module, "__file__", None)
-    module_sha256 = None
-    if module_file and os.path.isfile(module_file):
-        with open(module_file, "rb") as handle:
-            module_sha256 = _sha256(handle.read())
+    module_sha256 = sha256_of(Path(module_file)) if module_file and os.path.isfile(module_file) else None
     try:
         source_sha256 = _sha256(inspect.getsource(function).encode())
     except (OSError, TypeError):  # built-ins, C extensions, objects defined interactively

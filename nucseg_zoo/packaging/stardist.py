@@ -33,6 +33,7 @@ import yaml
 
 from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.packaging.validate import load_valid_description
 
 
@@ -98,8 +99,7 @@ def export_stardist_package(model, path: str | Path, test_image: np.ndarray, *, 
     if min(height, width) < smallest:
         raise ValueError(f"test image {test_image.shape} is smaller than the smallest input {smallest} px")
     crop = np.asarray(test_image[:height, :width], dtype=np.float32)
-    low, high = np.percentile(crop, [min_percentile, max_percentile])
-    normalized = (crop - low) / (high - low + 1e-6)  # bioimage.io's scale_range
+    normalized = PercentileNormalization(min_percentile, max_percentile, clip=None)(crop)  # = the rdf's scale_range
     network = export_network(model)
     n_rays = int(model.config.n_rays)
     with tempfile.TemporaryDirectory() as folder:

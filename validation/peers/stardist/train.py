@@ -62,7 +62,7 @@ def _split(recipe: dict, split: str, mirror: str | None) -> tuple[list[np.ndarra
     from nucseg_zoo.normalization import PercentileNormalization
 
     normalize = PercentileNormalization(recipe["normalization"]["min_percentile"],
-                                        recipe["normalization"]["max_percentile"])
+                                        recipe["normalization"]["max_percentile"], clip=None)  # = scale_range
     samples = datasets.load(recipe["dataset"], split, mirror=mirror)
     return ([normalize(s.image) for s in samples], [fill_label_holes(s.labels) for s in samples], samples)
 
