@@ -35,7 +35,7 @@ def tiny_recipe() -> Recipe:
     """unet-bbbc039's recipe shrunk to a seconds-long run on the bundled sample (no warm start)."""
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
-                   architecture={**recipe.architecture, "widths": [4, 8, 16]},
+                   architecture={**recipe.architecture, "kwargs": {**recipe.architecture["kwargs"], "widths": [4, 8, 16]}},
                    crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
                    schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)
 

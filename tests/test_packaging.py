@@ -32,7 +32,7 @@ from nucseg_zoo.packaging.receptive_field import receptive_field_radius  # noqa:
 from nucseg_zoo.postprocessing import PostprocessingParams  # noqa: E402
 from nucseg_zoo.training.recipe import Recipe  # noqa: E402
 from nucseg_zoo.zoo.bioimageio_model import BioimageioModel, infer_output_kind  # noqa: E402
-from nucseg_zoo.zoo.entry import ZooEntry, read_entry  # noqa: E402
+from nucseg_zoo.zoo.entry import WeightsFile, ZooEntry, read_entry  # noqa: E402
 from nucseg_zoo.zoo.model import ZooModel  # noqa: E402
 from nucseg_zoo.zoo.registry import zoo_entry_dir  # noqa: E402
 
@@ -66,8 +66,8 @@ def _random_entry(folder: Path, widths=(8, 16, 32), *, metrics: dict | None = No
         (folder / "metrics.json").write_text(json.dumps(metrics))
     return ZooEntry(
         id=raw["id"], dir=folder, name=raw["name"], description=raw["description"].strip(),
-        architecture=raw["architecture"], weights_path=folder / "weights.pt",
-        weights_sha256=sha256_of(folder / "weights.pt"), size_step=int(raw["size_step"]), halo=int(raw["halo"]),
+        architecture=raw["architecture"], weights=(WeightsFile(folder / "weights.pt", sha256_of(folder / "weights.pt")),),
+        ensemble=False, size_step=int(raw["size_step"]), halo=int(raw["halo"]),
         output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
         recipe=Recipe.from_yaml(source / raw["recipe"]), postprocessing=PostprocessingParams(min_size=20),
         license=raw["license"], tags=tuple(raw["tags"]), raw=raw)
@@ -377,7 +377,7 @@ def test_check_failure_writes_nothing(random_entry, tmp_path, monkeypatch, capsy
 def test_corrupted_entry_weights_write_nothing(random_entry, tmp_path):
     import dataclasses
 
-    entry = dataclasses.replace(random_entry, weights_sha256="0" * 64)
+    entry = dataclasses.replace(random_entry, weights=(WeightsFile(random_entry.weights_path, "0" * 64),))
     out = tmp_path / "dist"
     with pytest.raises(RuntimeError, match="sha256"):
         build_package(entry, out)

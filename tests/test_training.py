@@ -24,7 +24,7 @@ def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     assert recipe.class_weights == (1.0, 1.0, 10.0)
     assert recipe.crop_size == 256 and recipe.train_split == "training" and recipe.validation_split == "validation"
-    assert recipe.architecture["widths"] == [64, 128, 256]
+    assert recipe.architecture["kwargs"]["widths"] == [64, 128, 256]
     lrs = [learning_rate(recipe, s) for s in range(recipe.total_steps)]
     assert max(lrs) == pytest.approx(recipe.optimizer["lr"])
     assert lrs[-1] == pytest.approx(recipe.schedule["final_lr"], rel=0.05)

@@ -8,7 +8,7 @@ import xarray as xr
 
 import nucseg_zoo
 from nucseg_zoo.metrics import score_image, summarize
-from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.entry import WeightsFile, read_entry
 
 
 def test_list_models_and_unknown_id():
@@ -33,7 +33,7 @@ def model(entry):
 @pytest.mark.parametrize("model_id", nucseg_zoo.list_models())
 def test_every_entry_is_complete_and_its_parameter_count_is_recomputed(model_id):
     entry = read_entry(model_id)
-    if entry.weights_sha256 is None:
+    if not entry.trained:
         pytest.skip(f"{model_id} has no trained weights recorded yet")
     network = entry.build_network()
     assert sum(p.numel() for p in network.parameters()) == entry.raw["num_params"]
@@ -90,7 +90,7 @@ def test_corrupt_weights_are_detected(entry, tmp_path):
     corrupt = tmp_path / "weights.pt"
     corrupt.write_bytes(entry.weights_path.read_bytes()[:-10])
     with pytest.raises(RuntimeError, match="sha256"):
-        replace(entry, weights_path=corrupt).build_network()
+        replace(entry, weights=(WeightsFile(corrupt, entry.weights_sha256),)).build_network()
 
 
 # ---------------------------------------------------------------- fields with little or no dynamic range

@@ -66,7 +66,7 @@ def _default_segmenters() -> list[str]:
     from nucseg_zoo.zoo import list_models
     from nucseg_zoo.zoo.entry import read_entry
 
-    trained = [m for m in list_models() if read_entry(m).weights_sha256 is not None]
+    trained = [m for m in list_models() if read_entry(m).trained]
     return trained + list_baselines()
 
 

@@ -1,4 +1,4 @@
-"""``nucseg-zoo train MODEL_ID [--recipe FILE] [--device cpu|cuda] [--resume]``."""
+"""``nucseg-zoo train MODEL_ID [--member K] [--recipe FILE] [--device cpu|cuda] [--resume] [--export]``."""
 
 from __future__ import annotations
 
@@ -14,14 +14,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"),
                         help="default: bf16 where supported (CPU with bf16, CUDA), else fp32")
-    parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID)")
+    parser.add_argument("--member", type=int,
+                        help="ensemble recipes (members > 1): train member K (seed + K) into runs/MODEL_ID/member-K")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID, or runs/MODEL_ID/member-K)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     parser.add_argument("--overwrite", action="store_true", help="start afresh in an OUT that holds an earlier run")
     parser.add_argument("--init-from", type=Path,
                         help="state dict to warm-start from (recipes with init_from; checked by sha256)")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--export", action="store_true",
-                        help="install the best weights, log and tuned postprocessing into zoo/MODEL_ID")
+                        help="install the best weights, log and tuned postprocessing into zoo/MODEL_ID "
+                             "(an ensemble: once all members are trained; tunes on the ensemble)")
     parser.set_defaults(run=run)
 
 
@@ -33,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     recipe_path = args.recipe or zoo_entry_dir(args.model_id) / "recipe.yaml"
     recipe = Recipe.from_yaml(recipe_path)
+    if recipe.members > 1:
+        return _run_ensemble_member(args, recipe)
+    if args.member not in (None, 0):
+        raise SystemExit(f"error: {recipe_path} trains one network; --member applies to ensemble recipes")
     run_dir = args.out or Path("runs") / args.model_id
     best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
                  overwrite=args.overwrite, init_weights=args.init_from,
@@ -45,4 +52,29 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"exported to {export_run(run_dir, args.model_id, recipe)}", file=sys.stderr)
     print(run_dir)
+    return 0
+
+
+def _run_ensemble_member(args: argparse.Namespace, recipe) -> int:
+    """Train one member of an ensemble recipe; with ``--export`` and every member trained,
+    tune the ensemble and install it."""
+    from nucseg_zoo.training.ensemble import member_run_dir
+    from nucseg_zoo.training.loop import train
+
+    root = args.out or Path("runs") / args.model_id
+    if args.member is None and not args.export:
+        raise SystemExit(f"error: the recipe trains an ensemble of {recipe.members} networks: pass --member K "
+                         f"(0..{recipe.members - 1}) to train one, or --export once all are trained")
+    if args.member is not None:
+        best = train(recipe.for_member(args.member), member_run_dir(root, args.member), device=args.device,
+                     precision=args.precision, resume=args.resume, overwrite=args.overwrite,
+                     init_weights=args.init_from, mirror=args.mirror,
+                     on_epoch=lambda record: print(record, file=sys.stderr))
+        print(f"member {args.member}: best weights {best}", file=sys.stderr)
+    if args.export:
+        from nucseg_zoo.training.ensemble import export_ensemble
+
+        print(f"exported to {export_ensemble(root, args.model_id, recipe, device=args.device, mirror=args.mirror)}",
+              file=sys.stderr)
+    print(root)
     return 0

@@ -108,7 +108,7 @@ def _zoo_source(spec: str) -> ModelSource:
     from nucseg_zoo.zoo.entry import read_entry
 
     entry = read_entry(spec)
-    files = [entry.dir / "entry.yaml", entry.weights_path, entry.dir / entry.raw["postprocessing"]]
+    files = [entry.dir / "entry.yaml", *(w.path for w in entry.weights), entry.dir / entry.raw["postprocessing"]]
     return ModelSource(spec=spec, kind="zoo", name=spec, sha256=_hash_of_files(files))
 
 

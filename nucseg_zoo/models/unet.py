@@ -42,7 +42,7 @@ class UNet(nn.Module):
         self,
         in_channels: int = 1,
         n_classes: int = 3,
-        widths: tuple[int, ...] = (64, 128, 256),
+        widths: tuple[int, ...] | list[int] = (64, 128, 256),
         softmax: bool = True,
     ):
         super().__init__()

@@ -56,12 +56,11 @@ class PackageResult:
     test: TestReport | None = None
 
 
-def _thin_network(entry):
-    """The entry's architecture with 2 filters per level: same receptive field, fast to probe."""
+def _probe_network(entry):
+    """The entry's architecture with its ``probe_kwargs`` (e.g. 2 filters per level, one
+    ensemble member): the same receptive field, fast to measure."""
     module = importlib.import_module(entry.architecture["module"])
-    kwargs = dict(entry.architecture["kwargs"])
-    if "widths" in kwargs:
-        kwargs["widths"] = tuple(2 for _ in kwargs["widths"])
+    kwargs = {**entry.architecture["kwargs"], **(entry.architecture.get("probe_kwargs") or {})}
     return getattr(module, entry.architecture["callable"])(**kwargs)
 
 
@@ -148,7 +147,7 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
     if not overwrite:
         refuse_to_overwrite(out_dir / f"{entry.id}.zip", what="package")
     network = entry.build_network()  # checks the weights' sha256
-    radius = receptive_field_radius(_thin_network(entry), in_channels=int(entry.architecture["kwargs"].get(
+    radius = receptive_field_radius(_probe_network(entry), in_channels=int(entry.architecture["kwargs"].get(
         "in_channels", 1)), step=entry.size_step)
     if halo is None:
         halo = package_halo(entry.halo, radius, entry.size_step)
@@ -167,7 +166,10 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
     try:
         content = staging / "content"
         content.mkdir()
-        shutil.copyfile(entry.verified_weights(), content / L.STATE_DICT_FILE)
+        if entry.ensemble:  # one state dict holding every member (members.K.…), as the architecture expects
+            torch.save(network.state_dict(), content / L.STATE_DICT_FILE)
+        else:  # the canonical file itself
+            shutil.copyfile(entry.verified_weights()[0], content / L.STATE_DICT_FILE)
         architecture_file = entry.architecture_source.name
         shutil.copyfile(entry.architecture_source, content / architecture_file)
 

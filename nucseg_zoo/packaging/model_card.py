@@ -40,7 +40,8 @@ def _fmt(value: Any) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def validation_section(metrics: Mapping[str, Any] | None, *, model_id: str = "<id>") -> str:
+def validation_section(metrics: Mapping[str, Any] | None, *, model_id: str = "<id>",
+                       paper: Mapping[str, Any] | None = None) -> str:
     """Markdown ``# Validation`` section for the harness's ``metrics.json`` (or its absence)."""
     lines = ["# Validation", ""]
     if metrics is None:
@@ -52,11 +53,20 @@ def validation_section(metrics: Mapping[str, Any] | None, *, model_id: str = "<i
                   "is the mean F1 over t = 0.50, 0.55, …, 0.90. Instances come from the postprocessing below.",
                   "", "| metric | value |", "| --- | --- |"]
         lines += [f"| {name} | {_fmt(value)} |" for name, value in _flatten(metrics)]
-        lines += ["", "For reference, the paper reports an average F1 of 0.898 for its U-Net on this split."]
+        if paper:
+            lines += ["", f"For reference, the paper reports an average F1 of {paper['average_f1']:.3f} for its "
+                          f"{paper['method']} on this split."]
     lines += ["", "To validate on your own data, run the package on images with known instance masks,",
               "apply the postprocessing from `config.nucseg_zoo.postprocessing` and compute the",
               "average F1 above (`nucseg-zoo score`)."]
     return "\n".join(lines)
+
+
+def _trained_from(recipe) -> str:
+    start = "warm-started from earlier weights" if recipe.init_from else "trained from scratch"
+    if recipe.members > 1:
+        return f"{recipe.members} networks {start}, seeds {recipe.seed}–{recipe.seed + recipe.members - 1}."
+    return f"{start.capitalize()} (seed {recipe.seed})."
 
 
 def model_card(entry, lay: L.Layout, *, metrics: Mapping[str, Any] | None,
@@ -75,7 +85,6 @@ def model_card(entry, lay: L.Layout, *, metrics: Mapping[str, Any] | None,
                   + (f" (average F1 {postprocessing_info['validation_average_f1']:.4f})"
                      if isinstance(postprocessing_info.get("validation_average_f1"), float) else "")
                   + ", never on the test split.")
-    widths = list(entry.architecture["kwargs"].get("widths", []))
     parts = [
         f"# {entry.name}",
         "",
@@ -83,15 +92,16 @@ def model_card(entry, lay: L.Layout, *, metrics: Mapping[str, Any] | None,
         "",
         "## Model",
         "",
-        f"* Architecture: `{entry.architecture['callable']}` from `{entry.architecture['module']}` "
-        f"(encoder widths {widths}, batch norm, {len(widths)} max-poolings, softmax head), "
-        f"trained from scratch (seed {recipe.seed}).",
+        f"* Architecture: `{entry.architecture['callable']}` from `{entry.architecture['module']}`: "
+        f"{entry.architecture['summary'].strip()} {_trained_from(recipe)}",
         f"* Input `{L.INPUT_ID}`: one channel (a nuclear stain such as Hoechst), axes batch, channel, y, x; "
-        f"height and width at least {lay.min_size} px and a multiple of {lay.step} px above that.",
+        f"height and width at least {lay.min_size} px"
+        + (f" and a multiple of {lay.step} px above that." if lay.step > 1 else " (any size above that)."),
         f"* Output `{L.OUTPUT_ID}`: {len(entry.channel_names)} channels "
         f"({', '.join(entry.channel_names)}) of softmax probabilities, same size as the input. "
-        f"Tiles need a halo of {lay.halo} px (receptive-field radius {receptive_field} px, rounded up to "
-        f"a multiple of {lay.step}); with it, tiled and whole-image predictions agree.",
+        f"Tiles need a halo of {lay.halo} px (receptive-field radius {receptive_field} px"
+        + (f", rounded up to a multiple of {lay.step}" if lay.step > 1 else "")
+        + "); with it, tiled and whole-image predictions agree.",
         f"* Weights: `pytorch_state_dict` (canonical), `torchscript` (traced) and `onnx` "
         f"(opset {onnx_opset}, IR 8, single file), all from the same state dict.",
         "",
@@ -137,7 +147,7 @@ def model_card(entry, lay: L.Layout, *, metrics: Mapping[str, Any] | None,
         "",
         f"{example_source}.",
         "",
-        validation_section(metrics, model_id=entry.id),
+        validation_section(metrics, model_id=entry.id, paper=entry.raw.get("paper")),
         "",
         "## Limitations",
         "",

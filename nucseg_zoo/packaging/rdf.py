@@ -67,8 +67,6 @@ def build_rdf(entry, lay: L.Layout, *, sha256: dict[str, str], architecture_file
     """
     norm = entry.normalization
     kwargs = dict(entry.architecture["kwargs"])
-    if "widths" in kwargs:
-        kwargs["widths"] = list(kwargs["widths"])
     tolerance = {"absolute_tolerance": L.ABSOLUTE_TOLERANCE, "relative_tolerance": L.RELATIVE_TOLERANCE,
                  "mismatched_elements_per_million": L.MISMATCHED_ELEMENTS_PER_MILLION,
                  "output_ids": [L.OUTPUT_ID], "weights_formats": list(L.WEIGHT_FORMATS)}

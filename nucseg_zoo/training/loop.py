@@ -28,9 +28,8 @@ from nucseg_zoo import datasets
 from nucseg_zoo._atomic import atomic_path, refuse_to_overwrite
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
-from nucseg_zoo.models.unet import UNet
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
-from nucseg_zoo.training.data import CropSampler
+from nucseg_zoo.training.data import CropSampler, balanced_pixel_mask
 from nucseg_zoo.training.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -42,13 +41,38 @@ def atomic_torch_save(obj: object, path: Path) -> None:
         torch.save(obj, tmp)
 
 
-def build_model(recipe: Recipe) -> torch.nn.Module:
-    """The recipe's network (logits output for training)."""
-    if recipe.model != "unet":
-        raise ValueError(f"unknown model {recipe.model!r} in recipe; valid: unet")
-    arch = dict(recipe.architecture)
-    arch["widths"] = tuple(arch["widths"])
-    return UNet(**arch, softmax=False)
+def build_model(recipe: Recipe, *, training: bool = False) -> torch.nn.Module:
+    """The recipe's network with logits output: the shipped form, or with ``training`` its
+    training form (``architecture.training_kwargs`` applied; same parameters)."""
+    import importlib
+
+    arch = recipe.architecture
+    kwargs = {**arch["kwargs"], **(arch.get("training_kwargs") or {} if training else {}), "softmax": False}
+    return getattr(importlib.import_module(arch["module"]), arch["callable"])(**kwargs)
+
+
+def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam, or SGD with ``momentum``/``nesterov``; ``weight_decay`` (L2) on kernels only
+    (parameters of 2 or more dimensions) when ``decay_kernels_only`` (Keras' kernel_regularizer)."""
+    opt = recipe.optimizer
+    decay = opt.get("weight_decay", 0.0)
+    params = list(model.parameters())
+    if opt.get("decay_kernels_only"):
+        groups = [{"params": [p for p in params if p.ndim > 1], "weight_decay": decay},
+                  {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0}]
+    else:
+        groups = [{"params": params, "weight_decay": decay}]
+    if opt.get("name", "adam") == "sgd":
+        return torch.optim.SGD(groups, lr=opt["lr"], momentum=opt.get("momentum", 0.0),
+                               nesterov=opt.get("nesterov", False))
+    return torch.optim.Adam(groups, lr=opt["lr"])
+
+
+def centre_crop(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The central ``shape`` of the last two axes of ``array`` (training targets of a network
+    whose training form returns a smaller output than its input crop)."""
+    dy, dx = (array.shape[-2] - shape[0]) // 2, (array.shape[-1] - shape[1]) // 2
+    return array[..., dy:dy + shape[0], dx:dx + shape[1]]
 
 
 def load_init_weights(recipe: Recipe, path: str | Path | None, device: torch.device) -> dict:
@@ -99,11 +123,14 @@ def weight_average(recipe: Recipe, model: torch.nn.Module) -> torch.optim.swa_ut
 
 def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, device: torch.device,
                            precision: str) -> list[np.ndarray]:
-    """Softmax probability maps ``(3, H, W)`` of every validation image."""
+    """Softmax probability maps ``(3, H, W)`` of every validation image (``model``: the
+    shipped form with logits output, see :func:`build_model`)."""
     model.eval()
     probabilities = []
+    step, halo = recipe.architecture["size_step"], recipe.architecture["halo"]
     for sample in samples:
-        logits = predict_tiled(model, recipe.normalization(sample.image), device=device, precision=precision)
+        logits = predict_tiled(model, recipe.normalization(sample.image), device=device, precision=precision,
+                               step=step, halo=halo)
         probabilities.append(torch.softmax(torch.from_numpy(logits), dim=0).numpy())
     return probabilities
 
@@ -186,9 +213,8 @@ def train(
     if torch_device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed crop size: let cuDNN pick its fastest kernels
     layout = training_memory_format(torch_device, precision)
-    model = build_model(recipe).to(torch_device).to(memory_format=layout)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.optimizer["lr"],
-                                 weight_decay=recipe.optimizer.get("weight_decay", 0.0))
+    model = build_model(recipe, training=True).to(torch_device).to(memory_format=layout)
+    optimizer = make_optimizer(recipe, model)
     start_epoch, best_f1 = 0, -1.0
     if resume and last_path.exists():
         state = torch.load(last_path, map_location=torch_device, weights_only=False)
@@ -218,6 +244,7 @@ def train(
                             class_weights=recipe.class_weights,
                             thin_boundary_max_area=recipe.thin_boundary_max_area,
                             small_interior_weight=recipe.small_interior_weight, soft_targets=soft_targets)
+    separate_eval_form = bool(recipe.architecture.get("training_kwargs"))
     distillation_weight = recipe.distillation["weight"] if recipe.distillation else 0.0
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]
@@ -235,13 +262,18 @@ def train(
                 group["lr"] = learning_rate(recipe, step)
             images, targets, pixel_weights, *soft = train_set.batch(rng, recipe.batch_size)
             images = torch.from_numpy(images).to(torch_device).contiguous(memory_format=layout)
-            targets = torch.from_numpy(targets).to(torch_device)
-            pixel_weights = torch.from_numpy(pixel_weights).to(torch_device)
             with autocast_context(torch_device, precision):
                 logits = model(images)
+            if logits.shape[-2:] != images.shape[-2:]:
+                targets, pixel_weights = (centre_crop(a, logits.shape[-2:]) for a in (targets, pixel_weights))
+                soft = [centre_crop(a, logits.shape[-2:]) for a in soft]
+            if recipe.pixel_sampling == "balanced":
+                pixel_weights = balanced_pixel_mask(targets, rng)
+            targets = torch.from_numpy(np.ascontiguousarray(targets)).to(torch_device)
+            pixel_weights = torch.from_numpy(np.ascontiguousarray(pixel_weights)).to(torch_device)
             loss = weighted_cross_entropy(logits, targets, pixel_weights)
             if soft:
-                teacher = torch.from_numpy(soft[0]).to(torch_device)
+                teacher = torch.from_numpy(np.ascontiguousarray(soft[0])).to(torch_device)
                 loss = ((1 - distillation_weight) * loss
                         + distillation_weight * soft_cross_entropy(logits, teacher, pixel_weights))
             optimizer.zero_grad(set_to_none=True)
@@ -256,6 +288,10 @@ def train(
         train_loss = torch.stack(losses).mean().item()
         train_seconds = time.perf_counter() - started
         shipped = model if averaged is None else averaged.module
+        if separate_eval_form:
+            trained_state = shipped.state_dict()
+            shipped = build_model(recipe).to(torch_device).to(memory_format=layout)
+            shipped.load_state_dict(trained_state)
         probabilities = validation_predictions(shipped, val_samples, recipe, torch_device, precision)
         val_f1 = average_f1(probabilities, val_truths, PostprocessingParams())
         record = {"recipe_version": recipe.version, "epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,

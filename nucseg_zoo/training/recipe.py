@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +23,24 @@ class Augmentation:
     elastic: dict[str, float] | None = None
 
 
+ARCHITECTURE_KEYS = {"module", "callable", "kwargs", "size_step", "halo"}
+"""Required keys of a recipe's ``architecture`` (optional: ``training_kwargs``)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that determines a training run (see ``zoo/<id>/recipe.yaml``)."""
+    """Everything that determines a training run (see ``zoo/<id>/recipe.yaml``).
+
+    ``architecture`` names the network one run trains, as data: ``module`` and ``callable``
+    (a self-contained ``torch.nn`` file, e.g. ``nucseg_zoo.models.unet`` / ``UNet``), the
+    ``kwargs`` of the network that is validated and shipped, optional ``training_kwargs``
+    that override them for training (same parameters, e.g. a valid-convolution form whose
+    output is smaller than its crop; the targets are centre-cropped to it), and the input
+    ``size_step`` and ``halo`` (px) of the shipped form (see :mod:`nucseg_zoo.tiling`). The
+    callable must accept ``softmax=False`` (training and validation use logits).
+    """
 
     version: int
-    model: str
     architecture: dict[str, Any]
     seed: int
     dataset: str
@@ -43,6 +55,14 @@ class Recipe:
     schedule: dict[str, Any]
     class_weights: tuple[float, ...]
     augmentation: Augmentation = field(default_factory=Augmentation)
+    members: int = 1
+    """Networks trained from this recipe (an ensemble when > 1); member K uses ``seed + K``
+    (:meth:`for_member`)."""
+    pixel_sampling: str = "all"
+    """Pixels that carry the loss: ``"all"`` (weighted by ``class_weights``) or ``"balanced"``
+    — per crop, as many randomly chosen pixels of each class as the crop has of its rarest
+    present class (the 1:1:1 sampling of Van Valen et al. 2016 applied to a crop; see
+    :func:`nucseg_zoo.training.data.balanced_pixel_mask`)."""
     thin_boundary_max_area: int = 0
     """Nuclei of at most this area (px) get a one-pixel boundary in the training targets
     (see :func:`nucseg_zoo.targets.three_class_targets`); 0 = the paper's band for all."""
@@ -74,8 +94,18 @@ class Recipe:
         raw["augmentation"] = Augmentation(**augmentation)
         raw["class_weights"] = tuple(raw["class_weights"])
         recipe = cls(**raw)
-        if recipe.crop_size % 8:
-            raise ValueError(f"crop_size must be a multiple of 8, got {recipe.crop_size}")
+        missing = ARCHITECTURE_KEYS - set(recipe.architecture)
+        if missing:
+            raise ValueError(f"recipe architecture needs {sorted(ARCHITECTURE_KEYS)}; missing {sorted(missing)}")
+        step = recipe.architecture["size_step"]
+        if recipe.crop_size % step:
+            raise ValueError(f"crop_size must be a multiple of the size step {step}, got {recipe.crop_size}")
+        if recipe.members < 1:
+            raise ValueError(f"members must be at least 1, got {recipe.members}")
+        if recipe.pixel_sampling not in ("all", "balanced"):
+            raise ValueError(f"pixel_sampling must be 'all' or 'balanced', got {recipe.pixel_sampling!r}")
+        if recipe.optimizer.get("name", "adam") not in ("adam", "sgd"):
+            raise ValueError(f"optimizer name must be 'adam' or 'sgd', got {recipe.optimizer.get('name')!r}")
         if recipe.small_interior_weight is not None and recipe.thin_boundary_max_area <= 0:
             raise ValueError("small_interior_weight needs thin_boundary_max_area > 0 (the size limit of small nuclei)")
         if recipe.distillation is not None:
@@ -89,6 +119,17 @@ class Recipe:
             if set(recipe.weight_averaging) != {"decay"} or not isinstance(decay, float) or not 0.0 < decay < 1.0:
                 raise ValueError(f"weight_averaging must be {{decay: d}} with 0 < d < 1, got {recipe.weight_averaging}")
         return recipe
+
+    def for_member(self, member: int) -> "Recipe":
+        """The recipe of ensemble member ``member`` (0-based): this one with seed ``seed + member``.
+
+        Raises:
+            ValueError: ``member`` is not in ``range(members)``.
+        """
+        if not 0 <= member < self.members:
+            raise ValueError(f"member must be in 0..{self.members - 1} (the recipe trains {self.members} "
+                             f"network{'s' if self.members > 1 else ''}), got {member}")
+        return replace(self, seed=self.seed + member)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (stored in checkpoints and logs)."""

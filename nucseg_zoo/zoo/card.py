@@ -14,8 +14,6 @@ import sys
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.zoo.entry import read_entry
 
-PAPER_UNET = {"average_f1": 0.898, "error_rate_at_0.7": 0.081}
-
 
 def _duration(seconds: float) -> str:
     """Minutes below an hour, else hours."""
@@ -55,7 +53,6 @@ def _training_section(entry) -> list[str]:
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     recipe = entry.recipe
     current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
-    best = max(current, key=lambda r: r["validation_average_f1"])
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
     warm = (f" It continues recipe version {recipe.init_from.get('recipe_version', '?')}: training starts from "
             f"that version's weights (sha256 `{recipe.init_from['sha256'][:12]}…`)." if recipe.init_from else "")
@@ -70,9 +67,12 @@ def _training_section(entry) -> list[str]:
         f"postprocessing tuning on `{recipe.validation_split}` (50 images). The test split was never used "
         "for any choice.",
         f"* Recipe version {recipe.version} (`recipe.yaml`): random {recipe.crop_size}² crops, batch "
-        f"{recipe.batch_size}, {recipe.epochs} epochs × {recipe.steps_per_epoch} steps, Adam lr "
+        f"{recipe.batch_size}, {recipe.epochs} epochs × {recipe.steps_per_epoch} steps"
+        + (f" per network ({recipe.members} networks, seeds {recipe.seed}–{recipe.seed + recipe.members - 1})"
+           if recipe.members > 1 else "")
+        + f", {_optimizer_name(recipe)} lr "
         f"{recipe.optimizer['lr']:g} (warm-up {recipe.schedule['warmup_steps']} steps, cosine to "
-        f"{recipe.schedule['final_lr']:g}), class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}, "
+        f"{recipe.schedule['final_lr']:g}), {_loss_pixels(recipe)}, "
         f"flips, 90° rotations, illumination changes; per-image percentile normalisation "
         f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %); "
         f"{_boundary_description(recipe)}.{warm}{teacher}",
@@ -81,9 +81,84 @@ def _training_section(entry) -> list[str]:
         f"{len(records)} epochs in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
         "(validation included).",
         *_stage_lines(records, recipe),
-        f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
-        f"average F1 ({best['validation_average_f1']:.4f}, default postprocessing parameters, before tuning).",
+        *_shipped_lines(current, recipe),
     ]
+    return lines
+
+
+def _optimizer_name(recipe) -> str:
+    opt = recipe.optimizer
+    if opt.get("name", "adam") == "sgd":
+        return f"SGD (momentum {opt.get('momentum', 0):g}{', Nesterov' if opt.get('nesterov') else ''})"
+    return "Adam"
+
+
+def _loss_pixels(recipe) -> str:
+    if recipe.pixel_sampling == "balanced":
+        return "loss on a class-balanced pixel mask (per crop, as many pixels of each class as of its rarest)"
+    return f"class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}"
+
+
+def _shipped_lines(current: list[dict], recipe) -> list[str]:
+    """Which epoch each shipped network comes from (the best validation average F1 of its run)."""
+    tail = "default postprocessing parameters, before tuning"
+    if recipe.members == 1:
+        best = max(current, key=lambda r: r["validation_average_f1"])
+        return [f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
+                f"average F1 ({best['validation_average_f1']:.4f}, {tail})."]
+    picks = []
+    for member in range(recipe.members):
+        runs = [r for r in current if r.get("member") == member]
+        best = max(runs, key=lambda r: r["validation_average_f1"])
+        picks.append(f"member {member} epoch {best['epoch']} ({best['validation_average_f1']:.4f})")
+    return [f"* Shipped weights: per member the epoch with the best validation average F1 ({tail}): "
+            + ", ".join(picks) + "."]
+
+
+def _weights_lines(entry) -> list[str]:
+    if not entry.ensemble:
+        return [f"* Weights: `{entry.weights[0].path.name}` (fp32 state dict, sha256 `{entry.weights[0].sha256}`)."]
+    return [f"* Weights: one fp32 state dict per ensemble member (seed {entry.recipe.seed} + K), loaded into "
+            "`members[K]`:",
+            *(f"  * `{w.path.name}` sha256 `{w.sha256}`" for w in entry.weights)]
+
+
+def _ensemble_section(entry) -> list[str]:
+    """Each member alone next to the ensemble on validation (``validation.json``)."""
+    from nucseg_zoo.training.ensemble import VALIDATION_FILE
+
+    path = entry.dir / VALIDATION_FILE
+    if not entry.ensemble or not path.is_file():
+        return []
+    report = json.loads(path.read_text())
+    rows = [(f"member {m['member']} alone", m) for m in report["members"]]
+    rows.append((f"ensemble of {len(report['members'])} (shipped)", report["ensemble"]))
+    if "ensemble_without_border" in report:
+        band = report["ensemble_without_border"]
+        rows.append((f"ensemble, no prediction within {band['band_px']} px of the border (the 2016 code)", band))
+    return [
+        "## Does averaging help? (validation split)",
+        "",
+        f"Scored on `{report['chosen_on']}` ({report['precision']}) with {report['postprocessing']} "
+        "(`validation.json`, written by `nucseg-zoo train " + entry.id + " --export`):",
+        "",
+        "| network | average F1 | error rate at IoU 0.7 |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {row['average_f1']:.4f} | {row['error_rate_at_0.7']:.2%} |" for name, row in rows),
+        "",
+    ]
+
+
+def _experiment_sections(entry) -> list[str]:
+    """One table per ``experiments/*.json`` of the entry (``{title, description, rows: [{name,
+    average_f1, error_rate_at_0.7}]}``, written by the scripts under ``validation/experiments``)."""
+    lines = []
+    for path in sorted((entry.dir / "experiments").glob("*.json")):
+        report = json.loads(path.read_text())
+        lines += [f"## {report['title']}", "", report["description"], "",
+                  "| variant | average F1 | error rate at IoU 0.7 |", "| --- | --- | --- |",
+                  *(f"| {row['name']} | {row['average_f1']:.4f} | {row['error_rate_at_0.7']:.2%} |"
+                    for row in report["rows"]), ""]
     return lines
 
 
@@ -93,24 +168,26 @@ def _metrics_section(entry) -> list[str]:
         return ["## Test-split metrics", "", "Not yet evaluated."]
     metrics = json.loads(path.read_text())
     f1 = metrics["f1"]
+    paper = entry.raw["paper"]  # the paper's numbers for the method this entry reproduces (protocol.md)
     return [
         "## Test-split metrics",
         "",
         f"From `nucseg-zoo evaluate {entry.id} --dataset bbbc039 --split test --json` "
         f"({metrics['n_images']} images, {metrics['n_true']} nuclei):",
         "",
-        "| metric | this model | paper's U-Net |",
+        f"| metric | this model | paper's {paper['method']} |",
         "| --- | --- | --- |",
-        f"| average F1 (IoU 0.50–0.90) | {metrics['average_f1']:.3f} | {PAPER_UNET['average_f1']:.3f} |",
+        f"| average F1 (IoU 0.50–0.90) | {metrics['average_f1']:.3f} | {paper['average_f1']:.3f} |",
         f"| error rate (missed) at IoU 0.7 | {metrics['error_rate_at_0.7']:.1%} | "
-        f"{PAPER_UNET['error_rate_at_0.7']:.1%} |",
+        f"{paper['error_rate_at_0.7']:.1%} |",
         f"| F1 at IoU 0.5 / 0.7 / 0.9 | {f1['0.50']:.3f} / {f1['0.70']:.3f} / {f1['0.90']:.3f} | |",
-        f"| missed at 0.7: tiny / small / normal / large | "
+        "| missed at 0.7: tiny / small / normal / large | "
         + " / ".join(f"{metrics['missed_by_size'][b]:.1%}" for b in ("tiny", "small", "normal", "large"))
         + " | |",
         f"| splits / merges (IoU 0.1), extra objects (0.7) | {metrics['splits']} / {metrics['merges']}, "
         f"{metrics['extra_objects']} | |",
-        f"| seconds per image ({metrics.get('device', 'cpu')}) | {metrics['seconds_per_image']:.2f} | 10.1 (8 CPU cores) |",
+        f"| seconds per image ({metrics.get('device', 'cpu')}) | {metrics['seconds_per_image']:.2f} | "
+        f"{paper['seconds_per_image']} |",
     ]
 
 
@@ -134,10 +211,11 @@ def render_model_card(model_id: str) -> str:
         "```",
         "",
         f"* Architecture: `{entry.architecture['module']}.{entry.architecture['callable']}` "
-        f"({entry.raw['num_params']:,} parameters), input 1 channel (any 2-D size from 2 × 2 px; padded by "
-        f"the {entry.halo}-px halo, symmetric, and to multiples of {entry.size_step} internally), output softmax "
-        f"over {', '.join(entry.channel_names)}.",
-        f"* Weights: `{entry.raw['weights']['file']}` (fp32 state dict, sha256 `{entry.weights_sha256}`).",
+        f"({entry.raw['num_params']:,} parameters): {entry.architecture['summary'].strip()} Input 1 channel "
+        f"(any 2-D size from 2 × 2 px; padded by the {entry.halo}-px halo, symmetric"
+        + (f", and to multiples of {entry.size_step}" if entry.size_step > 1 else "")
+        + f" internally), output softmax over {', '.join(entry.channel_names)}.",
+        *_weights_lines(entry),
         f"* License: {entry.license}. Training data BBBC039 (CC0).",
         "",
         *_training_section(entry),
@@ -152,6 +230,8 @@ def render_model_card(model_id: str) -> str:
         json.dumps(tuned["params"], indent=2),
         "```",
         "",
+        *_ensemble_section(entry),
+        *_experiment_sections(entry),
         *_metrics_section(entry),
         "",
         "## Intended use and known failure modes",

@@ -1,0 +1,264 @@
+"""DeepCell's 61×61 feature net: parameter count, patch classifier = dense network, the
+ensemble, crop training with a class-balanced pixel mask, and installing an ensemble."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+import nucseg_zoo.zoo.registry as registry
+from nucseg_zoo.models import deepcell
+from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61, FeatureNet61Ensemble
+from nucseg_zoo.training.data import balanced_pixel_mask
+from nucseg_zoo.training.loop import centre_crop, train
+from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+MODEL_ID = "deepcell-bbbc039"
+
+
+def _with_batchnorm_statistics(network: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Non-trivial running statistics and affine parameters, as after training."""
+    generator = torch.Generator().manual_seed(seed)
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.rand(n, generator=generator) * 0.2 - 0.1)
+            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.bias.data.copy_(torch.rand(n, generator=generator) * 0.2 - 0.1)
+    return network.eval()
+
+
+def test_parameter_count_is_the_original_461323_per_network():
+    # Van Valen et al. 2016, bn_feature_net_61x61: 461,323 trainable parameters
+    for network in (FeatureNet61(dense=False), FeatureNet61(dense=True)):
+        assert sum(p.numel() for p in network.parameters() if p.requires_grad) == 461_323
+    assert sum(p.numel() for p in FeatureNet61Ensemble(members=5).parameters()) == 5 * 461_323
+    assert read_entry(MODEL_ID).raw["num_params"] == 5 * 461_323
+
+
+def test_patch_classifier_maps_a_61x61_patch_to_one_prediction():
+    out = FeatureNet61(dense=False).eval()(torch.rand(2, 1, PATCH_SIZE, PATCH_SIZE))
+    assert out.shape == (2, 3, 1, 1)
+    torch.testing.assert_close(out.sum(dim=1), torch.ones(2, 1, 1))
+
+
+def test_dense_network_equals_the_patch_classifier_at_random_pixels():
+    torch.manual_seed(0)
+    dense = _with_batchnorm_statistics(FeatureNet61(dense=True, padding=0))
+    patch = FeatureNet61(dense=False).eval()
+    patch.load_state_dict(dense.state_dict())  # one state dict for both forms
+    image = torch.rand(1, 1, 140, 170)
+    with torch.no_grad():
+        valid = dense(image)
+        assert valid.shape == (1, 3, 140 - 60, 170 - 60)
+        rng = np.random.default_rng(0)
+        ys, xs = rng.integers(0, 80, 120), rng.integers(0, 110, 120)
+        windows = torch.stack([image[0, :, y:y + PATCH_SIZE, x:x + PATCH_SIZE] for y, x in zip(ys, xs)])
+        expected = patch(windows)[:, :, 0, 0]
+    torch.testing.assert_close(valid[0, :, ys, xs].T, expected, atol=1e-5, rtol=0)
+
+
+def test_padding_keeps_the_input_size_and_the_valid_interior():
+    torch.manual_seed(1)
+    padded = _with_batchnorm_statistics(FeatureNet61(padding=30))
+    valid = FeatureNet61(padding=0).eval()
+    valid.load_state_dict(padded.state_dict())
+    image = torch.rand(1, 1, 97, 130)
+    with torch.no_grad():
+        same = padded(image)
+        assert same.shape == (1, 3, 97, 130)
+        # pixels whose 61x61 window lies inside the image never see the zero padding
+        torch.testing.assert_close(same[:, :, 30:-30, 30:-30], valid(image), atol=1e-6, rtol=0)
+
+
+def test_ensemble_averages_the_members_softmax():
+    torch.manual_seed(2)
+    ensemble = FeatureNet61Ensemble(members=3).eval()
+    for k, member in enumerate(ensemble.members):
+        _with_batchnorm_statistics(member, seed=k)
+    image = torch.rand(1, 1, 70, 75)
+    with torch.no_grad():
+        expected = torch.stack([member(image) for member in ensemble.members]).mean(dim=0)
+        torch.testing.assert_close(ensemble(image), expected, atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="at least one member"):
+        FeatureNet61Ensemble(members=0)
+
+
+def test_architecture_file_imports_only_torch():
+    # it is the architecture source of the bioimage.io package
+    tree = ast.parse(Path(deepcell.__file__).read_text())
+    roots = {(node.module or "").split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    roots |= {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+              for alias in node.names}
+    assert roots <= {"__future__", "collections", "torch"}
+
+
+def test_balanced_pixel_mask_takes_the_rarest_class_count_of_every_class():
+    targets = np.zeros((2, 10, 10), np.int64)
+    targets[0, :4] = 1        # 40 interior, 60 background,
+    targets[0, 5, :7] = 2     # 7 boundary
+    targets[1, :5] = 1        # 50 / 50, no boundary
+    mask = balanced_pixel_mask(targets, np.random.default_rng(0))
+    assert mask.dtype == np.float32
+    assert [int(mask[0][targets[0] == c].sum()) for c in (0, 1, 2)] == [7, 7, 7]
+    assert [int(mask[1][targets[1] == c].sum()) for c in (0, 1)] == [50, 50]
+
+
+def test_centre_crop_of_targets_to_a_smaller_output():
+    array = np.arange(2 * 8 * 10).reshape(2, 8, 10)
+    cropped = centre_crop(array, (4, 4))
+    assert cropped.shape == (2, 4, 4)
+    np.testing.assert_array_equal(cropped, array[:, 2:6, 3:7])
+
+
+def test_recipe_members_differ_by_seed_and_are_checked():
+    recipe = read_entry(MODEL_ID).recipe
+    assert recipe.members == 5 and recipe.pixel_sampling == "balanced"
+    assert [recipe.for_member(k).seed for k in range(5)] == [recipe.seed + k for k in range(5)]
+    with pytest.raises(ValueError, match="member must be in 0..4"):
+        recipe.for_member(5)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"pixel_sampling": "some"}, "pixel_sampling must be"),
+    ({"members": 0}, "members must be at least 1"),
+    ({"optimizer": {"name": "rmsprop", "lr": 1e-3}}, "optimizer name must be"),
+])
+def test_bad_recipe_fields_are_named(tmp_path, change, message):
+    raw = yaml.safe_load((zoo_entry_dir(MODEL_ID) / "recipe.yaml").read_text())
+    raw.update(change)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=message):
+        Recipe.from_yaml(path)
+
+
+def test_recipe_architecture_needs_its_geometry(tmp_path):
+    raw = yaml.safe_load((zoo_entry_dir(MODEL_ID) / "recipe.yaml").read_text())
+    del raw["architecture"]["halo"]
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=r"missing \['halo'\]"):
+        Recipe.from_yaml(path)
+
+
+def _tiny(recipe: Recipe, **changes) -> Recipe:
+    return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test", epochs=1,
+                   steps_per_epoch=2, batch_size=2, crop_size=100, **changes)
+
+
+def test_valid_training_form_trains_on_centre_cropped_targets(tmp_path, one_torch_thread):
+    recipe = _tiny(read_entry(MODEL_ID).recipe.for_member(1))
+    best = train(recipe, tmp_path / "run", progress=False)
+    state = torch.load(best, weights_only=True)
+    FeatureNet61(padding=30).load_state_dict(state)  # the trained form's parameters are the shipped form's
+    record = json.loads((tmp_path / "run" / "log.jsonl").read_text())
+    assert record["epoch"] == 1 and 0.0 <= record["validation_average_f1"] <= 1.0
+
+
+@pytest.fixture
+def two_member_zoo(tmp_path, monkeypatch):
+    """A copy of the zoo with deepcell-bbbc039 shrunk to two members and the bundled sample as
+    its validation split, and two finished member runs (random networks)."""
+    import nucseg_zoo.training.ensemble as ensemble
+    import nucseg_zoo.training.tuning as tuning
+
+    root = tmp_path / "zoo"
+    entry_dir = root / MODEL_ID
+    shutil.copytree(zoo_entry_dir(MODEL_ID), entry_dir)
+    monkeypatch.setattr(registry, "bundled_dir", lambda kind: root)
+    text = (entry_dir / "entry.yaml").read_text().replace("members: 5,", "members: 2,")
+    text = "\n".join(line for line in text.splitlines()
+                     if not any(f"member-{k}.pt" in line for k in (2, 3, 4))) + "\n"
+    (entry_dir / "entry.yaml").write_text(text)
+    (entry_dir / "postprocessing.json").unlink(missing_ok=True)
+    raw = yaml.safe_load((entry_dir / "recipe.yaml").read_text())
+    raw.update(members=2, dataset="bbbc039-sample", validation_split="test")
+    (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.4, 0.5)})
+    monkeypatch.setattr(ensemble, "RESCUE_GRID", {"min_size": (12, 16)})
+    runs = tmp_path / "runs"
+    for k in range(2):
+        folder = runs / f"member-{k}"
+        folder.mkdir(parents=True)
+        torch.manual_seed(k)
+        torch.save(_with_batchnorm_statistics(FeatureNet61(), seed=k).state_dict(), folder / "best.pt")
+        (folder / "log.jsonl").write_text(json.dumps(
+            {"epoch": 1, "step": 2, "train_loss": 0.5, "validation_average_f1": 0.1 * (k + 1), "lr": 1e-3,
+             "train_seconds": 1.0, "seconds": 2.0, "device": "cpu", "precision": "bf16"}) + "\n")
+    return entry_dir, runs
+
+
+def test_export_installs_members_tunes_the_ensemble_and_compares_members(two_member_zoo, one_torch_thread):
+    from nucseg_zoo import datasets, load_model
+    from nucseg_zoo.training.ensemble import export_ensemble
+
+    entry_dir, runs = two_member_zoo
+    assert not read_entry(MODEL_ID).trained
+    export_ensemble(runs, MODEL_ID)
+    entry = read_entry(MODEL_ID)
+    assert entry.trained and [w.path.name for w in entry.weights] == ["member-0.pt", "member-1.pt"]
+    assert (entry_dir / "member-1.pt").read_bytes() == (runs / "member-1" / "best.pt").read_bytes()
+    report = json.loads((entry_dir / "validation.json").read_text())
+    assert [m["member"] for m in report["members"]] == [0, 1]
+    assert set(report["ensemble"]) == {"average_f1", "error_rate_at_0.7"}
+    assert report["ensemble_without_border"]["band_px"] == 30
+    tuned = json.loads((entry_dir / "postprocessing.json").read_text())
+    assert tuned["params"]["interior_threshold"] in (0.4, 0.5) and tuned["chosen_on"] == "bbbc039-sample/test"
+    log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
+    assert [r["member"] for r in log] == [0, 1]
+    assert "Not yet evaluated" in (entry_dir / "README.md").read_text()
+    # the installed model is the average of its members
+    image = datasets.load("bbbc039-sample", "test")[0].image[:100, :120]
+    model = load_model(MODEL_ID, precision="fp32")
+    members = [FeatureNet61() for _ in range(2)]
+    for k, member in enumerate(members):
+        member.load_state_dict(torch.load(runs / f"member-{k}" / "best.pt", weights_only=True))
+    from nucseg_zoo.inference import predict_tiled
+
+    normalized = entry.normalization(image)
+    expected = np.mean([predict_tiled(m.eval(), normalized, step=1, halo=32) for m in members], axis=0)
+    np.testing.assert_allclose(model.predict(image), expected, atol=1e-5)
+
+
+def test_export_names_the_member_that_is_not_trained(two_member_zoo):
+    from nucseg_zoo.training.ensemble import export_ensemble
+
+    entry_dir, runs = two_member_zoo
+    (runs / "member-1" / "best.pt").unlink()
+    with pytest.raises(FileNotFoundError, match="train member 1 first"):
+        export_ensemble(runs, MODEL_ID)
+    assert not (entry_dir / "member-0.pt").exists()  # nothing installed
+
+
+def test_ensemble_package_averages_its_members_and_passes_test_model(two_member_zoo, tmp_path, one_torch_thread):
+    """One bioimage.io package holds every member; its network is the ensemble (any size: step 1)."""
+    import zipfile
+
+    from nucseg_zoo.packaging import build_package
+    from nucseg_zoo.training.ensemble import export_ensemble
+
+    entry_dir, runs = two_member_zoo
+    export_ensemble(runs, MODEL_ID)
+    result = build_package(read_entry(MODEL_ID), tmp_path / "dist", check=True)
+    assert result.test.passed and result.receptive_field == 30
+    assert (result.layout.step, result.layout.halo, result.layout.min_size) == (1, 32, 65)
+    with zipfile.ZipFile(result.path) as archive:
+        state = torch.load(archive.open("weights.pt"), weights_only=True)
+        rdf = yaml.safe_load(archive.read("rdf.yaml"))
+    assert {key.split(".")[1] for key in state if key.startswith("members.")} == {"0", "1"}
+    assert rdf["weights"]["pytorch_state_dict"]["architecture"]["kwargs"]["members"] == 2
+    for k in range(2):
+        member = torch.load(runs / f"member-{k}" / "best.pt", weights_only=True)
+        assert all(torch.equal(state[f"members.{k}.{name}"], value) for name, value in member.items())
