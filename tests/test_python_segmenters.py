@@ -186,6 +186,9 @@ def test_cli_evaluate_and_segment_run_a_python_segmenter(lab_module, sample_spli
     np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "field.tif"), _otsu(sample_split[1].image))
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["model_kind"] == "python" and manifest["model"] == f"{lab_module}:segment"
+    # the provenance of `evaluate` travels with a screen's results too
+    details = manifest["model_details"]
+    assert details["module_file"].endswith(f"{lab_module}.py") and len(details["callable_source_sha256"]) == 64
 
 
 def test_the_readme_cellpose_example_has_the_documented_form():
@@ -213,3 +216,23 @@ def test_a_failing_callable_a_class_and_a_shadowed_module_are_named(lab_module, 
     assert f"{lab_module}:boom raised ValueError" in capsys.readouterr().err
     assert main(["-v", "evaluate", f"{lab_module}:boom", "--dataset", "bbbc039-sample"]) == 2
     assert 'raise ValueError("out of GPU memory on purpose")' in capsys.readouterr().err  # the lab's traceback
+
+
+@pytest.mark.parametrize("spec, suggestion", [
+    ("good.py:segment", "from the current folder use good:segment"),
+    ("./good.py:segment", "from the current folder use good:segment"),
+    ("pkg/flat:segment", "from the current folder use pkg.flat:segment"),
+    ("pkg/flat.py:segment", "from the current folder use pkg.flat:segment"),
+    ("/data/lab/seg.py:run", "from the folder that holds seg.py use seg:run"),
+    ("../lab/seg.py:run", "from the folder that holds seg.py use seg:run"),
+    ("C:\\lab\\seg.py:run", "from the folder that holds seg.py use seg:run"),
+])
+def test_a_file_path_instead_of_a_module_gets_the_module_spec_to_use(spec, suggestion, tmp_path, monkeypatch):
+    from nucseg_zoo.evaluation.python_source import load_callable
+    from nucseg_zoo.evaluation.sources import resolve_source
+
+    monkeypatch.chdir(tmp_path)
+    for call in (resolve_source, load_callable):
+        with pytest.raises(ValueError, match="names a file") as info:
+            call(spec)
+        assert suggestion in str(info.value)

@@ -47,6 +47,20 @@ SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[
 """``package.module:object.attribute`` (Python identifiers on both sides of one colon)."""
 
 
+def file_path_hint(spec: str) -> str | None:
+    """A hint when ``spec`` names a Python *file* (``good.py:segment``, ``pkg/flat.py:segment``)
+    instead of a module, else None: modules are named with dots, without ``.py``."""
+    path, colon, attribute = spec.rpartition(":")
+    if not colon or not (path.endswith(".py") or "/" in path or "\\" in path):
+        return None
+    parts = [part for part in re.split(r"[\\/]", path.removesuffix(".py")) if part not in ("", ".")]
+    relative = not re.match(r"^([\\/]|[A-Za-z]:)", path) and ".." not in parts
+    module = ".".join(parts) if relative else parts[-1]
+    where = "the current folder" if relative else f"the folder that holds {parts[-1]}.py"
+    return (f"{spec!r} names a file, but a Python segmenter is given by its module name: from {where} use "
+            f"{module}:{attribute} (a subfolder becomes a dotted package name), or install the module")
+
+
 def is_python_spec(spec: str) -> bool:
     """Whether ``spec`` has the form ``module:callable`` (see :data:`SPEC`)."""
     return SPEC.match(spec) is not None
@@ -90,6 +104,9 @@ def load_callable(spec: str) -> tuple[Callable[[np.ndarray], Any], ModuleType]:
             (missing, or one of its imports fails), the attribute does not exist, or it is
             not callable.
     """
+    hint = file_path_hint(spec)
+    if hint:
+        raise ValueError(hint)
     match = SPEC.match(spec)
     if match is None:
         raise ValueError(f"{spec!r} is not a Python segmenter spec; expected module:callable, e.g. mymodule:segment")

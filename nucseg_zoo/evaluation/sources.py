@@ -39,7 +39,7 @@ import yaml
 
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir, is_url, sha256_of
-from nucseg_zoo.evaluation.python_source import describe, is_python_spec
+from nucseg_zoo.evaluation.python_source import describe, file_path_hint, is_python_spec
 from nucseg_zoo.postprocessing import OUTPUT_KINDS
 
 log = logging.getLogger(__name__)
@@ -449,6 +449,9 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
         return ModelSource(spec=spec, kind="bioimageio", name=spec.rstrip("/").rsplit("/", 1)[-1],
                            sha256=digest, location=str(path))
     path = Path(spec)
+    hint = None if path.exists() else file_path_hint(spec)
+    if hint:
+        raise ValueError(hint)
     if is_python_spec(spec) and not path.exists():
         details = describe(spec)
         if sha256 is not None:

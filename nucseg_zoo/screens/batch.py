@@ -12,7 +12,7 @@ see :mod:`nucseg_zoo.screens.inputs`)::
     images.parquet         one row per image: status ("ok" or "failed" with the reason), nucleus
                            count, quality flags, DNA content (the same after a resumed run)
     dna_content.png        DNA-content histograms (integrated intensity, G1 peak = 2N)
-    manifest.json          model and its sha256, versions, parameters, per-image status
+    manifest.json          model, its sha256 and details, versions, parameters, per-image status
 
 Every file is written atomically. An image whose label file and measurements come from
 the same input bytes and model is skipped (resume); an unreadable, corrupt or
@@ -646,6 +646,7 @@ def segment_images(
     manifest = {
         "written_by": LABEL_WRITER,
         "model": model, "model_sha256": source.sha256, "model_kind": source.kind,
+        "model_details": source.details,  # e.g. a Python segmenter's module file, version, source hash
         "parameters": {"device": device, "precision": getattr(segmenter, "precision", None), "workers": workers,
                        "scheduler": scheduler, "rois": rois, "csv": csv,
                        "overwrite": overwrite, "saturation_value": saturation_value,
