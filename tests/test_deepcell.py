@@ -262,3 +262,19 @@ def test_ensemble_package_averages_its_members_and_passes_test_model(two_member_
     for k in range(2):
         member = torch.load(runs / f"member-{k}" / "best.pt", weights_only=True)
         assert all(torch.equal(state[f"members.{k}.{name}"], value) for name, value in member.items())
+
+
+def test_shipped_ensemble_segments_the_bundled_sample():
+    """The trained zoo entry through load_model, on the three bundled BBBC039 test images."""
+    from nucseg_zoo import datasets, load_model
+    from nucseg_zoo.metrics import score_image, summarize
+
+    if not read_entry(MODEL_ID).trained:
+        pytest.skip(f"{MODEL_ID} has no trained weights recorded yet")
+    model = load_model(MODEL_ID)
+    samples = datasets.load("bbbc039-sample", "test")
+    summary = summarize([score_image(s.labels, model.segment(s.image), name=s.name) for s in samples])
+    assert summary.average_f1 > 0.8, summary.average_f1
+    probabilities = model.predict(samples[0].image[:70, :90])  # any size: no pooling stride
+    assert probabilities.shape == (3, 70, 90)
+    np.testing.assert_allclose(probabilities.sum(axis=0), 1.0, atol=1e-3)

@@ -13,7 +13,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--recipe", type=Path, help="recipe YAML (default: the zoo entry's recipe.yaml)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"),
-                        help="default: bf16 where supported (CPU with bf16, CUDA), else fp32")
+                        help="training precision (default: bf16 where supported, i.e. CPU with bf16 or CUDA, "
+                             "else fp32); with --export of an ensemble, that of the validation predictions the "
+                             "postprocessing is tuned on (default: fp32, the harness's)")
     parser.add_argument("--member", type=int,
                         help="ensemble recipes (members > 1): train member K (seed + K) into runs/MODEL_ID/member-K")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/MODEL_ID, or runs/MODEL_ID/member-K)")
@@ -74,7 +76,8 @@ def _run_ensemble_member(args: argparse.Namespace, recipe) -> int:
     if args.export:
         from nucseg_zoo.training.ensemble import export_ensemble
 
-        print(f"exported to {export_ensemble(root, args.model_id, recipe, device=args.device, mirror=args.mirror)}",
-              file=sys.stderr)
+        exported = export_ensemble(root, args.model_id, recipe, device=args.device,
+                                   precision=args.precision or "fp32", mirror=args.mirror)
+        print(f"exported to {exported}", file=sys.stderr)
     print(root)
     return 0

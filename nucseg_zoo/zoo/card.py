@@ -224,6 +224,7 @@ def render_model_card(model_id: str) -> str:
         "",
         f"Chosen on `{tuned['chosen_on']}` (validation average F1 {tuned['validation_average_f1']:.4f}"
         + (f", error rate at IoU 0.7 {tuned['validation_error_rate']:.2%}" if "validation_error_rate" in tuned else "")
+        + (f", network in {tuned['precision']}" if "precision" in tuned else "")
         + "; `nucseg_zoo.training.tuning`); stored in `postprocessing.json` and applied by `segment`:",
         "",
         "```json",
