@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
+
+from bench_zoo import median_seconds  # the benchmarks folder is on sys.path when run as a script
 
 from nucseg_zoo import datasets
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
@@ -37,17 +37,6 @@ from nucseg_zoo.zoo.entry import read_entry
 
 MODEL_ID = "deepcell-bbbc039"
 CROP, BATCH_CROPS, BATCH_PATCHES = 188, 8, 256
-
-
-def _median_seconds(fn, repeats: int, synchronize) -> float:
-    fn()  # warm-up (oneDNN primitive creation, cuDNN autotuning)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        synchronize()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _gflop(network: torch.nn.Module, shape: tuple[int, int], device: torch.device) -> float:
@@ -111,7 +100,7 @@ def main() -> None:
     for name, network in ((f"{MODEL_ID} one member", member), (f"{MODEL_ID} ensemble", ensemble)):
         gflop = _gflop(network, padded_shape, device)
         for precision in ("fp32", "bf16"):
-            seconds = _median_seconds(lambda: predict_tiled(network, normalized, device=device, precision=precision,
+            seconds = median_seconds(lambda: predict_tiled(network, normalized, device=device, precision=precision,
                                                             step=entry.size_step, halo=entry.halo),
                                       args.repeats, synchronize)
             inference.append((name, precision, gflop, seconds))
@@ -127,7 +116,7 @@ def main() -> None:
     for name, network, batch, labelled, output in (
             (f"crops {BATCH_CROPS} x {CROP}² (dense)", dense, crops, labelled_crop, BATCH_CROPS * (CROP - 60) ** 2),
             (f"patches {BATCH_PATCHES} x {PATCH_SIZE}²", patch, patches, BATCH_PATCHES, BATCH_PATCHES)):
-        seconds = _median_seconds(_train_step(network, batch, device, precision), args.steps, synchronize)
+        seconds = median_seconds(_train_step(network, batch, device, precision), args.steps, synchronize)
         training.append((name, seconds, labelled, output))
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (

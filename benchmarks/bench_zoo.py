@@ -28,7 +28,8 @@ from nucseg_zoo.tiling import AxisPlan
 from nucseg_zoo.zoo import list_models, load_model
 
 
-def _median_seconds(fn, repeats: int, synchronize) -> float:
+def median_seconds(fn, repeats: int, synchronize) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls after one warm-up call."""
     fn()  # warm-up (oneDNN primitive creation, cuDNN autotuning)
     times = []
     for _ in range(repeats):
@@ -70,11 +71,11 @@ def main() -> None:
             if gflop is None:
                 gflop = gflop_per_image(model, image.shape)
             normalized = model.entry.normalization(image)
-            network = _median_seconds(
+            network = median_seconds(
                 lambda: predict_tiled(model.network, normalized, device=device, precision=precision,
                                       step=model.entry.size_step, tile=model.tile, halo=model.entry.halo),
                 args.repeats, synchronize)
-            segment = _median_seconds(lambda: model.segment(image), args.repeats, synchronize)
+            segment = median_seconds(lambda: model.segment(image), args.repeats, synchronize)
             rows.append((model_id, precision, gflop, network, segment))
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo._atomic import atomic_path, write_text_atomically
+from nucseg_zoo._atomic import copy_atomically, write_text_atomically
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.loop import build_model, validation_predictions, validation_summary
@@ -79,11 +78,6 @@ def compare_on_validation(per_member: list[list[np.ndarray]], truths: list[np.nd
     return result
 
 
-def _install(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
-
-
 def _entry_yaml_with_hashes(text: str, hashes: dict[str, str]) -> str:
     """``entry.yaml`` with each ``{file: NAME, sha256: …}`` of ``hashes`` updated (comments kept)."""
     for name, digest in hashes.items():
@@ -136,7 +130,7 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
                     for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
     hashes = {}
     for k, (run, weights) in enumerate(zip(runs, entry.weights)):
-        _install(run / "best.pt", weights.path)
+        copy_atomically(run / "best.pt", weights.path)
         hashes[weights.path.name] = sha256_of(weights.path)
     write_text_atomically(entry.dir / entry.raw["training_log"], "".join(json.dumps(r) + "\n" for r in records))
     write_text_atomically(entry.dir / entry.raw["postprocessing"], json.dumps(

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
-from nucseg_zoo._atomic import atomic_path, write_text_atomically
+from nucseg_zoo._atomic import copy_atomically, write_text_atomically
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.zoo.registry import zoo_entry_dir
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    with atomic_path(dst) as tmp:
-        shutil.copyfile(src, tmp)
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -60,9 +54,9 @@ def export_run(run_dir: str | Path, model_id: str, recipe=None) -> Path:
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir / name} is missing: finish training (and tuning) first")
     log_text = merged_training_log(run_dir, entry_dir, recipe or read_entry(model_id).recipe)
-    _atomic_copy(run_dir / "best.pt", entry_dir / "weights.pt")
+    copy_atomically(run_dir / "best.pt", entry_dir / "weights.pt")
     write_text_atomically(entry_dir / "training_log.jsonl", log_text)
-    _atomic_copy(run_dir / "postprocessing.json", entry_dir / "postprocessing.json")
+    copy_atomically(run_dir / "postprocessing.json", entry_dir / "postprocessing.json")
     entry_yaml = entry_dir / "entry.yaml"
     text, n = re.subn(r"(?m)^(  sha256: ).*$", rf"\g<1>{sha256_of(entry_dir / 'weights.pt')}", entry_yaml.read_text())
     if n != 1:
