@@ -185,7 +185,7 @@ def test_readme_shows_the_comparison_the_command_draws(bbbc039_mirror):
     comparison, _ = compare(COMMITTED, "unet-bbbc039", "unet-bbbc039-fast")
     readme = (COMMITTED.parent / "README.md").read_text()
     assert comparison.summary() in readme
-    assert (COMMITTED / f"compare-unet-bbbc039-unet-bbbc039-fast.png").is_file()
+    assert (COMMITTED / "compare-unet-bbbc039-unet-bbbc039-fast.png").is_file()
 
 
 def test_compare_refuses_unclear_requests_before_drawing(tmp_path, capsys):

@@ -116,6 +116,21 @@ def test_balanced_pixel_mask_takes_the_rarest_class_count_of_every_class():
     assert [int(mask[1][targets[1] == c].sum()) for c in (0, 1)] == [50, 50]
 
 
+
+def test_a_batch_balanced_mask_is_1_1_1_over_the_batch_whatever_blank_crops_it_holds():
+    targets = np.zeros((3, 10, 10), np.int64)
+    targets[0, :4] = 1        # 40 interior, 7 boundary, 53 background
+    targets[0, 5, :7] = 2
+    targets[1, :2] = 1        # 20 interior, 5 boundary, 75 background
+    targets[1, 3, :5] = 2     # crop 2: blank, 100 background
+    mask = balanced_pixel_mask(targets, np.random.default_rng(0), per="batch")
+    assert [int(mask[targets == c].sum()) for c in (0, 1, 2)] == [12, 12, 12]
+    per_crop = balanced_pixel_mask(targets, np.random.default_rng(0))
+    assert [int(per_crop[targets == c].sum()) for c in (0, 1, 2)] == [7 + 5 + 100, 12, 12]
+    with pytest.raises(ValueError, match="per must be 'crop' or 'batch'"):
+        balanced_pixel_mask(targets, np.random.default_rng(0), per="image")
+
+
 def test_centre_crop_of_targets_to_a_smaller_output():
     array = np.arange(2 * 8 * 10).reshape(2, 8, 10)
     cropped = centre_crop(array, (4, 4))
@@ -191,6 +206,7 @@ def two_member_zoo(tmp_path, monkeypatch):
     (entry_dir / "postprocessing.json").unlink(missing_ok=True)
     raw = yaml.safe_load((entry_dir / "recipe.yaml").read_text())
     raw.update(members=2, dataset="bbbc039-sample", validation_split="test")
+    raw.pop("init_from", None)  # trained from scratch
     (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.4, 0.5)})
     monkeypatch.setattr(ensemble, "RESCUE_GRID", {"min_size": (12, 16)})
@@ -236,6 +252,35 @@ def test_export_installs_members_tunes_the_ensemble_and_compares_members(two_mem
     normalized = entry.normalization(image)
     expected = np.mean([predict_tiled(m.eval(), normalized, step=1, halo=32) for m in members], axis=0)
     np.testing.assert_allclose(model.predict(image), expected, atol=1e-5)
+
+
+def test_a_warm_started_ensemble_export_keeps_the_earlier_stage_in_the_log(two_member_zoo, one_torch_thread):
+    from nucseg_zoo.training.ensemble import export_ensemble
+    from nucseg_zoo.training.recipe import Recipe
+
+    entry_dir, runs = two_member_zoo
+    export_ensemble(runs, MODEL_ID)
+    first = read_entry(MODEL_ID)
+    raw = yaml.safe_load((entry_dir / "recipe.yaml").read_text())
+    raw.update(version=raw["version"] + 1, init_from={"recipe_version": raw["version"],
+                                                      "sha256": [w.sha256 for w in first.weights]})
+    (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    for k in range(2):  # the fine-tuned members
+        folder = runs / f"member-{k}"
+        torch.save(_with_batchnorm_statistics(FeatureNet61(), seed=10 + k).state_dict(), folder / "best.pt")
+        (folder / "log.jsonl").write_text(json.dumps(
+            {"epoch": 1, "step": 1, "train_loss": 0.4, "validation_average_f1": 0.3, "lr": 1e-4,
+             "train_seconds": 1.0, "seconds": 2.0, "device": "cpu", "precision": "bf16"}) + "\n")
+    export_ensemble(runs, MODEL_ID, Recipe.from_yaml(entry_dir / "recipe.yaml"))
+    log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
+    version = raw["version"]
+    assert [(r["recipe_version"], r["member"]) for r in log] == [(version - 1, 0), (version - 1, 1),
+                                                                 (version, 0), (version, 1)]
+    card = (entry_dir / "README.md").read_text()
+    assert f"recipe version {version - 1}: 2 epochs over 2 networks" in card
+    assert f"member 0 starts from `{first.weights[0].sha256[:12]}…`" in card
+    assert "camera hot pixels (in 50% of crops up to 30 isolated pixels at 1–5 normalised units" in card
+    assert "synthetic blank fields (10% of crops" in card and "per batch, as many pixels of each class" in card
 
 
 def test_export_names_the_member_that_is_not_trained(two_member_zoo):

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import yaml
 import torch
 
 from nucseg_zoo.training.loop import (
@@ -122,6 +123,87 @@ def test_crop_sampler_crops_pixel_weights_with_their_targets():
     assert set(np.unique(weights[targets != INTERIOR])) <= {1.0, 10.0}
     np.testing.assert_array_equal(weights[targets == 2], 10.0)
 
+
+
+def test_hot_pixel_augmentation_sets_isolated_pixels_and_keeps_the_targets():
+    from nucseg_zoo import datasets
+    from nucseg_zoo.training.data import CropSampler, add_hot_pixels
+    from nucseg_zoo.training.recipe import Augmentation
+
+    image = np.zeros((64, 64), np.float32)
+    hot = add_hot_pixels(image, np.random.default_rng(0), max_count=30, values=(1.0, 5.0))
+    assert image.max() == 0.0  # the input is not modified
+    assert 1 <= (hot != 0).sum() <= 30 and hot.min() == 0.0 and 1.0 <= hot[hot != 0].min() <= hot.max() <= 5.0
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    samples = datasets.load("bbbc039-sample", "test")
+    plain = Augmentation(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
+    with_hot = Augmentation(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0),
+                            hot_pixels={"probability": 1.0, "max_count": 30, "values": [4.0, 5.0]})
+    # one crop per generator: the hot pixels are drawn after the crop, so the crops match
+    images, targets, _ = (np.concatenate(parts) for parts in zip(*(
+        CropSampler(samples, recipe.normalization, 64, plain).batch(np.random.default_rng(seed), 1)
+        for seed in range(8))))
+    hot_images, hot_targets, _ = (np.concatenate(parts) for parts in zip(*(
+        CropSampler(samples, recipe.normalization, 64, with_hot).batch(np.random.default_rng(seed), 1)
+        for seed in range(8))))
+    np.testing.assert_array_equal(hot_targets, targets)
+    changed = hot_images != images
+    assert changed.any(axis=(1, 2, 3)).all() and (changed.sum(axis=(1, 2, 3)) <= 30).all()
+    assert (hot_images[changed] >= 4.0).all() and (hot_images[changed] <= 5.0).all()
+
+
+def test_blank_field_augmentation_gives_normalised_all_background_crops():
+    from nucseg_zoo import datasets
+    from nucseg_zoo.targets import BACKGROUND
+    from nucseg_zoo.training.data import CropSampler, synthetic_blank_field
+    from nucseg_zoo.training.recipe import Augmentation
+
+    rng = np.random.default_rng(0)
+    frames = [synthetic_blank_field(rng, (32, 48)) for _ in range(30)]
+    assert all(frame.shape == (32, 48) and frame.dtype == np.float32 and np.isfinite(frame).all() for frame in frames)
+    assert any(frame.std() == 0 for frame in frames) and any(frame.std() > 0 for frame in frames)
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039-fast") / "recipe.yaml")
+    samples = datasets.load("bbbc039-sample", "test")
+    teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
+    sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(blank_fields={"probability": 1.0}),
+                          class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
+    images, targets, weights, soft = sampler.batch(np.random.default_rng(2), 12)
+    assert (targets == BACKGROUND).all() and (weights == 2.0).all()
+    np.testing.assert_array_equal(soft[:, 0], 1.0)
+    np.testing.assert_array_equal(soft[:, 1:], 0.0)
+    # normalised per crop like a real image (then gain and offset): noise spans ~0..1, within the clip
+    assert images.min() >= -1.0 * 1.4 - 0.1 and images.max() <= 5.0 * 1.4 + 0.1
+    assert max(float(np.ptp(image)) for image in images) > 0.5
+
+
+@pytest.mark.parametrize("augmentation, message", [
+    ({"hot_pixels": {"probability": 0.5, "max_count": 30}}, "exactly the keys"),
+    ({"hot_pixels": {"probability": 1.5, "max_count": 30, "values": [1.0, 5.0]}}, "0 <= probability <= 1"),
+    ({"hot_pixels": {"probability": 0.5, "max_count": 0, "values": [1.0, 5.0]}}, "max_count >= 1"),
+    ({"hot_pixels": {"probability": 0.5, "max_count": 3, "values": [5.0, 1.0]}}, "low <= high"),
+    ({"blank_fields": {"probability": -0.1}}, "blank_fields must be"),
+    ({"blank_fields": {"p": 0.1}}, "blank_fields must be"),
+])
+def test_bad_augmentation_settings_are_refused(augmentation, message):
+    from nucseg_zoo.training.recipe import Augmentation
+
+    with pytest.raises(ValueError, match=message):
+        Augmentation(**augmentation)
+
+
+def test_an_ensemble_recipe_warm_starts_each_member_from_its_own_state_dict(tmp_path):
+    recipe = Recipe.from_yaml(zoo_entry_dir("deepcell-bbbc039") / "recipe.yaml")
+    shas = [f"{k:064x}" for k in range(recipe.members)]
+    ensemble = replace(recipe, init_from={"recipe_version": 1, "sha256": shas})
+    assert [ensemble.for_member(k).init_from["sha256"] for k in range(recipe.members)] == shas
+    assert [ensemble.for_member(k).seed for k in range(recipe.members)] == [recipe.seed + k for k in range(5)]
+    raw = yaml.safe_load((zoo_entry_dir("deepcell-bbbc039") / "recipe.yaml").read_text())
+    raw["init_from"] = {"recipe_version": 1, "sha256": shas[:2]}
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match="one state dict per member: 5 expected, got 2"):
+        Recipe.from_yaml(tmp_path / "recipe.yaml")
 
 def test_weighted_cross_entropy_with_class_weights_is_torchs_weighted_cross_entropy():
     generator = torch.Generator().manual_seed(0)

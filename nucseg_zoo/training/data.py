@@ -35,8 +35,10 @@ class CropSampler:
             if augmentation.elastic:
                 raise ValueError("elastic augmentation of soft targets is not supported")
         self.soft_targets = soft_targets
+        self.normalization = normalization
         self.crop_size = crop_size
         self.augmentation = augmentation
+        self.background_weight = class_weights[0]
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, ...]:
         """``(B, 1, S, S)`` float32 images, ``(B, S, S)`` int64 class targets, float32 pixel weights
@@ -48,15 +50,11 @@ class CropSampler:
         return (images, targets, *rest)
 
     def _crop(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        index = rng.integers(len(self.images))
-        image, target, weight = self.images[index], self.targets[index], self.weights[index]
-        size = self.crop_size
-        y = rng.integers(image.shape[0] - size + 1)
-        x = rng.integers(image.shape[1] - size + 1)
-        window = np.s_[y:y + size, x:x + size]
-        image, target, weight = image[window], target[window], weight[window]
-        soft = None if self.soft_targets is None else self.soft_targets[index][(slice(None), *window)]
         aug = self.augmentation
+        if aug.blank_fields and rng.random() < aug.blank_fields["probability"]:
+            image, target, weight, soft = self._blank_crop(rng)
+        else:
+            image, target, weight, soft = self._random_window(rng)
         if aug.elastic:
             image, target, weight = _elastic(image, target, weight, rng, **aug.elastic)
         if aug.flips and rng.random() < 0.5:
@@ -67,27 +65,95 @@ class CropSampler:
             image, target, weight = np.rot90(image, k), np.rot90(target, k), np.rot90(weight, k)
             soft = None if soft is None else np.rot90(soft, k, axes=(1, 2))
         image = image * rng.uniform(*aug.gain) + rng.uniform(*aug.offset)
+        if aug.hot_pixels and rng.random() < aug.hot_pixels["probability"]:
+            image = add_hot_pixels(image, rng, max_count=aug.hot_pixels["max_count"],
+                                   values=aug.hot_pixels["values"])
         crop = (np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(target),
                 np.ascontiguousarray(weight))
         return crop if soft is None else (*crop, np.ascontiguousarray(soft, dtype=np.float32))
 
+    def _random_window(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A random ``crop_size`` window of a random training image, its targets, weights and soft targets."""
+        index = rng.integers(len(self.images))
+        image = self.images[index]
+        size = self.crop_size
+        y = rng.integers(image.shape[0] - size + 1)
+        x = rng.integers(image.shape[1] - size + 1)
+        window = np.s_[y:y + size, x:x + size]
+        soft = None if self.soft_targets is None else self.soft_targets[index][(slice(None), *window)]
+        return image[window], self.targets[index][window], self.weights[index][window], soft
 
-def balanced_pixel_mask(targets: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Per crop, an equal number of randomly chosen pixels of every class present.
+    def _blank_crop(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A synthetic empty field, normalised like a real image: every pixel background."""
+        shape = (self.crop_size, self.crop_size)
+        image = self.normalization(synthetic_blank_field(rng, shape))
+        target = np.zeros(shape, self.targets[0].dtype)
+        weight = np.full(shape, self.background_weight, np.float32)
+        soft = None
+        if self.soft_targets is not None:
+            soft = np.zeros((self.soft_targets[0].shape[0], *shape), np.float32)
+            soft[0] = 1.0
+        return image, target, weight, soft
+
+
+def synthetic_blank_field(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """A camera frame without nuclei, ``shape`` float32 in raw counts.
+
+    One of three kinds, equally likely, at a level drawn log-uniformly from 1..1000 counts:
+    a constant (a blank or background-subtracted field), Poisson shot noise (``level``
+    photons per pixel) or Gaussian read noise (sigma 1..10 counts) around an offset of
+    ``level`` (below a few counts it dips under zero, like a background-subtracted frame). Per-image percentile normalisation stretches the noise of such a frame to
+    the range of nuclei (0..1), which is what a network must learn to call background.
+    """
+    level = 10.0 ** rng.uniform(0.0, 3.0)
+    kind = rng.integers(3)
+    if kind == 0:
+        frame = np.full(shape, level)
+    elif kind == 1:
+        frame = rng.poisson(level, shape)
+    else:
+        frame = level + rng.normal(0.0, rng.uniform(1.0, 10.0), shape)
+    return frame.astype(np.float32)
+
+
+def add_hot_pixels(image: np.ndarray, rng: np.random.Generator, *, max_count: int,
+                   values: tuple[float, float]) -> np.ndarray:
+    """A copy of ``image`` (2-D, normalised) with 1..``max_count`` random pixels set to values
+    drawn uniformly from ``values`` (``(low, high)``): isolated camera hot pixels."""
+    out = np.array(image, dtype=np.float32)
+    count = int(rng.integers(1, max_count + 1))
+    y = rng.integers(out.shape[0], size=count)
+    x = rng.integers(out.shape[1], size=count)
+    out[y, x] = rng.uniform(values[0], values[1], size=count)
+    return out
+
+
+def balanced_pixel_mask(targets: np.ndarray, rng: np.random.Generator, *, per: str = "crop") -> np.ndarray:
+    """An equal number of randomly chosen pixels of every class present.
 
     Van Valen et al. 2016 (DeepCell) train on as many pixels of each class as the rarest
-    class has (1:1:1 cross-entropy); this applies that rule to each crop of a batch.
+    class has (1:1:1 cross-entropy). ``per="crop"`` applies that rule to each crop of a batch
+    (a crop with one class contributes all its pixels); ``per="batch"`` applies it to the
+    batch as a whole, so crops without nuclei (all background) add background candidates
+    without tilting the batch's 1:1:1 balance.
 
     Args:
         targets: ``(B, H, W)`` integer class targets.
         rng: random generator (the epoch's, so a resumed run draws the same pixels).
+        per: ``"crop"`` or ``"batch"``.
 
     Returns:
         ``(B, H, W)`` float32 mask: 1 on the chosen pixels, 0 elsewhere.
+
+    Raises:
+        ValueError: ``per`` is neither.
     """
+    if per not in ("crop", "batch"):
+        raise ValueError(f"per must be 'crop' or 'batch', got {per!r}")
     mask = np.zeros(targets.shape, np.float32)
-    for crop, out in zip(targets, mask):
-        flat = crop.ravel()
+    groups = zip(targets, mask) if per == "crop" else [(targets, mask)]
+    for group, out in groups:
+        flat = group.ravel()
         classes, counts = np.unique(flat, return_counts=True)
         for cls in classes:
             where = np.flatnonzero(flat == cls)

@@ -92,7 +92,8 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     """Tune and install the trained members under ``root`` into ``zoo/<model_id>/``.
 
     Writes ``member-K.pt`` (each member's best state dict), ``training_log.jsonl`` (every
-    member's epochs, tagged ``member``), ``postprocessing.json`` (tuned on the ensemble's
+    member's epochs, tagged ``member``, after the earlier stages of a warm start; see
+    :func:`nucseg_zoo.zoo.export.merged_training_log`), ``postprocessing.json`` (tuned on the ensemble's
     validation probabilities in ``precision``: fp32, the harness's and the package's, by default;
     bf16 halves the time on CPUs with native bf16), ``validation.json`` (:func:`compare_on_validation`; the
     entry's optional ``original_border_px`` adds the variant without border predictions),
@@ -104,6 +105,7 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     """
     from nucseg_zoo.zoo.card import write_model_card
     from nucseg_zoo.zoo.entry import read_entry
+    from nucseg_zoo.zoo.export import merged_training_log, read_jsonl
 
     entry = read_entry(model_id)
     recipe = recipe or entry.recipe
@@ -124,15 +126,13 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     comparison = compare_on_validation(per_member, truths, params, border_band=entry.raw.get("original_border_px"))
     chosen_on = f"{recipe.dataset}/{recipe.validation_split}"
 
-    records = []
-    for k, run in enumerate(runs):
-        records += [{"recipe_version": recipe.version, "member": k, **json.loads(line)}
-                    for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    log_text = merged_training_log([{"member": k, **r} for k, run in enumerate(runs) for r in read_jsonl(run / "log.jsonl")],
+                                   entry.dir, recipe)
     hashes = {}
     for k, (run, weights) in enumerate(zip(runs, entry.weights)):
         copy_atomically(run / "best.pt", weights.path)
         hashes[weights.path.name] = sha256_of(weights.path)
-    write_text_atomically(entry.dir / entry.raw["training_log"], "".join(json.dumps(r) + "\n" for r in records))
+    write_text_atomically(entry.dir / entry.raw["training_log"], log_text)
     write_text_atomically(entry.dir / entry.raw["postprocessing"], json.dumps(
         {"params": params.to_dict(), "validation_average_f1": score.average_f1,
          "validation_error_rate": score.error_rate, "chosen_on": chosen_on, "precision": precision},

@@ -30,7 +30,7 @@ from nucseg_zoo.inference import autocast_context, default_precision, predict_ti
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
 from nucseg_zoo.training.data import CropSampler, balanced_pixel_mask
-from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.training.recipe import PIXEL_SAMPLING, Recipe
 
 log = logging.getLogger(__name__)
 
@@ -267,8 +267,8 @@ def train(
             if logits.shape[-2:] != images.shape[-2:]:
                 targets, pixel_weights = (centre_crop(a, logits.shape[-2:]) for a in (targets, pixel_weights))
                 soft = [centre_crop(a, logits.shape[-2:]) for a in soft]
-            if recipe.pixel_sampling == "balanced":
-                pixel_weights = balanced_pixel_mask(targets, rng)
+            if PIXEL_SAMPLING[recipe.pixel_sampling]:
+                pixel_weights = balanced_pixel_mask(targets, rng, per=PIXEL_SAMPLING[recipe.pixel_sampling])
             targets = torch.from_numpy(np.ascontiguousarray(targets)).to(torch_device)
             pixel_weights = torch.from_numpy(np.ascontiguousarray(pixel_weights)).to(torch_device)
             loss = weighted_cross_entropy(logits, targets, pixel_weights)

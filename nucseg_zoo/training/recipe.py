@@ -21,7 +21,35 @@ class Augmentation:
     gain: tuple[float, float] = (0.7, 1.4)
     offset: tuple[float, float] = (-0.1, 0.1)
     elastic: dict[str, float] | None = None
+    hot_pixels: dict[str, Any] | None = None
+    """Camera hot pixels: ``{probability: p, max_count: n, values: [low, high]}``. With
+    probability ``p`` a crop gets 1..n isolated pixels set to a value drawn uniformly from
+    ``[low, high]`` (normalised units, after gain and offset; a saturated hot pixel normalises
+    to the clip's upper bound, 5). The targets are unchanged: a hot pixel is not a nucleus."""
+    blank_fields: dict[str, Any] | None = None
+    """Fields without nuclei: ``{probability: p}``. With probability ``p`` a crop is replaced by
+    a synthetic empty camera frame (:func:`nucseg_zoo.training.data.synthetic_blank_field`),
+    normalised per crop like a real image and all background."""
 
+    def __post_init__(self) -> None:
+        if self.hot_pixels is not None:
+            keys = {"probability", "max_count", "values"}
+            if set(self.hot_pixels) != keys:
+                raise ValueError(f"augmentation hot_pixels must have exactly the keys {sorted(keys)}, "
+                                 f"got {sorted(self.hot_pixels)}")
+            low, high = self.hot_pixels["values"]
+            if not (0.0 <= self.hot_pixels["probability"] <= 1.0 and int(self.hot_pixels["max_count"]) >= 1
+                    and low <= high):
+                raise ValueError("augmentation hot_pixels needs 0 <= probability <= 1, max_count >= 1 and "
+                                 f"values [low, high] with low <= high, got {self.hot_pixels}")
+        if self.blank_fields is not None:
+            if set(self.blank_fields) != {"probability"} or not 0.0 <= self.blank_fields["probability"] <= 1.0:
+                raise ValueError(f"augmentation blank_fields must be {{probability: p}} with 0 <= p <= 1, "
+                                 f"got {self.blank_fields}")
+
+
+PIXEL_SAMPLING = {"all": None, "balanced": "crop", "balanced_batch": "batch"}
+"""Recipe ``pixel_sampling`` values and the ``per`` of their balanced pixel mask (None: every pixel)."""
 
 ARCHITECTURE_KEYS = {"module", "callable", "kwargs", "size_step", "halo"}
 """Required keys of a recipe's ``architecture`` (optional: ``training_kwargs``)."""
@@ -59,9 +87,10 @@ class Recipe:
     """Networks trained from this recipe (an ensemble when > 1); member K uses ``seed + K``
     (:meth:`for_member`)."""
     pixel_sampling: str = "all"
-    """Pixels that carry the loss: ``"all"`` (weighted by ``class_weights``) or ``"balanced"``
+    """Pixels that carry the loss: ``"all"`` (weighted by ``class_weights``), ``"balanced"``
     — per crop, as many randomly chosen pixels of each class as the crop has of its rarest
-    present class (the 1:1:1 sampling of Van Valen et al. 2016 applied to a crop; see
+    present class (the 1:1:1 sampling of Van Valen et al. 2016 applied to a crop) — or
+    ``"balanced_batch"``, the same rule over the whole batch (see
     :func:`nucseg_zoo.training.data.balanced_pixel_mask`)."""
     thin_boundary_max_area: int = 0
     """Nuclei of at most this area (px) get a one-pixel boundary in the training targets
@@ -71,7 +100,8 @@ class Recipe:
     :func:`nucseg_zoo.targets.pixel_weights`); None = the interior class weight."""
     init_from: dict[str, Any] | None = None
     """Warm start: ``{"sha256": ..., "recipe_version": ..., "description": ...}`` of the state
-    dict training starts from (the weights an earlier recipe version produced)."""
+    dict training starts from (the weights an earlier recipe version produced); an ensemble
+    recipe lists one sha256 per member (:meth:`for_member` picks the member's)."""
     distillation: dict[str, Any] | None = None
     """Knowledge distillation (Hinton et al. 2015, arXiv:1503.02531): ``{"teacher": zoo id,
     "sha256": the teacher's weights, "weight": w}``. The loss becomes
@@ -102,8 +132,12 @@ class Recipe:
             raise ValueError(f"crop_size must be a multiple of the size step {step}, got {recipe.crop_size}")
         if recipe.members < 1:
             raise ValueError(f"members must be at least 1, got {recipe.members}")
-        if recipe.pixel_sampling not in ("all", "balanced"):
-            raise ValueError(f"pixel_sampling must be 'all' or 'balanced', got {recipe.pixel_sampling!r}")
+        if recipe.init_from is not None and isinstance(recipe.init_from.get("sha256"), list) \
+                and len(recipe.init_from["sha256"]) != recipe.members:
+            raise ValueError(f"init_from sha256 lists one state dict per member: {recipe.members} expected, "
+                             f"got {len(recipe.init_from['sha256'])}")
+        if recipe.pixel_sampling not in PIXEL_SAMPLING:
+            raise ValueError(f"pixel_sampling must be one of {list(PIXEL_SAMPLING)}, got {recipe.pixel_sampling!r}")
         if recipe.optimizer.get("name", "adam") not in ("adam", "sgd"):
             raise ValueError(f"optimizer name must be 'adam' or 'sgd', got {recipe.optimizer.get('name')!r}")
         if recipe.small_interior_weight is not None and recipe.thin_boundary_max_area <= 0:
@@ -121,7 +155,8 @@ class Recipe:
         return recipe
 
     def for_member(self, member: int) -> "Recipe":
-        """The recipe of ensemble member ``member`` (0-based): this one with seed ``seed + member``.
+        """The recipe of ensemble member ``member`` (0-based): this one with seed ``seed + member``
+        (and, for a warm start, the member's own ``init_from`` sha256).
 
         Raises:
             ValueError: ``member`` is not in ``range(members)``.
@@ -129,7 +164,10 @@ class Recipe:
         if not 0 <= member < self.members:
             raise ValueError(f"member must be in 0..{self.members - 1} (the recipe trains {self.members} "
                              f"network{'s' if self.members > 1 else ''}), got {member}")
-        return replace(self, seed=self.seed + member)
+        init_from = self.init_from
+        if init_from is not None and isinstance(init_from["sha256"], list):
+            init_from = {**init_from, "sha256": init_from["sha256"][member]}
+        return replace(self, seed=self.seed + member, init_from=init_from)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (stored in checkpoints and logs)."""

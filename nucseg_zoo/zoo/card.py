@@ -20,6 +20,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
+def _count(n: int, noun: str) -> str:
+    """``n`` and the noun, plural unless n is 1."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _stage_lines(records: list[dict], recipe) -> list[str]:
     """One line per recipe version in the log (a warm start continues an earlier version)."""
     versions = list(dict.fromkeys(r.get("recipe_version", recipe.version) for r in records))  # in log order
@@ -30,7 +35,10 @@ def _stage_lines(records: list[dict], recipe) -> list[str]:
         stage = [r for r in records if r.get("recipe_version", recipe.version) == version]
         best = max(stage, key=lambda r: r["validation_average_f1"])
         start = " (warm start from the previous stage's weights)" if version != versions[0] else ""
-        lines.append(f"  * recipe version {version}{start}: {len(stage)} epochs, {stage[-1]['step']} steps, "
+        networks = len({r["member"] for r in stage if "member" in r})
+        epochs = _count(len(stage), "epoch") + (f" over {networks} networks" if networks > 1 else "")
+        lines.append(f"  * recipe version {version}{start}: {epochs}, {stage[-1]['step']} steps"
+                     f"{' each' if networks > 1 else ''}, "
                      f"{_duration(sum(r['seconds'] for r in stage))} in {stage[-1]['precision']}; "
                      f"best validation average F1 "
                      f"{best['validation_average_f1']:.4f} (epoch {best['epoch']})")
@@ -54,8 +62,7 @@ def _training_section(entry) -> list[str]:
     recipe = entry.recipe
     current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
-    warm = (f" It continues recipe version {recipe.init_from.get('recipe_version', '?')}: training starts from "
-            f"that version's weights (sha256 `{recipe.init_from['sha256'][:12]}…`)." if recipe.init_from else "")
+    warm = _warm_start_description(recipe)
     distilled = recipe.distillation
     teacher = (f" Knowledge distillation (Hinton et al. 2015) from `{distilled['teacher']}` (weights sha256 "
                f"`{distilled['sha256'][:12]}…`): the loss is {1 - distilled['weight']:g} × the cross-entropy with "
@@ -67,23 +74,49 @@ def _training_section(entry) -> list[str]:
         f"postprocessing tuning on `{recipe.validation_split}` (50 images). The test split was never used "
         "for any choice.",
         f"* Recipe version {recipe.version} (`recipe.yaml`): random {recipe.crop_size}² crops, batch "
-        f"{recipe.batch_size}, {recipe.epochs} epochs × {recipe.steps_per_epoch} steps"
+        f"{recipe.batch_size}, {_count(recipe.epochs, 'epoch')} × {recipe.steps_per_epoch} steps"
         + (f" per network ({recipe.members} networks, seeds {recipe.seed}–{recipe.seed + recipe.members - 1})"
            if recipe.members > 1 else "")
         + f", {_optimizer_name(recipe)} lr "
         f"{recipe.optimizer['lr']:g} (warm-up {recipe.schedule['warmup_steps']} steps, cosine to "
         f"{recipe.schedule['final_lr']:g}), {_loss_pixels(recipe)}, "
-        f"flips, 90° rotations, illumination changes; per-image percentile normalisation "
+        f"flips, 90° rotations, illumination changes{_defect_augmentation(recipe)}; per-image percentile normalisation "
         f"({recipe.normalization.min_percentile:g}–{recipe.normalization.max_percentile:g} %); "
         f"{_boundary_description(recipe)}.{warm}{teacher}",
         f"* Hardware: {hardware}; precision {' / '.join(dict.fromkeys(r['precision'] for r in records))} "
         f"on {' / '.join(dict.fromkeys(r['device'] for r in records))}; "
-        f"{len(records)} epochs in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
+        f"{_count(len(records), 'epoch')} in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
         "(validation included).",
         *_stage_lines(records, recipe),
         *_shipped_lines(current, recipe),
     ]
     return lines
+
+
+def _warm_start_description(recipe) -> str:
+    init = recipe.init_from
+    if not init:
+        return ""
+    version = init.get("recipe_version", "?")
+    if isinstance(init["sha256"], list):
+        starts = "; ".join(f"member {k} starts from `{sha[:12]}…`" for k, sha in enumerate(init["sha256"]))
+        return f" It continues recipe version {version}: each network starts from that version's ({starts})."
+    return (f" It continues recipe version {version}: training starts from that version's weights "
+            f"(sha256 `{init['sha256'][:12]}…`).")
+
+
+def _defect_augmentation(recipe) -> str:
+    """The robustness augmentations of :class:`nucseg_zoo.training.recipe.Augmentation`, in words."""
+    aug, parts = recipe.augmentation, []
+    if aug.hot_pixels:
+        low, high = aug.hot_pixels["values"]
+        parts.append(f"camera hot pixels (in {aug.hot_pixels['probability']:.0%} of crops up to "
+                     f"{aug.hot_pixels['max_count']} isolated pixels at {low:g}–{high:g} normalised units, "
+                     "targets unchanged)")
+    if aug.blank_fields:
+        parts.append(f"synthetic blank fields ({aug.blank_fields['probability']:.0%} of crops: constant, "
+                     "shot-noise or read-noise frames without nuclei, all background)")
+    return "".join(f", {part}" for part in parts)
 
 
 def _optimizer_name(recipe) -> str:
@@ -96,6 +129,8 @@ def _optimizer_name(recipe) -> str:
 def _loss_pixels(recipe) -> str:
     if recipe.pixel_sampling == "balanced":
         return "loss on a class-balanced pixel mask (per crop, as many pixels of each class as of its rarest)"
+    if recipe.pixel_sampling == "balanced_batch":
+        return "loss on a class-balanced pixel mask (per batch, as many pixels of each class as of its rarest)"
     return f"class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}"
 
 

@@ -11,27 +11,29 @@ from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file (a training log), blank lines skipped."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def merged_training_log(run_dir: Path, entry_dir: Path, recipe) -> str:
+def merged_training_log(records: list[dict], entry_dir: Path, recipe) -> str:
     """The entry's new ``training_log.jsonl``, covering the whole training.
 
-    The run's epochs are tagged with the recipe version. A warm-started run (``recipe.init_from``)
-    is preceded by the earlier stages: the entry's whole current log when the entry still
-    holds the run's starting weights (its untagged records belong to the recipe version
-    named in ``init_from``), else the records of earlier versions already in that log (a
-    repeated export).
+    ``records`` are the run's epochs (of every member of an ensemble, tagged ``member``); they
+    are tagged with the recipe version. A warm-started run (``recipe.init_from``) is preceded
+    by the earlier stages: the entry's whole current log when the entry still holds the run's
+    starting weights (its untagged records belong to the recipe version named in
+    ``init_from``), else the records of earlier versions already in that log (a repeated export).
     """
     from nucseg_zoo.zoo.entry import read_entry
 
-    records = [{"recipe_version": recipe.version, **r} for r in _read_jsonl(run_dir / "log.jsonl")]
+    records = [{"recipe_version": recipe.version, **r} for r in records]
     init = recipe.init_from
     if init:
         entry = read_entry(entry_dir.name)
-        current = _read_jsonl(entry_dir / entry.raw["training_log"])
-        if init["sha256"] == entry.weights_sha256:
+        current = read_jsonl(entry_dir / entry.raw["training_log"])
+        starting = init["sha256"] if isinstance(init["sha256"], list) else [init["sha256"]]
+        if starting == [weights.sha256 for weights in entry.weights]:
             parent = [{"recipe_version": init.get("recipe_version"), **r} for r in current]
         else:
             parent = [r for r in current if r.get("recipe_version", recipe.version) != recipe.version]
@@ -53,7 +55,7 @@ def export_run(run_dir: str | Path, model_id: str, recipe=None) -> Path:
     for name in ("best.pt", "log.jsonl", "postprocessing.json"):
         if not (run_dir / name).is_file():
             raise FileNotFoundError(f"{run_dir / name} is missing: finish training (and tuning) first")
-    log_text = merged_training_log(run_dir, entry_dir, recipe or read_entry(model_id).recipe)
+    log_text = merged_training_log(read_jsonl(run_dir / "log.jsonl"), entry_dir, recipe or read_entry(model_id).recipe)
     copy_atomically(run_dir / "best.pt", entry_dir / "weights.pt")
     write_text_atomically(entry_dir / "training_log.jsonl", log_text)
     copy_atomically(run_dir / "postprocessing.json", entry_dir / "postprocessing.json")
