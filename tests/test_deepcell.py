@@ -140,7 +140,7 @@ def test_centre_crop_of_targets_to_a_smaller_output():
 
 def test_recipe_members_differ_by_seed_and_are_checked():
     recipe = read_entry(MODEL_ID).recipe
-    assert recipe.members == 5 and recipe.pixel_sampling == "balanced"
+    assert recipe.members == 5 and recipe.pixel_sampling == "balanced_batch"
     assert [recipe.for_member(k).seed for k in range(5)] == [recipe.seed + k for k in range(5)]
     with pytest.raises(ValueError, match="member must be in 0..4"):
         recipe.for_member(5)
@@ -171,7 +171,7 @@ def test_recipe_architecture_needs_its_geometry(tmp_path):
 
 def _tiny(recipe: Recipe, **changes) -> Recipe:
     return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test", epochs=1,
-                   steps_per_epoch=2, batch_size=2, crop_size=100, **changes)
+                   steps_per_epoch=2, batch_size=2, crop_size=100, init_from=None, **changes)
 
 
 def test_valid_training_form_trains_on_centre_cropped_targets(tmp_path, one_torch_thread):
