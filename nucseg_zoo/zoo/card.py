@@ -13,6 +13,7 @@ import sys
 
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.export import read_jsonl
 
 
 def _duration(seconds: float) -> str:
@@ -58,7 +59,7 @@ def _boundary_description(recipe) -> str:
 
 def _training_section(entry) -> list[str]:
     log_path = entry.dir / entry.raw["training_log"]
-    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    records = read_jsonl(log_path)
     recipe = entry.recipe
     current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
