@@ -9,8 +9,10 @@ def as_image(image) -> np.ndarray:
     """Check a user image and return it as a 2-D numpy array (values unchanged).
 
     Args:
-        image: a 2-D numpy array, or an ``xarray.DataArray`` with dims ``("y", "x")``, of
-            any integer (uint8, uint16, ...) or floating dtype.
+        image: a 2-D numpy array (or a 3-D one with a single plane, ``(1, y, x)``, or a
+            single channel, ``(y, x, 1)``, returned as ``(y, x)``), or an
+            ``xarray.DataArray`` with dims ``("y", "x")``, of any integer (uint8, uint16, ...)
+            or floating dtype.
 
     Raises:
         ValueError: naming what is wrong: not 2-D (pass one channel of multichannel data),
@@ -21,6 +23,10 @@ def as_image(image) -> np.ndarray:
             raise ValueError(f"expected an xarray.DataArray with dims ('y', 'x'), got dims {tuple(image.dims)}")
         image = image.values
     image = np.asarray(image)
+    if image.ndim == 3 and image.shape[0] == 1:
+        image = image[0]  # (1, y, x): one plane, as a single-plane TIFF reads
+    elif image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]  # (y, x, 1): one channel
     if image.ndim != 2:
         raise ValueError(f"expected a 2-D (y, x) single-channel image, got shape {image.shape}; "
                          "pass one channel of multichannel data")

@@ -16,6 +16,17 @@ import torch
 from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, one_block_padding, predict_blocks
 
 
+PRECISIONS = ("fp32", "bf16", "fp16")
+"""Inference precisions: fp32, or bf16/fp16 autocast."""
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`; ValueError naming the valid ones otherwise."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """``torch.autocast`` for ``precision`` "bf16"/"fp16", a no-op for "fp32"."""
     if precision == "fp32":

@@ -66,6 +66,20 @@ class Tool:
     def nothing(image):
         return None
 
+    @staticmethod
+    def binary(image):
+        return (segment(image) > 0).astype(np.uint8)
+
+    @staticmethod
+    def binary_255(image):
+        return np.where(segment(image) > 0, 255, 0).astype(np.uint16)
+
+    @staticmethod
+    def one_blob(image):
+        labels = np.zeros(image.shape, np.uint8)
+        labels[10:30, 10:30] = 1
+        return labels
+
 
 class Callable:
     def __call__(self, image):
@@ -157,6 +171,24 @@ def test_a_return_value_that_is_not_a_label_image_is_named(lab_module, sample_sp
         segmenter.segment(sample_split[0].image)
 
 
+@pytest.mark.parametrize("attribute, value", [("Tool.binary", 1), ("Tool.binary_255", 255)])
+def test_a_binary_mask_returned_as_integers_is_scored_with_a_warning(lab_module, sample_split, attribute, value):
+    """Critic's report: a callable returning (labels > 0).astype(uint8) was scored as one
+    object per image (average F1 0.000) without the warning `score` and packages give."""
+    from nucseg_zoo.metrics import BinaryMaskWarning
+
+    segmenter = PythonSegmenter(f"{lab_module}:{attribute}")
+    with pytest.warns(BinaryMaskWarning, match=rf"{attribute} returned what looks like a binary mask .*values 0 and "
+                                               rf"{value} .*ONE object.*skimage.measure.label"):
+        labels = segmenter.segment(sample_split[0].image)
+    assert labels.dtype == np.int32 and np.unique(labels).tolist() == [0, value]  # as returned: one object
+
+
+def test_one_object_labelled_1_is_not_called_a_binary_mask(lab_module, sample_split, recwarn):
+    labels = PythonSegmenter(f"{lab_module}:Tool.one_blob").segment(sample_split[0].image)
+    assert labels.max() == 1 and not recwarn.list
+
+
 def test_bad_sources_are_named(lab_module, tmp_path, capsys):
     with pytest.raises(ValueError, match="no module named 'no_such_lab_module' in the current folder"):
         describe("no_such_lab_module:segment")
@@ -177,9 +209,11 @@ def test_bad_sources_are_named(lab_module, tmp_path, capsys):
 
 
 def test_cli_evaluate_and_segment_run_a_python_segmenter(lab_module, sample_split, tmp_path, capsys):
-    assert main(["evaluate", f"{lab_module}:segment", "--dataset", "bbbc039-sample", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    assert main(["evaluate", f"{lab_module}:segment", "--dataset", "bbbc039-sample", "--json", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    data = json.loads(captured.out)
     assert data["source_kind"] == "python" and data["n_images"] == 3
+    assert "it/s" not in captured.err  # --no-progress, as for segment (critic's report: evaluate lacked it)
     field = tmp_path / "field.tif"
     tifffile.imwrite(field, sample_split[1].image)
     assert main(["segment", f"{lab_module}:segment", str(field), "--out", str(tmp_path / "out"), "--no-progress"]) == 0

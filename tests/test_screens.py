@@ -12,7 +12,7 @@ import tifffile
 
 from nucseg_zoo.baselines import get_baseline
 from nucseg_zoo.cli import main
-from nucseg_zoo.screens import MEASURE_COLUMNS, measure, segment_images
+from nucseg_zoo.screens import MEASURE_COLUMNS, dna_content, measure, segment_images
 from nucseg_zoo.screens.inputs import find_inputs, read_image
 
 
@@ -95,6 +95,11 @@ def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, 
     assert images["n_nuclei"].tolist() == nuclei.groupby("image", sort=False).size().tolist()
     assert (images["status"] == "ok").all() and not images["blank_field"].any()
     assert images["g1_peak"].notna().all() and ((images["fraction_2n"] > 0.3) & (images["fraction_2n"] <= 1)).all()
+    for image, rows in nuclei.groupby("image", sort=False):  # cut-off nuclei are not in the DNA readout
+        readout = dna_content(rows.loc[~rows["touches_border"], "integrated_intensity"].to_numpy())
+        assert rows["touches_border"].any()
+        assert images.set_index("image").loc[image, "g1_peak"] == pytest.approx(readout.g1_peak)
+        assert images.set_index("image").loc[image, "fraction_2n"] == pytest.approx(readout.fraction_2n)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"] == "cp-basic" and len(manifest["model_sha256"]) == 64
     assert manifest["counts"] == {"segmented": 4, "skipped": 0, "failed": 0}

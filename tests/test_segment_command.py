@@ -43,6 +43,17 @@ def test_segmenting_into_the_input_folder_never_overwrites_the_input(field, caps
     assert _snapshot(field.parent) == before
 
 
+@pytest.mark.parametrize("spec", ["a", "a/*.tif"], ids=["folder", "pattern"])
+def test_inputs_inside_the_output_folder_are_refused_with_that_reason(field, capsys, monkeypatch, spec):
+    """Critic's report: `segment cp-basic plate --out .` said the folder "holds no images"."""
+    monkeypatch.chdir(field.parent.parent)
+    before = _snapshot(field.parent)
+    assert main(["segment", "cp-basic", spec, "--out", "."]) == 2
+    err = capsys.readouterr().err
+    assert "the 1 image it names lies inside the output folder --out ." in err and "holds no" not in err
+    assert "matches no" not in err and _snapshot(field.parent) == before
+
+
 def test_a_hard_link_to_the_input_is_not_overwritten(field, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

@@ -153,6 +153,52 @@ def test_hot_pixel_augmentation_sets_isolated_pixels_and_keeps_the_targets():
     assert (hot_images[changed] >= 4.0).all() and (hot_images[changed] <= 5.0).all()
 
 
+def test_hot_spots_are_squares_of_one_value_up_to_max_size():
+    """Critic's report: 2x2 clusters of hot pixels became nuclei in unet-bbbc039-fast, trained
+    with isolated hot pixels only."""
+    from scipy import ndimage as ndi
+
+    from nucseg_zoo.training.data import add_hot_pixels
+
+    hot = add_hot_pixels(np.zeros((256, 256), np.float32), np.random.default_rng(3), max_count=30,
+                         values=(1.0, 5.0), max_size=3)
+    spots, n = ndi.label(hot != 0)
+    sizes = np.bincount(spots.ravel())[1:]
+    assert 1 <= n <= 30 and sizes.max() <= 9 * 2 and (sizes > 1).any()  # squares of up to 3x3 (two may touch)
+    for index in ndi.find_objects(spots):
+        assert np.unique(hot[index][hot[index] != 0]).size <= 2  # one value per square
+
+
+def test_framed_crops_lie_against_a_zero_frame_that_is_background():
+    from nucseg_zoo import datasets
+    from nucseg_zoo.targets import BACKGROUND
+    from nucseg_zoo.training.data import CropSampler, frame_with_zeros
+    from nucseg_zoo.training.recipe import Augmentation
+
+    samples = datasets.load("bbbc039-sample", "test")
+    raw, frame = frame_with_zeros(samples[0].image, np.random.default_rng(0), max_width=40)
+    assert frame.sides.any() and (raw[frame.mask] == 0).all()
+    np.testing.assert_array_equal(raw[~frame.mask], samples[0].image[~frame.mask])
+    assert samples[0].image.max() > 0 and samples[0].image.dtype == np.uint16  # the input is not modified
+
+    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039-fast") / "recipe.yaml")
+    teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
+    plain = dict(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
+    sampler = CropSampler(samples, recipe.normalization, 128,
+                          Augmentation(**plain, padded_borders={"probability": 1.0, "max_width": 40}),
+                          class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
+    images, targets, weights, soft = sampler.batch(np.random.default_rng(1), 16)
+    for image, target, weight, probabilities in zip(images[:, 0], targets, weights, soft):
+        # the frame: the lowest value of the crop, along at least one whole side, all background
+        frame = image == image.min()
+        edges = [frame[0].all(), frame[-1].all(), frame[:, 0].all(), frame[:, -1].all()]
+        assert any(edges) and image.min() <= 0.0
+        assert (target[frame] == BACKGROUND).all() and (weight[frame] == 2.0).all()
+        np.testing.assert_array_equal(probabilities[0][frame], 1.0)
+        # normalised with the frame: the field's own background lies above 0, as in a user's framed image
+        assert np.median(image[~frame]) > image.min()
+
+
 def test_blank_field_augmentation_gives_normalised_all_background_crops():
     from nucseg_zoo import datasets
     from nucseg_zoo.targets import BACKGROUND
@@ -179,7 +225,10 @@ def test_blank_field_augmentation_gives_normalised_all_background_crops():
 
 
 @pytest.mark.parametrize("augmentation, message", [
-    ({"hot_pixels": {"probability": 0.5, "max_count": 30}}, "exactly the keys"),
+    ({"hot_pixels": {"probability": 0.5, "max_count": 30}}, "must have the keys"),
+    ({"hot_pixels": {"probability": 0.5, "max_count": 3, "values": [1.0, 5.0], "max_size": 0}}, "max_size >= 1"),
+    ({"padded_borders": {"probability": 0.5}}, "padded_borders must be"),
+    ({"padded_borders": {"probability": 0.5, "max_width": 0}}, "padded_borders must be"),
     ({"hot_pixels": {"probability": 1.5, "max_count": 30, "values": [1.0, 5.0]}}, "0 <= probability <= 1"),
     ({"hot_pixels": {"probability": 0.5, "max_count": 0, "values": [1.0, 5.0]}}, "max_count >= 1"),
     ({"hot_pixels": {"probability": 0.5, "max_count": 3, "values": [5.0, 1.0]}}, "low <= high"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from blank_fields import blank_fields
 
 import nucseg_zoo
 from nucseg_zoo.metrics import score_image, summarize
@@ -93,6 +94,22 @@ def test_bad_images_are_rejected_with_the_reason(model, bad, message):
         model.segment(bad)
 
 
+@pytest.mark.parametrize("axis", [0, -1], ids=["(1, y, x)", "(y, x, 1)"])
+def test_a_single_plane_or_channel_axis_is_accepted(model, sample_split, axis):
+    """Critic's report: (1, H, W) and (H, W, 1) arrays were refused as multichannel data by
+    the Python API while `segment` read the same arrays from TIFF files."""
+    image = sample_split[0].image[:128, :160]
+    np.testing.assert_array_equal(model.segment(np.expand_dims(image, axis)), model.segment(image))
+
+
+@pytest.mark.parametrize("precision", ["int8", "FP32", "float32"])
+def test_an_unknown_precision_is_refused_when_loading(precision):
+    """Critic's report: load_model accepted precision="int8" and failed with a bare KeyError
+    at the first segment call."""
+    with pytest.raises(ValueError, match="unknown precision .*fp32, bf16, fp16"):
+        nucseg_zoo.load_model("unet-bbbc039-fast", precision=precision)
+
+
 def test_corrupt_weights_are_detected(entry, tmp_path):
     from dataclasses import replace
 
@@ -122,38 +139,51 @@ def test_a_blank_field_with_a_hot_pixel_has_no_nuclei(zoo_model):
     assert labels.shape == image.shape and labels.max() == 0
 
 
-def _blank_fields() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    offset = np.full((256, 320), 100, np.uint16)
-    hot_and_dead = offset.copy()
-    hot_and_dead[[10, 100, 200], [20, 150, 300]] = 4095
-    hot_and_dead[50, 60] = 0
-    noise = (100 + rng.normal(0, 3, (256, 320))).astype(np.uint16)
-    noise[128, 160] = 65535
-    return {"zeros": np.zeros((256, 320), np.uint16), "offset": offset, "hot and dead pixels": hot_and_dead,
-            "camera noise with a hot pixel": noise, "poisson background": rng.poisson(100, (256, 320)).astype(np.uint16),
-            "float zeros with a hot pixel": np.where(np.arange(256 * 320).reshape(256, 320) == 7, 1.0, 0.0)}
-
-
-@pytest.mark.parametrize("name", list(_blank_fields()))
+@pytest.mark.parametrize("name", list(blank_fields()))
 def test_blank_and_near_blank_fields_have_no_nuclei(zoo_model, name):
-    assert zoo_model.segment(_blank_fields()[name]).max() == 0
+    assert zoo_model.segment(blank_fields()[name]).max() == 0
 
 
+@pytest.mark.parametrize("size", [1, 2, 3], ids=["single pixels", "2x2 spots", "3x3 spots"])
 @pytest.mark.parametrize("index, hot_value", [(0, 65535), (1, 4095)], ids=["16-bit saturated", "12-bit saturated"])
-def test_hot_pixels_in_a_real_field_add_no_nuclei(zoo_model, sample_split, index, hot_value):
-    """30 saturated camera hot pixels in the background of a real field: version 1 of
-    deepcell-bbbc039 found 28 more objects on image 0, version 2 of unet-bbbc039-fast 11."""
+def test_hot_pixels_in_a_real_field_add_no_nuclei(zoo_model, sample_split, index, hot_value, size):
+    """30 saturated camera hot pixels (or spots of size x size px) in the background of a real
+    field: version 1 of deepcell-bbbc039 found 28 more objects on image 0, version 2 of
+    unet-bbbc039-fast 11; version 3 of the fast model made a nucleus of each of ten 2x2 spots
+    (critic's report)."""
     from scipy import ndimage as ndi
 
     sample = sample_split[index]
-    background = np.argwhere(~ndi.binary_dilation(sample.labels > 0, iterations=10))
-    hot = background[np.random.default_rng(0).choice(len(background), 30, replace=False)]
-    image = sample.image.copy()
-    image[hot[:, 0], hot[:, 1]] = hot_value
+    background = ~ndi.binary_dilation(sample.labels > 0, iterations=10)
+    corners = np.argwhere(background[:-size, :-size] if size > 1 else background)
+    hot = corners[np.random.default_rng(0).choice(len(corners), 30, replace=False)]
+    spots = np.zeros(sample.image.shape, bool)
+    for dy in range(size):
+        for dx in range(size):
+            spots[hot[:, 0] + dy, hot[:, 1] + dx] = True
+    image = np.where(spots, np.uint16(hot_value), sample.image)
     raw, with_hot = zoo_model.segment(sample.image), zoo_model.segment(image)
     assert with_hot.max() == raw.max()
-    assert (with_hot[hot[:, 0], hot[:, 1]] == 0).all()
+    assert (with_hot[spots] == 0).all()
+
+
+@pytest.mark.parametrize("width", [5, 20])
+def test_a_black_frame_around_a_real_field_adds_no_nuclei(zoo_model, sample_split, width, request):
+    """Critic's report: a 20-px zero frame around test image B04 gave unet-bbbc039-fast 21 and
+    unet-bbbc039 22 more objects along the frame (bands of background read as nuclei);
+    on the three sample images version 3 of the fast model went from 1-8 to 16-41 extra
+    objects (F1 at IoU 0.7 down by up to 0.10). Trained with ``padded_borders``, version 4
+    adds 0-5 (F1 down by at most 0.025: the frame also changes the field's normalisation),
+    the bound asserted here."""
+    if not read_entry(zoo_model.id).recipe.augmentation.padded_borders:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{zoo_model.id} is not yet trained with "
+                                              "black frames (augmentation padded_borders)"))
+    for sample in sample_split:
+        raw = score_image(sample.labels, zoo_model.segment(sample.image))
+        framed_image = np.pad(sample.image, width)
+        framed = score_image(sample.labels, zoo_model.segment(framed_image)[width:-width, width:-width])
+        assert framed.extra_objects <= raw.extra_objects + 6, (sample.name, raw, framed)
+        assert framed.f1[0.7] >= raw.f1[0.7] - 0.03, (sample.name, raw, framed)
 
 
 def _sparse_field(sample, *, flat: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -64,7 +64,10 @@ def correct_illumination(image: np.ndarray, size: int) -> np.ndarray:
 
     The illumination function is the background estimated per image — the minimum filter
     of side ``size`` px, blurred by a Gaussian of sigma ``size / 4`` — divided by its
-    median, so an evenly lit image keeps its values.
+    median, so an evenly lit image keeps its values. The minimum is taken over a 3×3
+    median-filtered copy of the image: a single dead camera pixel (0) would otherwise be the
+    minimum of every window around it and the division would turn the ``size``-px square
+    around it into a bright object.
 
     Args:
         image: ``(H, W)`` float32 image.
@@ -75,7 +78,8 @@ def correct_illumination(image: np.ndarray, size: int) -> np.ndarray:
     """
     if size == 0:
         return image
-    background = ndi.gaussian_filter(ndi.minimum_filter(image, size=size, mode="reflect"), sigma=size / 4)
+    denoised = ndi.median_filter(image, size=3, mode="reflect")
+    background = ndi.gaussian_filter(ndi.minimum_filter(denoised, size=size, mode="reflect"), sigma=size / 4)
     level = float(np.median(background))
     if level <= 0 or float(background.min()) <= 0:
         return image  # no positive background to divide by (e.g. already background-subtracted)

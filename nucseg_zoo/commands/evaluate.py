@@ -16,10 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "and device; a repeated call is instant unless --force is given.")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml) path or URL, "
                         "or a Python segmenter module:callable (image -> instance labels)")
-    parser.add_argument("--dataset", default="bbbc039")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--dataset", default="bbbc039", help="dataset (default: %(default)s)")
+    parser.add_argument("--split", default="test",
+                        help="official split (default: %(default)s — the split results are reported on; tune "
+                             "your own parameters on training or validation)")
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     parser.add_argument("--output-kind", choices=OUTPUT_KINDS,
                         help="how to turn a bioimage.io model's output into instances (default: from its rdf)")
     parser.add_argument("--weight-format", help="weight format of a bioimage.io package (default: bioimageio.core's)")
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
@@ -52,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_source(args.source, dataset=args.dataset, split=args.split, limit=args.limit,
                                  device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
                                  sha256=args.sha256, postprocessing=dict(args.postprocessing) or None,
-                                 force=args.force, mirror=args.mirror, progress=True)
+                                 force=args.force, mirror=args.mirror, progress=not args.no_progress)
     print_evaluation(evaluation, as_json=args.json)
     if args.output:
         write_json_atomically(args.output, evaluation.to_dict())

@@ -48,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rois", action="store_true", help="also write an ImageJ ROI zip per image (Fiji, QuPath)")
     parser.add_argument("--csv", action="store_true", help="also write the tables as CSV")
     parser.add_argument("--saturation-value", type=float,
-                        help="pixel value of saturation for the quality flag (default: the dtype's maximum; "
-                             "4095 for 12-bit images stored as 16-bit, e.g. BBBC039)")
+                        help="pixel value of saturation for the quality flag (default: the dtype's maximum, "
+                             "65535 for uint16; give 4095 for 12-bit images stored as 16-bit, e.g. BBBC039)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

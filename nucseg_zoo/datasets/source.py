@@ -91,10 +91,20 @@ def download(card: DatasetCard, *, base_url: str | None = None, progressbar: boo
 
     Archives are verified by sha256 before they are moved into the cache, so a corrupt
     or truncated download never lands there; failures are retried three times.
+
+    Raises:
+        ConnectionError: an archive cannot be downloaded (names the URL and how to use a mirror).
     """
+    import requests
+
     fetcher = _pooch_for(card, base_url or card.base_url)
     for key in fetcher.registry:
-        fetcher.fetch(key, processor=pooch.Unzip(extract_dir="."), progressbar=progressbar)
+        try:
+            fetcher.fetch(key, processor=pooch.Unzip(extract_dir="."), progressbar=progressbar)
+        except requests.exceptions.RequestException as err:
+            raise ConnectionError(
+                f"could not download {key} of dataset {card.id!r} from {fetcher.get_url(key)} ({err}); without "
+                f"access to it, point to a copy with --mirror FOLDER_OR_URL or ${mirror_env_var(card.id)}") from err
     return cache_dir() / card.id
 
 

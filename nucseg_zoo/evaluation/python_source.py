@@ -33,6 +33,7 @@ import inspect
 import os
 import re
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -42,6 +43,7 @@ import numpy as np
 
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.images import as_image
+from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, looks_like_binary_mask
 
 SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 """``package.module:object.attribute`` (Python identifiers on both sides of one colon)."""
@@ -186,7 +188,10 @@ def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
     Accepts numpy arrays and array-likes with ``__array__`` (e.g. torch CPU tensors) of any
     integer dtype with non-negative ids below 2**31. Refuses tuples/lists, other shapes,
     booleans (a foreground mask is not instance labels: label its components first) and
-    floating-point values.
+    floating-point values. An integer image that looks like a binary mask (one non-zero value
+    in several separate regions, :func:`nucseg_zoo.metrics.looks_like_binary_mask`) is
+    returned as it is — one object — with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`,
+    as for packages' instance-label outputs and ``score``.
     """
     expected = f"expected a 2-D integer label image of the input's shape {shape} (0 = background, 1..N = nuclei)"
     if isinstance(value, (tuple, list)) or not hasattr(value, "__array__"):
@@ -204,6 +209,11 @@ def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
     if labels.size and labels.max() > np.iinfo(np.int32).max:
         raise ValueError(f"{spec} returned label id {labels.max()}, beyond int32; renumber the objects "
                          "(e.g. skimage.segmentation.relabel_sequential)")
+    if looks_like_binary_mask(labels):
+        warnings.warn(BinaryMaskWarning(
+            f"{spec} returned what looks like a binary mask ({labels.dtype} values 0 and "
+            f"{labels[labels != 0].flat[0]} in several separate regions): all of it counts as ONE object; "
+            "label its connected components (e.g. skimage.measure.label) if it is a foreground mask"), stacklevel=3)
     return labels.astype(np.int32, copy=False)
 
 

@@ -13,7 +13,7 @@ The parts, usable on their own: :func:`measure` (one row per nucleus) and
     from nucseg_zoo.screens import dna_content, image_quality, measure, write_imagej_rois
     table = measure(labels, image, image_name="A01_s1")    # pandas DataFrame
     quality = image_quality(labels, image)                 # {"n_nuclei": ..., "blank_field": ...}
-    dna = dna_content(table["integrated_intensity"])       # G1 peak, 2N/4N fractions
+    dna = dna_content(table.loc[~table["touches_border"], "integrated_intensity"])  # G1 peak, 2N/4N
     write_imagej_rois(labels, "A01_s1_rois.zip")           # for Fiji's ROI Manager
 
 :func:`plot_dna_content` draws DNA-content histograms. Intensities are raw image units

@@ -502,7 +502,10 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
                 continue
             table = pq.read_table(out / f"{result.image}.nuclei.parquet").replace_schema_metadata(None).cast(schema)
             writer.write_table(table)
-            intensities[result.image] = table.column("integrated_intensity").to_numpy()
+            # a nucleus cut by the image border has part of its DNA outside: left out of the
+            # readout (CellProfiler's "discard objects touching the border"), kept in the table
+            inside = ~table.column("touches_border").to_numpy(zero_copy_only=False)
+            intensities[result.image] = table.column("integrated_intensity").to_numpy()[inside]
             if csv:
                 table.to_pandas().to_csv(tmps[1], mode="a", header=False, index=False)
     return targets, intensities

@@ -50,6 +50,16 @@ def _inside(path: Path, folder: Path | None) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
+def _none_left(what: str, nothing: str, n_inside_out: int, out: Path | None) -> str:
+    """The error when spec ``what`` yields no input: nothing there, or all of it inside ``--out``."""
+    if not n_inside_out:
+        return f"{what} {nothing}"
+    images = "the 1 image it names lies" if n_inside_out == 1 else f"all {n_inside_out} images it names lie"
+    return (f"{what}: {images} inside the output folder --out {out}, whose contents are "
+            "never read as inputs (they could be earlier results); choose an --out outside the inputs, "
+            "e.g. --out results")
+
+
 def _expand(spec: str | os.PathLike, exclude: Path | None) -> tuple[list[Path], Path | None]:
     """The image files of one spec and the folder their keys are relative to (None: decided
     later for explicitly named files)."""
@@ -57,17 +67,19 @@ def _expand(spec: str | os.PathLike, exclude: Path | None) -> tuple[list[Path], 
     if path.is_file():
         return [path], None
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                       and not _inside(p, exclude))
+        images = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        found = [p for p in images if not _inside(p, exclude)]
         if not found:
-            raise ValueError(f"folder {path} holds no {'/'.join(IMAGE_SUFFIXES)} images (searched recursively"
-                             f"{', outside --out' if exclude is not None else ''})")
+            raise ValueError(_none_left(f"folder {path}", f"holds no {'/'.join(IMAGE_SUFFIXES)} images (searched "
+                                        "recursively)", len(images), exclude))
         return found, path.absolute().parent  # keys keep the folder's own name: stable as the folder fills
     if glob.has_magic(str(spec)):
-        found = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
-                       if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES and not _inside(Path(p), exclude))
+        images = sorted(Path(p) for p in glob.glob(str(spec), recursive=True)
+                        if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        found = [p for p in images if not _inside(p, exclude)]
         if not found:
-            raise ValueError(f"pattern {spec!r} matches no {'/'.join(IMAGE_SUFFIXES)} image")
+            raise ValueError(_none_left(f"pattern {spec!r}", f"matches no {'/'.join(IMAGE_SUFFIXES)} image",
+                                        len(images), exclude))
         parts = Path(spec).parts
         base = Path(*parts[:next(i for i, part in enumerate(parts) if glob.has_magic(part))] or ["."])
         return found, base.absolute()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -23,6 +25,8 @@ class CropSampler:
                  thin_boundary_max_area: int = 0, small_interior_weight: float | None = None,
                  soft_targets: list[np.ndarray] | None = None):
         self.images = [normalization(sample.image) for sample in samples]
+        # raw images, only for padded_borders (a framed image is normalised with its frame)
+        self.raw_images = [sample.image for sample in samples] if augmentation.padded_borders else None
         self.targets = [three_class_targets(sample.labels, thin_boundary_max_area=thin_boundary_max_area)
                         for sample in samples]
         self.weights = [pixel_weights(sample.labels, target, class_weights, small_max_area=thin_boundary_max_area,
@@ -53,6 +57,8 @@ class CropSampler:
         aug = self.augmentation
         if aug.blank_fields and rng.random() < aug.blank_fields["probability"]:
             image, target, weight, soft = self._blank_crop(rng)
+        elif aug.padded_borders and rng.random() < aug.padded_borders["probability"]:
+            image, target, weight, soft = self._framed_window(rng)
         else:
             image, target, weight, soft = self._random_window(rng)
         if aug.elastic:
@@ -67,7 +73,7 @@ class CropSampler:
         image = image * rng.uniform(*aug.gain) + rng.uniform(*aug.offset)
         if aug.hot_pixels and rng.random() < aug.hot_pixels["probability"]:
             image = add_hot_pixels(image, rng, max_count=aug.hot_pixels["max_count"],
-                                   values=aug.hot_pixels["values"])
+                                   values=aug.hot_pixels["values"], max_size=aug.hot_pixels.get("max_size", 1))
         crop = (np.ascontiguousarray(image, dtype=np.float32), np.ascontiguousarray(target),
                 np.ascontiguousarray(weight))
         return crop if soft is None else (*crop, np.ascontiguousarray(soft, dtype=np.float32))
@@ -82,6 +88,27 @@ class CropSampler:
         window = np.s_[y:y + size, x:x + size]
         soft = None if self.soft_targets is None else self.soft_targets[index][(slice(None), *window)]
         return image[window], self.targets[index][window], self.weights[index][window], soft
+
+    def _framed_window(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A window against a zero frame of a random training image (see :func:`frame_with_zeros`),
+        the image normalised with the frame; the frame's pixels are background."""
+        index = rng.integers(len(self.raw_images))
+        raw, frame = frame_with_zeros(self.raw_images[index], rng, max_width=self.augmentation.padded_borders["max_width"])
+        image = self.normalization(raw)
+        size, (height, width) = self.crop_size, raw.shape
+        side = rng.choice(np.flatnonzero(frame.sides))  # 0 top, 1 bottom, 2 left, 3 right
+        y = {0: 0, 1: height - size}.get(side, rng.integers(height - size + 1))
+        x = {2: 0, 3: width - size}.get(side, rng.integers(width - size + 1))
+        window = np.s_[y:y + size, x:x + size]
+        outside = frame.mask[window]
+        target = np.where(outside, 0, self.targets[index][window])
+        weight = np.where(outside, np.float32(self.background_weight), self.weights[index][window])
+        soft = None
+        if self.soft_targets is not None:
+            soft = self.soft_targets[index][(slice(None), *window)].copy()
+            soft[:, outside] = 0.0
+            soft[0, outside] = 1.0
+        return image[window], target, weight, soft
 
     def _blank_crop(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """A synthetic empty field, normalised like a real image: every pixel background."""
@@ -117,15 +144,55 @@ def synthetic_blank_field(rng: np.random.Generator, shape: tuple[int, int]) -> n
 
 
 def add_hot_pixels(image: np.ndarray, rng: np.random.Generator, *, max_count: int,
-                   values: tuple[float, float]) -> np.ndarray:
-    """A copy of ``image`` (2-D, normalised) with 1..``max_count`` random pixels set to values
-    drawn uniformly from ``values`` (``(low, high)``): isolated camera hot pixels."""
+                   values: tuple[float, float], max_size: int = 1) -> np.ndarray:
+    """A copy of ``image`` (2-D, normalised) with 1..``max_count`` camera hot spots: squares of
+    1..``max_size`` px per side (1: isolated pixels) at random places, each set to one value
+    drawn uniformly from ``values`` (``(low, high)``)."""
     out = np.array(image, dtype=np.float32)
     count = int(rng.integers(1, max_count + 1))
-    y = rng.integers(out.shape[0], size=count)
-    x = rng.integers(out.shape[1], size=count)
-    out[y, x] = rng.uniform(values[0], values[1], size=count)
+    ys = rng.integers(out.shape[0], size=count)
+    xs = rng.integers(out.shape[1], size=count)
+    if max_size == 1:  # the draws of recipes written before max_size existed, unchanged
+        out[ys, xs] = rng.uniform(values[0], values[1], size=count)
+        return out
+    sizes = rng.integers(1, max_size + 1, size=count)
+    for y, x, size, value in zip(ys, xs, sizes, rng.uniform(values[0], values[1], size=count)):
+        out[y:y + size, x:x + size] = value
     return out
+
+
+@dataclass(frozen=True)
+class Frame:
+    """Where :func:`frame_with_zeros` put its frame.
+
+    Attributes:
+        mask: ``(H, W)`` bool, True in the frame.
+        sides: ``(4,)`` bool, the framed sides in the order top, bottom, left, right.
+    """
+
+    mask: np.ndarray
+    sides: np.ndarray
+
+
+def frame_with_zeros(image: np.ndarray, rng: np.random.Generator, *, max_width: int) -> tuple[np.ndarray, Frame]:
+    """A copy of a raw ``(H, W)`` image with a black frame: each side, with probability 1/2
+    (at least one side), has its outer 1..``max_width`` px set to 0, as a stitched,
+    registered or zero-padded field has. Returns the float32 image and the :class:`Frame`."""
+    height, width = image.shape
+    sides = rng.random(4) < 0.5
+    if not sides.any():
+        sides[rng.integers(4)] = True
+    widths = rng.integers(1, max_width + 1, size=4)
+    mask = np.zeros(image.shape, bool)
+    if sides[0]:
+        mask[:widths[0]] = True
+    if sides[1]:
+        mask[height - widths[1]:] = True
+    if sides[2]:
+        mask[:, :widths[2]] = True
+    if sides[3]:
+        mask[:, width - widths[3]:] = True
+    return np.where(mask, np.float32(0), image.astype(np.float32)), Frame(mask, sides)
 
 
 def balanced_pixel_mask(targets: np.ndarray, rng: np.random.Generator, *, per: str = "crop") -> np.ndarray:

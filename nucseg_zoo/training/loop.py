@@ -111,14 +111,42 @@ def learning_rate(recipe: Recipe, step: int) -> float:
     return final + 0.5 * (peak - final) * (1 + math.cos(math.pi * min(progress, 1.0)))
 
 
+def ema_decay(decay: float, n_averaged: int) -> float:
+    """Decay of the exponential moving average at its update ``n_averaged + 1``:
+    ``min(decay, (1 + n) / (10 + n))``, the warm-up of TensorFlow's
+    ``tf.train.ExponentialMovingAverage(num_updates=...)``.
+
+    Without it the average of a network trained from scratch keeps ``decay ** n`` of its
+    first, random weights: measured here, widths 24/48/96 with decay 0.998 validated at
+    average F1 0.02 / 0.02 / 0.10 after 400 / 800 / 1,200 steps while the live network was at
+    0.93 (4 validation images, step 800).
+    """
+    return min(decay, (1 + n_averaged) / (10 + n_averaged))
+
+
+def _ema_update(decay: float) -> Callable:
+    """``AveragedModel`` ``multi_avg_fn``: lerp towards the live parameters by ``1 - ema_decay``."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], live: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
+        step = 1.0 - ema_decay(decay, int(n_averaged))
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, live, step)
+        else:  # integer buffers (batch norm's num_batches_tracked)
+            for tensor, value in zip(averaged, live, strict=True):
+                tensor.copy_(tensor + (value - tensor) * step)
+
+    return update
+
+
 def weight_average(recipe: Recipe, model: torch.nn.Module) -> torch.optim.swa_utils.AveragedModel | None:
-    """The exponential moving average of ``model`` the recipe asks for (weights and buffers), or None."""
+    """The exponential moving average of ``model`` the recipe asks for (weights and buffers,
+    decay warmed up by :func:`ema_decay`), or None."""
     if not recipe.weight_averaging:
         return None
-    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+    from torch.optim.swa_utils import AveragedModel
 
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(recipe.weight_averaging["decay"]),
-                         use_buffers=True)
+    return AveragedModel(model, multi_avg_fn=_ema_update(recipe.weight_averaging["decay"]), use_buffers=True)
 
 
 def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, device: torch.device,

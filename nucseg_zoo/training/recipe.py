@@ -22,26 +22,39 @@ class Augmentation:
     offset: tuple[float, float] = (-0.1, 0.1)
     elastic: dict[str, float] | None = None
     hot_pixels: dict[str, Any] | None = None
-    """Camera hot pixels: ``{probability: p, max_count: n, values: [low, high]}``. With
-    probability ``p`` a crop gets 1..n isolated pixels set to a value drawn uniformly from
+    """Camera hot pixels: ``{probability: p, max_count: n, values: [low, high]}`` and optionally
+    ``max_size: s``. With probability ``p`` a crop gets 1..n hot spots, each a square of
+    1..s px per side (default 1: isolated pixels) set to one value drawn uniformly from
     ``[low, high]`` (normalised units, after gain and offset; a saturated hot pixel normalises
     to the clip's upper bound, 5). The targets are unchanged: a hot pixel is not a nucleus."""
     blank_fields: dict[str, Any] | None = None
     """Fields without nuclei: ``{probability: p}``. With probability ``p`` a crop is replaced by
     a synthetic empty camera frame (:func:`nucseg_zoo.training.data.synthetic_blank_field`),
     normalised per crop like a real image and all background."""
+    padded_borders: dict[str, Any] | None = None
+    """Black frames (stitched, registered or padded fields): ``{probability: p, max_width: w}``.
+    With probability ``p`` the crop comes from a training image whose pixels within 1..w px of
+    1 to 4 of its sides are set to 0 (raw units, before the image is normalised with its own
+    percentiles, as a user's framed image is); the crop lies against one framed side, and the
+    frame is background (:func:`nucseg_zoo.training.data.frame_with_zeros`)."""
 
     def __post_init__(self) -> None:
         if self.hot_pixels is not None:
             keys = {"probability", "max_count", "values"}
-            if set(self.hot_pixels) != keys:
-                raise ValueError(f"augmentation hot_pixels must have exactly the keys {sorted(keys)}, "
-                                 f"got {sorted(self.hot_pixels)}")
+            if not keys <= set(self.hot_pixels) <= keys | {"max_size"}:
+                raise ValueError(f"augmentation hot_pixels must have the keys {sorted(keys)} (and optionally "
+                                 f"max_size), got {sorted(self.hot_pixels)}")
             low, high = self.hot_pixels["values"]
             if not (0.0 <= self.hot_pixels["probability"] <= 1.0 and int(self.hot_pixels["max_count"]) >= 1
-                    and low <= high):
-                raise ValueError("augmentation hot_pixels needs 0 <= probability <= 1, max_count >= 1 and "
-                                 f"values [low, high] with low <= high, got {self.hot_pixels}")
+                    and low <= high and int(self.hot_pixels.get("max_size", 1)) >= 1):
+                raise ValueError("augmentation hot_pixels needs 0 <= probability <= 1, max_count >= 1, "
+                                 f"values [low, high] with low <= high and max_size >= 1, got {self.hot_pixels}")
+        if self.padded_borders is not None:
+            if set(self.padded_borders) != {"probability", "max_width"} \
+                    or not 0.0 <= self.padded_borders["probability"] <= 1.0 \
+                    or int(self.padded_borders["max_width"]) < 1:
+                raise ValueError("augmentation padded_borders must be {probability: p, max_width: w} with "
+                                 f"0 <= p <= 1 and w >= 1, got {self.padded_borders}")
         if self.blank_fields is not None:
             if set(self.blank_fields) != {"probability"} or not 0.0 <= self.blank_fields["probability"] <= 1.0:
                 raise ValueError(f"augmentation blank_fields must be {{probability: p}} with 0 <= p <= 1, "
@@ -109,7 +122,9 @@ class Recipe:
     probabilities are predicted once per training image (see :mod:`nucseg_zoo.training.teacher`)."""
     weight_averaging: dict[str, Any] | None = None
     """Exponential moving average of the weights and batch-norm statistics (Polyak & Juditsky
-    1992; ``torch.optim.swa_utils.AveragedModel``): ``{"decay": d}``, updated after every step.
+    1992; ``torch.optim.swa_utils.AveragedModel``): ``{"decay": d}``, updated after every step
+    with the decay warmed up as ``min(d, (1 + n) / (10 + n))`` after ``n`` updates
+    (:func:`nucseg_zoo.training.loop.ema_decay`).
     Validation, the best checkpoint and the shipped weights are the averaged network's."""
 
     @classmethod

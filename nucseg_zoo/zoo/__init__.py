@@ -13,15 +13,21 @@ def load_model(source: str, *, device: str = "cpu", precision: str | None = None
         source: a zoo id from :func:`list_models` (e.g. ``"unet-bbbc039"``), or a path or
             URL to a bioimage.io model package (``.zip``) or ``rdf.yaml``.
         device: "cpu" or "cuda".
-        precision: "fp32", "bf16" or "fp16"; default bf16 where supported, else fp32.
+        precision: "fp32", "bf16" or "fp16"; default bf16 where supported, else fp32 (zoo
+            models; a package runs through bioimageio.core in its weights' precision).
 
     Returns:
         An object with ``predict(image) -> (C, H, W) probabilities`` and
         ``segment(image) -> (H, W) int32 labels``.
 
     Raises:
-        ValueError: ``source`` is neither a zoo id nor a model package (lists the zoo ids).
+        ValueError: ``source`` is neither a zoo id nor a model package (lists the zoo ids), or
+            ``precision`` is not one of fp32, bf16, fp16.
     """
+    if precision is not None:
+        from nucseg_zoo.inference import check_precision
+
+        check_precision(precision)
     if source in list_models():
         from nucseg_zoo.zoo.entry import read_entry
         from nucseg_zoo.zoo.model import ZooModel
