@@ -251,19 +251,16 @@ _ADAPTERS = {
 
 def _warn_if_binary_mask(output: np.ndarray) -> None:
     """Warn when an ``instance_labels`` output holds one value in several separate regions."""
-    from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, looks_like_binary_mask
+    from nucseg_zoo.metrics.binary_masks import binary_mask_warning
 
     labels = np.asarray(output)
     labels = labels[0] if labels.ndim == 3 else labels
-    if not looks_like_binary_mask(labels):
-        return
-    value = labels[labels != 0].flat[0]
     hint = ("use output kind 'foreground' (evaluate --output-kind foreground) if it is a foreground probability"
             if np.issubdtype(labels.dtype, np.floating) else
             "label its connected components (nucseg_zoo.metrics.label_components) if it is a foreground mask")
-    warnings.warn(BinaryMaskWarning(
-        f"the model's instance-label output looks like a binary mask ({labels.dtype} values 0 and {value:g} in "
-        f"several separate regions): all of it counts as ONE object; {hint}"), stacklevel=3)
+    warning = binary_mask_warning(labels, "the model's instance-label output", hint)
+    if warning:
+        warnings.warn(warning, stacklevel=3)
 
 
 def to_labels(output: np.ndarray, kind: str, params=None) -> np.ndarray:

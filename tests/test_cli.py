@@ -78,7 +78,7 @@ def test_score_binary_masks_warns_and_label_components_labels_them(tmp_path, sam
     for line, sample in zip(warnings, sample_split):
         n = label(sample.labels > 0, connectivity=1).max()
         assert f"{sample.name}.png looks like a binary mask" in line
-        assert f"values 0 and 255, {n} connected components" in line and "--label-components" in line
+        assert f"values 0 and 255 in {n} separate regions" in line and "--label-components" in line
     assert result["label_components"] is False
     assert result["binary_mask_predictions"] == list(sample_split.names)
     assert result["n_pred"] == len(sample_split) and result["average_f1"] < 0.05

@@ -16,6 +16,7 @@ from nucseg_zoo.metrics import (
     BinaryMaskWarning,
     DatasetScores,
     ImageScores,
+    binary_mask_warning,
     label_components,
     looks_like_binary_mask,
     match,
@@ -364,6 +365,16 @@ def test_binary_mask_components_are_4_connected():
     assert looks_like_binary_mask(diagonal)
     np.testing.assert_array_equal(label_components(diagonal), np.diag([1, 2, 3]))
     assert not looks_like_binary_mask(np.array([[255, 255], [0, 0]], np.uint8))
+
+
+def test_binary_mask_warning_names_source_values_regions_and_remedy():
+    """One wording wherever labels come in: files, packages' outputs, Python segmenters."""
+    mask = np.where(_discs((40, 40), TWO_DISCS) > 0, 255, 0).astype(np.uint8)
+    warning = binary_mask_warning(mask, "pred/B04.png", "pass --label-components")
+    assert isinstance(warning, BinaryMaskWarning)
+    assert str(warning) == ("pred/B04.png looks like a binary mask, not instance labels (uint8 values 0 and 255 in 2 "
+                            "separate regions): all of it counts as ONE object; pass --label-components")
+    assert binary_mask_warning(_discs((40, 40), TWO_DISCS), "pred/B04.png", "pass --label-components") is None
 
 
 def test_binary_mask_helpers_refuse_non_images():

@@ -178,7 +178,7 @@ def test_a_binary_mask_returned_as_integers_is_scored_with_a_warning(lab_module,
     from nucseg_zoo.metrics import BinaryMaskWarning
 
     segmenter = PythonSegmenter(f"{lab_module}:{attribute}")
-    with pytest.warns(BinaryMaskWarning, match=rf"{attribute} returned what looks like a binary mask .*values 0 and "
+    with pytest.warns(BinaryMaskWarning, match=rf"{attribute} returned looks like a binary mask.*values 0 and "
                                                rf"{value} .*ONE object.*skimage.measure.label"):
         labels = segmenter.segment(sample_split[0].image)
     assert labels.dtype == np.int32 and np.unique(labels).tolist() == [0, value]  # as returned: one object
@@ -270,3 +270,57 @@ def test_a_file_path_instead_of_a_module_gets_the_module_spec_to_use(spec, sugge
         with pytest.raises(ValueError, match="names a file") as info:
             call(spec)
         assert suggestion in str(info.value)
+
+
+def test_segment_stops_when_its_first_images_all_fail_and_names_the_error_as_evaluate_does(
+        lab_module, sample_split, tmp_path, capsys):
+    """Critic's report: a callable that raises on every image was tried on every image of a
+    screen, and `segment` named its error "RuntimeError: mylab:boom raised ValueError: ..."
+    where `evaluate` says "mylab:boom raised ValueError: ..."."""
+    from nucseg_zoo.screens.batch import ABORT_AFTER, RunAborted, segment_images
+
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for k in range(ABORT_AFTER + 2):
+        tifffile.imwrite(plate / f"field{k}.tif", sample_split[k % len(sample_split)].image)
+    reason = f"{lab_module}:boom raised ValueError: out of GPU memory on purpose"
+
+    assert main(["segment", f"{lab_module}:boom", str(plate), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"the first {ABORT_AFTER} images all failed, so the run stopped before the other 2" in err
+    assert f"field0.tif: {reason}" in err and "RuntimeError" not in err and "--keep-going" in err
+    assert err.count("FAILED, skipped") == ABORT_AFTER  # each reported as it failed, then the stop
+    assert not (tmp_path / "out" / "manifest.json").exists() and not (tmp_path / "out" / "nuclei.parquet").exists()
+
+    assert main(["segment", f"{lab_module}:boom", str(plate), "--out", str(tmp_path / "all"), "--no-progress",
+                 "--keep-going"]) == 1
+    err = capsys.readouterr().err
+    assert f"{ABORT_AFTER + 2} failed" in err and err.count(f"({reason})") == ABORT_AFTER + 2
+    assert "RuntimeError" not in err
+
+    with pytest.raises(RunAborted, match=f"first 2 images all failed.*other {ABORT_AFTER}"):
+        segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=2, progress=False)
+    with pytest.raises(ValueError, match="abort_after must be at least 1"):
+        segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=0, progress=False)
+
+
+def test_a_screen_whose_first_images_are_bad_files_or_too_few_is_not_stopped(lab_module, sample_split, tmp_path):
+    """Only a run whose first ABORT_AFTER images *all* fail stops: bad files among good ones,
+    or a run of no more images than that, go on and list their failures."""
+    from nucseg_zoo.screens.batch import ABORT_AFTER, segment_images
+
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for k in range(ABORT_AFTER - 1):
+        (plate / f"a{k}.tif").write_bytes(b"not a TIFF")  # sorted first: a0..a3 fail
+    tifffile.imwrite(plate / "b.tif", sample_split[0].image)
+    tifffile.imwrite(plate / "c.tif", sample_split[1].image)
+    summary = segment_images([plate], model=f"{lab_module}:segment", out=tmp_path / "out", progress=False)
+    assert summary.counts() == {"segmented": 2, "skipped": 0, "failed": ABORT_AFTER - 1}
+
+    few = tmp_path / "few"
+    few.mkdir()
+    for k in range(ABORT_AFTER):
+        tifffile.imwrite(few / f"f{k}.tif", sample_split[0].image)
+    summary = segment_images([few], model=f"{lab_module}:boom", out=tmp_path / "few-out", progress=False)
+    assert summary.counts()["failed"] == ABORT_AFTER and (tmp_path / "few-out" / "manifest.json").is_file()

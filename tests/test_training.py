@@ -195,6 +195,8 @@ def test_framed_crops_lie_against_a_zero_frame_that_is_background():
         assert any(edges) and image.min() <= 0.0
         assert (target[frame] == BACKGROUND).all() and (weight[frame] == 2.0).all()
         np.testing.assert_array_equal(probabilities[0][frame], 1.0)
+        np.testing.assert_array_equal(probabilities[1:][:, frame], 0.0)
+        np.testing.assert_array_equal(probabilities[:, ~frame], np.float32(1 / 3))  # inside: the teacher's, untouched
         # normalised with the frame: the field's own background lies above 0, as in a user's framed image
         assert np.median(image[~frame]) > image.min()
 

@@ -7,10 +7,13 @@ in the way that this command did not write, or an unwritable ``DIR`` stop the ru
 nothing written). Each label file records the input's path and sha256 and the model; an
 image whose outputs come from an earlier run of the same input and model is skipped
 unless ``--overwrite``. An unreadable, corrupt or wrong-shaped image is reported and
-skipped, and listed at the end.
+skipped, and listed at the end. When the first images all fail (``screens.batch.ABORT_AFTER``;
+a broken model or environment), the run stops there without writing tables (exit 2) unless
+``--keep-going``.
 
 Exit status: 0 every image segmented (or skipped as done earlier); 1 some images failed
-(listed with the reason, the others are done); 2 the run could not start.
+(listed with the reason, the others are done); 2 the run could not start, or stopped
+because its first images all failed.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Segment every image with MODEL and measure every nucleus: label TIFFs mirroring the input "
                     "folders, nuclei.parquet (per nucleus), images.parquet (per image: count, quality flags, "
                     "DNA content), dna_content.png and manifest.json under --out. Exit status: 0 all done, "
-                    "1 some images failed (listed), 2 the run could not start.")
+                    "1 some images failed (listed), 2 the run could not start or its first "
+                    "images all failed (stopped, see --keep-going).")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
                         "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
@@ -50,12 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--saturation-value", type=float,
                         help="pixel value of saturation for the quality flag (default: the dtype's maximum, "
                              "65535 for uint16; give 4095 for 12-bit images stored as 16-bit, e.g. BBBC039)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="try every image even when the first ones all fail (default: stop after the first "
+                             "few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them all)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nucseg_zoo.screens.batch import segment_images
+    from nucseg_zoo.screens.batch import ABORT_AFTER, segment_images
 
     def report(result) -> None:
         if result.status == "segmented":
@@ -68,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                              scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
                              saturation_value=args.saturation_value, batch_size=args.batch_size,
                              progress=not args.no_progress,
-                             on_image=report)
+                             on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
     counts = summary.counts()
     print(f"{counts['segmented']} images segmented, {counts['skipped']} skipped (done in an earlier run), "
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)

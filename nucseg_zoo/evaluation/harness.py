@@ -224,18 +224,16 @@ def score_folder(
         if pred.shape != truth.shape:
             raise ValueError(f"prediction {found[sample.name]} has shape {pred.shape}, "
                              f"expected {truth.shape} like image {sample.name}")
-        if sample.name in found and binary_masks.looks_like_binary_mask(pred):
+        warning = binary_masks.binary_mask_warning(
+            pred, str(found[sample.name]),
+            "pass --label-components (CLI) or label_components=True (Python) to score its connected components, "
+            "or write instance labels (e.g. skimage.measure.label(mask, connectivity=1))") if sample.name in found else None
+        if warning:
             binary.append(sample.name)
-            components = binary_masks.label_components(pred)
             if label_components:
-                pred = components
+                pred = binary_masks.label_components(pred)
             else:
-                warnings.warn(binary_masks.BinaryMaskWarning(
-                    f"{found[sample.name]} looks like a binary mask, not instance labels: values 0 and "
-                    f"{int(pred.max())}, {int(components.max())} connected components, scored as ONE object. "
-                    "Pass --label-components (CLI) or label_components=True (Python) to score its connected "
-                    "components, or write instance labels (e.g. skimage.measure.label(mask, connectivity=1))."),
-                    stacklevel=2)
+                warnings.warn(warning, stacklevel=2)
         scores.append(score_image(truth, pred, name=sample.name))
     return Evaluation(source=str(pred_dir), dataset=dataset, split=split, scores=summarize(scores),
                       missing_predictions=tuple(missing),

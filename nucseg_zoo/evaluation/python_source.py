@@ -43,7 +43,7 @@ import numpy as np
 
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.images import as_image
-from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, looks_like_binary_mask
+from nucseg_zoo.metrics.binary_masks import binary_mask_warning
 
 SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 """``package.module:object.attribute`` (Python identifiers on both sides of one colon)."""
@@ -209,12 +209,16 @@ def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
     if labels.size and labels.max() > np.iinfo(np.int32).max:
         raise ValueError(f"{spec} returned label id {labels.max()}, beyond int32; renumber the objects "
                          "(e.g. skimage.segmentation.relabel_sequential)")
-    if looks_like_binary_mask(labels):
-        warnings.warn(BinaryMaskWarning(
-            f"{spec} returned what looks like a binary mask ({labels.dtype} values 0 and "
-            f"{labels[labels != 0].flat[0]} in several separate regions): all of it counts as ONE object; "
-            "label its connected components (e.g. skimage.measure.label) if it is a foreground mask"), stacklevel=3)
+    warning = binary_mask_warning(labels, f"the labels {spec} returned",
+                                  "label its connected components (e.g. skimage.measure.label) if it is a foreground mask")
+    if warning:
+        warnings.warn(warning, stacklevel=3)
     return labels.astype(np.int32, copy=False)
+
+
+class SegmenterError(RuntimeError):
+    """A Python segmenter's callable raised; the message names the callable, the error's type
+    and its message (``mylab:segment raised ValueError: ...``), the error is the cause."""
 
 
 class PythonSegmenter:
@@ -243,11 +247,11 @@ class PythonSegmenter:
         Raises:
             ValueError: the image is not a 2-D numeric image, or the callable returned
                 something other than a label image of its shape.
-            RuntimeError: the callable raised (its exception is the cause).
+            SegmenterError: the callable raised (its exception is the cause).
         """
         image = as_image(image)
         try:
             result = self.function(image)
         except Exception as err:  # the lab's code failed: name it, keep its traceback as the cause
-            raise RuntimeError(f"{self.spec} raised {type(err).__name__}: {err}") from err
+            raise SegmenterError(f"{self.spec} raised {type(err).__name__}: {err}") from err
         return check_labels(result, image.shape, self.spec)

@@ -13,7 +13,8 @@ predicted label images from a folder. Definitions and empty-image conventions ar
 :func:`looks_like_binary_mask` recognises one, :func:`label_components` labels it.
 """
 
-from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning, label_components, looks_like_binary_mask
+from nucseg_zoo.metrics.binary_masks import (BinaryMaskWarning, binary_mask_warning, label_components,
+                                             looks_like_binary_mask)
 from nucseg_zoo.metrics.errors import (
     MISS_THRESHOLD,
     SIZE_BINS,
@@ -32,6 +33,6 @@ from nucseg_zoo.metrics.scores import (
 
 __all__ = [
     "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
-    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "ObjectErrors", "label_components",
-    "looks_like_binary_mask", "match", "object_errors", "score_image", "summarize",
+    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "ObjectErrors", "binary_mask_warning",
+    "label_components", "looks_like_binary_mask", "match", "object_errors", "score_image", "summarize",
 ]

@@ -87,3 +87,27 @@ def looks_like_binary_mask(labels: np.ndarray) -> bool:
     if np.any(values != values[0]):
         return False
     return count_components(foreground) > 1
+
+
+def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMaskWarning | None:
+    """The warning for a label image that :func:`looks_like_binary_mask`, else None.
+
+    One wording for every place a label image comes in (prediction files, packages' outputs,
+    Python segmenters): where it came from, its dtype, its non-zero value, its number of
+    4-connected regions, that it counts as one object, and ``hint`` (what to do instead).
+
+    Args:
+        labels: ``(H, W)`` integer, boolean or floating-point label image.
+        source: what produced it, e.g. a file path or ``module:callable``.
+        hint: the remedy, e.g. "pass --label-components".
+
+    Raises:
+        ValueError: ``labels`` is not 2-D or not numeric.
+    """
+    if not looks_like_binary_mask(labels):
+        return None
+    labels = np.asarray(labels)
+    value = labels[labels != 0].flat[0]
+    return BinaryMaskWarning(
+        f"{source} looks like a binary mask, not instance labels ({labels.dtype} values 0 and {value:g} in "
+        f"{count_components(labels)} separate regions): all of it counts as ONE object; {hint}")

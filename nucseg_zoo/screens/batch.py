@@ -16,7 +16,10 @@ see :mod:`nucseg_zoo.screens.inputs`)::
 
 Every file is written atomically. An image whose label file and measurements come from
 the same input bytes and model is skipped (resume); an unreadable, corrupt or
-wrong-shaped image is reported, skipped and listed, and never stops the batch. Images are
+wrong-shaped image is reported, skipped and listed, and never stops the batch — unless the
+first :data:`ABORT_AFTER` images all fail, which is a broken model or environment, not bad
+images: then the run stops (:class:`RunAborted`) instead of failing the whole screen image by
+image, and writes no tables (``abort_after=None`` / ``--keep-going`` to go on). Images are
 streamed: memory does not grow with their number (the per-image tables hold one row per
 image and the DNA-content readout one number per nucleus).
 """
@@ -44,6 +47,9 @@ LABEL_WRITER = "nucseg-zoo segment"
 
 DEFAULT_GPU_BATCH = 8
 """Images per network batch on CUDA (batched pipeline, see :func:`segment_images`)."""
+
+ABORT_AFTER = 5
+"""A run stops when its first this many images (in input order) all failed; see :class:`RunAborted`."""
 
 TABLES = ("nuclei.parquet", "images.parquet", "nuclei.csv", "images.csv", "manifest.json", "dna_content.png")
 """Run-level files in ``out``."""
@@ -88,6 +94,12 @@ class ImageResult:
 class PlanError(ValueError):
     """The run cannot start (an output would replace an input or a file this tool did not
     write, two inputs would share outputs, the output folder is not writable)."""
+
+
+class RunAborted(RuntimeError):
+    """The first :data:`ABORT_AFTER` images of a run all failed, and more were left: the
+    run stopped without writing its tables; the message names the first image and reason.
+    Images done by then keep their outputs (a rerun skips them)."""
 
 
 # ---------------------------------------------------------------- one image
@@ -236,8 +248,11 @@ _BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
 
 
 def _failed(item: ImageInput, err: BaseException) -> ImageResult:
-    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=f"{type(err).__name__}: {err}",
-                       process=os.getpid())
+    from nucseg_zoo.evaluation.python_source import SegmenterError
+
+    # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
+    reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"
+    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=reason, process=os.getpid())
 
 
 def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResult:
@@ -552,6 +567,7 @@ def segment_images(
     batch_size: int | None = None,
     progress: bool = True,
     on_image: Callable[[ImageResult], None] | None = None,
+    abort_after: int | None = ABORT_AFTER,
 ) -> RunSummary:
     """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
 
@@ -579,12 +595,15 @@ def segment_images(
             CUDA, else image by image in the workers.
         progress: show a progress bar.
         on_image: called with each image's result, in input order.
+        abort_after: stop (:class:`RunAborted`) when this many first images all failed and
+            more are left; None: try every image.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
 
     Raises:
         PlanError: the run cannot start (see :class:`PlanError`); nothing has been written.
+        RunAborted: the first ``abort_after`` images all failed; no tables were written.
         FileNotFoundError, ValueError: an input spec names no image.
     """
     from nucseg_zoo.evaluation.sources import resolve_source
@@ -595,6 +614,8 @@ def segment_images(
         raise ValueError(f"workers must be at least 1, got {workers}")
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if abort_after is not None and abort_after < 1:
+        raise ValueError(f"abort_after must be at least 1 (or None: never), got {abort_after}")
     if saturation_value is not None and not saturation_value > 0:
         raise ValueError(f"saturation_value must be a positive pixel value (e.g. 4095 for 12-bit data), "
                          f"got {saturation_value}")
@@ -623,7 +644,7 @@ def segment_images(
             stream = _run_local(items, out, options, progress)
         else:
             stream = _run_dask(items, out, options, client, progress)
-        return _collect(stream, on_image)
+        return _collect(stream, on_image, abort_after=abort_after, total=len(items))
 
     if workers is None and scheduler is None:
         results = run(None)
@@ -674,12 +695,22 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None) -> list[ImageResult]:
+def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None, *,
+             abort_after: int | None, total: int) -> list[ImageResult]:
+    """The results in input order; RunAborted when the first ``abort_after`` all failed and
+    images are left."""
     results = []
     for result in stream:
         results.append(result)
         if on_image is not None:
             on_image(result)
+        if (abort_after is not None and len(results) == abort_after < total
+                and all(r.status == "failed" for r in results)):
+            first = results[0]
+            raise RunAborted(f"the first {abort_after} images all failed, so the run stopped before the other "
+                             f"{total - abort_after} (a broken model or environment?), without writing tables; "
+                             f"the first: {first.input}: {first.reason}. Fix it and rerun, or pass --keep-going "
+                             "(abort_after=None) to try every image")
     return results
 
 

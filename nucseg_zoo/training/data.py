@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from nucseg_zoo.datasets.samples import DatasetSplit
 from nucseg_zoo.normalization import PercentileNormalization
-from nucseg_zoo.targets import pixel_weights, three_class_targets
+from nucseg_zoo.targets import BACKGROUND, pixel_weights, three_class_targets
 from nucseg_zoo.training.recipe import Augmentation
 
 
@@ -101,26 +101,30 @@ class CropSampler:
         x = {2: 0, 3: width - size}.get(side, rng.integers(width - size + 1))
         window = np.s_[y:y + size, x:x + size]
         outside = frame.mask[window]
-        target = np.where(outside, 0, self.targets[index][window])
+        target = np.where(outside, BACKGROUND, self.targets[index][window])
         weight = np.where(outside, np.float32(self.background_weight), self.weights[index][window])
         soft = None
         if self.soft_targets is not None:
             soft = self.soft_targets[index][(slice(None), *window)].copy()
-            soft[:, outside] = 0.0
-            soft[0, outside] = 1.0
+            soft[:, outside] = self._background_probabilities[:, None]
         return image[window], target, weight, soft
 
     def _blank_crop(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
         """A synthetic empty field, normalised like a real image: every pixel background."""
         shape = (self.crop_size, self.crop_size)
         image = self.normalization(synthetic_blank_field(rng, shape))
-        target = np.zeros(shape, self.targets[0].dtype)
+        target = np.full(shape, BACKGROUND, self.targets[0].dtype)
         weight = np.full(shape, self.background_weight, np.float32)
         soft = None
         if self.soft_targets is not None:
-            soft = np.zeros((self.soft_targets[0].shape[0], *shape), np.float32)
-            soft[0] = 1.0
+            background = self._background_probabilities
+            soft = np.broadcast_to(background[:, None, None], (len(background), *shape))
         return image, target, weight, soft
+
+    @property
+    def _background_probabilities(self) -> np.ndarray:
+        """``(C,)`` float32 soft target of a pixel known to be background: one-hot at BACKGROUND."""
+        return np.eye(self.soft_targets[0].shape[0], dtype=np.float32)[BACKGROUND]
 
 
 def synthetic_blank_field(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
