@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
                 refuse_to_overwrite(path, what="demo output")
     print(f"bbbc039-sample: {len(samples)} test images verified against the BBBC039 manifest", file=sys.stderr)
     truths = {sample.name: sample.labels for sample in samples}
-    print(f"{'segmenter':<18} {'image':<22} {'nuclei':>6} {'found':>6} {'avg F1':>7} {'err@0.7':>8} {'s/img':>6}")
+    # columns as wide as the longest segmenter and image name: nothing is cut (rows stream as they are scored)
+    w_name = max(len("segmenter"), *map(len, names))
+    w_image = max(len("image"), *map(len, samples.names))
+    print(f"{'segmenter':<{w_name}} {'image':<{w_image}} {'nuclei':>6} {'found':>6} {'avg F1':>7} {'err@0.7':>8} "
+          f"{'s/img':>6}")
     for name in names:
         segmenter = get_segmenter(name)
         results, outputs = [], {}
@@ -51,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
             scores = score_image(truths[sample.name], labels, name=sample.name)
             results.append(scores)
             one = summarize([scores])
-            print(f"{name:<18} {sample.name[:22]:<22} {scores.n_true:>6} {scores.n_pred:>6} "
+            print(f"{name:<{w_name}} {sample.name:<{w_image}} {scores.n_true:>6} {scores.n_pred:>6} "
                   f"{one.average_f1:>7.3f} {one.error_rate:>8.1%} {seconds:>6.2f}")
         total = summarize(results)
-        print(f"{name:<18} {'all':<22} {total.n_true:>6} {total.n_pred:>6} {total.average_f1:>7.3f} "
+        print(f"{name:<{w_name}} {'all':<{w_image}} {total.n_true:>6} {total.n_pred:>6} {total.average_f1:>7.3f} "
               f"{total.error_rate:>8.1%}")
         if args.out:
             _write_outputs(args.out / name, samples, outputs)
