@@ -302,6 +302,8 @@ def test_segment_stops_when_its_first_images_all_fail_and_names_the_error_as_eva
         segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=2, progress=False)
     with pytest.raises(ValueError, match="abort_after must be at least 1"):
         segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=0, progress=False)
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"when the *first {ABORT_AFTER}* images all fail" in readme and "--keep-going" in readme
 
 
 def test_a_screen_whose_first_images_are_bad_files_or_too_few_is_not_stopped(lab_module, sample_split, tmp_path):
