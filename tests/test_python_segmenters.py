@@ -8,6 +8,7 @@ import json
 import sys
 import textwrap
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest

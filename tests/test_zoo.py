@@ -177,9 +177,9 @@ def test_a_black_frame_around_a_real_field_adds_no_nuclei(zoo_model, sample_spli
     """Critic's report: a 20-px zero frame around test image B04 gave unet-bbbc039-fast 21 and
     unet-bbbc039 22 more objects along the frame (bands of background read as nuclei);
     on the three sample images version 3 of the fast model went from 1-8 to 16-41 extra
-    objects (F1 at IoU 0.7 down by up to 0.10). Trained with ``padded_borders``, version 4
-    adds 0-5 (F1 down by at most 0.025: the frame also changes the field's normalisation),
-    the bound asserted here."""
+    objects (F1 at IoU 0.7 down by up to 0.10). Trained with ``padded_borders``, versions 4
+    and 5 add 0-5 (F1 down by at most 0.028: the frame also changes the field's normalisation),
+    within the bound asserted here."""
     if not read_entry(zoo_model.id).recipe.augmentation.padded_borders:
         request.applymarker(pytest.mark.xfail(strict=True, reason=f"{zoo_model.id} is not yet trained with "
                                               "black frames (augmentation padded_borders)"))
