@@ -117,7 +117,7 @@ def test_binary_mask_predictions_warn_and_are_labelled_on_request(tmp_path, samp
     for warning, sample, labelled in zip(caught, sample_split, components):
         message = str(warning.message)
         assert str(paths[sample.name]) in message
-        assert f"values 0 and {int(value)}, {labelled.max()} connected components" in message
+        assert f"values 0 and {int(value)} in {labelled.max()} separate regions" in message
         assert "--label-components" in message and "label_components=True" in message
     expected = summarize(score_image(s.labels, m, name=s.name) for s, m in zip(sample_split, masks))
     assert as_is.scores.to_dict() == expected.to_dict()
