@@ -79,14 +79,20 @@ def looks_like_binary_mask(labels: np.ndarray) -> bool:
     Raises:
         ValueError: ``labels`` is not 2-D or not numeric.
     """
+    return _one_value_regions(labels) > 1
+
+
+def _one_value_regions(labels: np.ndarray) -> int:
+    """Number of 4-connected regions of a label image whose non-zero pixels all hold one
+    value; 0 when it has no non-zero pixel or more than one non-zero value."""
     labels = _as_2d(labels, "label image")
     foreground = labels != 0
     if not foreground.any():
-        return False
+        return 0
     values = labels[foreground]
     if np.any(values != values[0]):
-        return False
-    return count_components(foreground) > 1
+        return 0
+    return count_components(foreground)
 
 
 def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMaskWarning | None:
@@ -104,10 +110,11 @@ def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMas
     Raises:
         ValueError: ``labels`` is not 2-D or not numeric.
     """
-    if not looks_like_binary_mask(labels):
+    regions = _one_value_regions(labels)  # labelled once: the test and the count of the message
+    if regions <= 1:
         return None
     labels = np.asarray(labels)
     value = labels[labels != 0].flat[0]
     return BinaryMaskWarning(
         f"{source} looks like a binary mask, not instance labels ({labels.dtype} values 0 and {value:g} in "
-        f"{count_components(labels)} separate regions): all of it counts as ONE object; {hint}")
+        f"{regions} separate regions): all of it counts as ONE object; {hint}")
