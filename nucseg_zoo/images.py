@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+MAX_CHANNELS = 4
+"""An axis of at most this many entries at either end of a 3-D image is taken for channels (RGB, RGBA, ...)."""
+
 
 def as_image(image) -> np.ndarray:
     """Check a user image and return it as a 2-D numpy array (values unchanged).
@@ -15,8 +18,9 @@ def as_image(image) -> np.ndarray:
             or floating dtype.
 
     Raises:
-        ValueError: naming what is wrong: not 2-D (pass one channel of multichannel data),
-            empty, wrong dims, boolean or non-numeric dtype, NaN or infinite values.
+        ValueError: naming what is wrong: not 2-D (see :func:`not_single_channel_message`),
+            empty, wrong dims, boolean or non-numeric dtype, NaN or infinite values (how many
+            and where, see :func:`non_finite_message`).
     """
     if hasattr(image, "dims") and hasattr(image, "values"):
         if tuple(image.dims) != ("y", "x"):
@@ -28,15 +32,61 @@ def as_image(image) -> np.ndarray:
     elif image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]  # (y, x, 1): one channel
     if image.ndim != 2:
-        raise ValueError(f"expected a 2-D (y, x) single-channel image, got shape {image.shape}; "
-                         "pass one channel of multichannel data")
+        raise ValueError(not_single_channel_message(image))
     if image.size == 0:
         raise ValueError(f"expected a non-empty image, got shape {image.shape}")
     if image.dtype == bool or not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
         raise ValueError(f"expected an integer (e.g. uint8, uint16) or floating-point image, got dtype {image.dtype}")
     if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
-        raise ValueError("image contains NaN or infinite values")
+        raise ValueError(non_finite_message(image))
     return image
+
+
+def not_single_channel_message(image: np.ndarray) -> str:
+    """Why ``image`` (not 2-D once singleton axes are dropped) cannot be segmented, and what to do.
+
+    The one wording for every reader of user images (the Python API, ``nucseg-zoo segment``):
+    what was expected, the shape, and a remedy that fits the shape: an RGB(A) image whose colour
+    channels are identical is a grey image saved as colour (say so; it is not converted
+    silently); other images with at most :data:`MAX_CHANNELS` entries on the last or first
+    axis are multichannel (pass the nuclear-stain channel alone); anything else is a stack.
+    """
+    image = np.asarray(image)
+    message = f"expected a 2-D (y, x) single-channel image, got shape {image.shape}"
+    if image.ndim != 3:
+        return f"{message}; pass one 2-D plane (one channel, z-slice or time point)"
+    if image.shape[-1] <= MAX_CHANNELS:
+        channels, axis, index = image.shape[-1], "last", "image[..., 0]"
+        planes = [image[..., c] for c in range(channels)]
+    elif image.shape[0] <= MAX_CHANNELS:
+        channels, axis, index = image.shape[0], "first", "image[0]"  # or planes: a short stack
+        planes = list(image)
+    else:
+        return f"{message}; pass one 2-D plane of the stack (one channel, z-slice or time point)"
+    colour = planes[:3] if channels in (3, 4) else []
+    if colour and all(np.array_equal(colour[0], plane) for plane in colour[1:]):
+        kind = "RGB" if channels == 3 else "RGBA"
+        return (f"{message}: an {kind} image whose colour channels are identical, i.e. a grey image saved as "
+                f"colour; save it as a single-channel (greyscale) image (in Fiji: Image > Type > 8-bit or "
+                f"16-bit), or pass one channel, e.g. {index}")
+    return (f"{message}: {channels} channels{' or planes' if axis == 'first' else ''} ({axis} axis); pass the nuclear-stain channel alone, e.g. {index}, "
+            "or save it as a single-channel image")
+
+
+def non_finite_message(image: np.ndarray) -> str:
+    """How many pixels of a float ``image`` are NaN / infinite, and where (bounding box, first one)."""
+    bad = ~np.isfinite(image)
+    rows, columns = np.nonzero(bad)
+    n_nan = int(np.isnan(image).sum())
+    n_bad = len(rows)
+    pixels = "pixel" if n_bad == 1 else "pixels"
+    where = (f"at row {rows[0]}, column {columns[0]}" if n_bad == 1 else
+             f"within rows {rows.min()}-{rows.max()} and columns {columns.min()}-{columns.max()} "
+             f"(first at row {rows[0]}, column {columns[0]})")
+    return (f"image contains NaN or infinite values: {n_bad:,} {pixels} of {image.size:,} "
+            f"{'is' if n_bad == 1 else 'are'} not finite "
+            f"({n_nan} NaN, {n_bad - n_nan} infinite), {where}; replace them (e.g. with "
+            "numpy.nan_to_num or the background level) or crop them out")
 
 
 def as_float_image(image) -> np.ndarray:

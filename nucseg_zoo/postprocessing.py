@@ -249,16 +249,19 @@ _ADAPTERS = {
 }
 
 
-def _warn_if_binary_mask(output: np.ndarray) -> None:
-    """Warn when an ``instance_labels`` output holds one value in several separate regions."""
-    from nucseg_zoo.metrics.binary_masks import binary_mask_warning
+def _warn_if_not_labels(output: np.ndarray) -> None:
+    """Warn when an ``instance_labels`` output looks like a binary mask (one value in several
+    separate regions) or like an intensity image / probability map (each value in many)."""
+    from nucseg_zoo.metrics.binary_masks import label_image_warning
 
     labels = np.asarray(output)
     labels = labels[0] if labels.ndim == 3 else labels
     hint = ("use output kind 'foreground' (evaluate --output-kind foreground) if it is a foreground probability"
             if np.issubdtype(labels.dtype, np.floating) else
             "label its connected components (nucseg_zoo.metrics.label_components) if it is a foreground mask")
-    warning = binary_mask_warning(labels, "the model's instance-label output", hint)
+    warning = label_image_warning(labels, "the model's instance-label output", binary_hint=hint,
+                                  intensity_hint="choose the output kind that fits it (evaluate --output-kind, "
+                                                 "e.g. foreground or three_class) if it is a probability map")
     if warning:
         warnings.warn(warning, stacklevel=3)
 
@@ -271,7 +274,9 @@ def to_labels(output: np.ndarray, kind: str, params=None) -> np.ndarray:
 
     An ``instance_labels`` output that looks like a binary mask (one non-zero value in
     several 4-connected regions, :func:`nucseg_zoo.metrics.looks_like_binary_mask`) is
-    still one object, with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`.
+    still one object, with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`; one that looks
+    like an intensity image or probability map (:func:`nucseg_zoo.metrics.looks_like_intensity_image`)
+    is scored as it is, with an :class:`~nucseg_zoo.metrics.IntensityImageWarning`.
     """
     if kind == "stardist":
         from nucseg_zoo.star_convex import stardist_to_labels
@@ -283,5 +288,5 @@ def to_labels(output: np.ndarray, kind: str, params=None) -> np.ndarray:
         raise ValueError(f"unknown output kind {kind!r}; valid kinds: {', '.join(OUTPUT_KINDS)}") from None
     labels = adapter(output, params)
     if kind == "instance_labels":
-        _warn_if_binary_mask(output)
+        _warn_if_not_labels(output)
     return labels

@@ -137,13 +137,25 @@ def test_segment_image_files_then_score_them(tmp_path, sample_split, capsys):
     assert json.loads(capsys.readouterr().out)["average_f1"] > 0.8
 
 
-def test_segment_rejects_a_colour_image(tmp_path, capsys):
-    import numpy as np
+@pytest.mark.parametrize("name", ["grey.tif", "grey.png"])
+def test_segment_names_a_grey_image_saved_as_rgb_and_the_remedy(tmp_path, capsys, sample_split, name):
+    """Critic's report: a Fiji RGB export of a grey field failed with only its shape on the CLI."""
+    import imageio.v3 as iio
 
-    rgb = tmp_path / "rgb.tif"
-    tifffile.imwrite(rgb, np.zeros((16, 16, 3), np.uint8))
-    assert main(["segment", "cp-basic", str(rgb), "--out", str(tmp_path / "out")]) == 1  # reported and skipped (exit 1), see nucseg_zoo.commands.segment
-    assert "expected a 2-D single-channel image" in capsys.readouterr().err
+    grey = (sample_split[0].image // 16).astype(np.uint8)
+    path = tmp_path / name
+    (tifffile.imwrite if name.endswith(".tif") else iio.imwrite)(path, np.stack([grey] * 3, -1))
+    assert main(["segment", "cp-basic", str(path), "--out", str(tmp_path / "out")]) == 1  # reported and skipped
+    err = capsys.readouterr().err
+    assert "expected a 2-D (y, x) single-channel image, got shape (520, 696, 3)" in err
+    assert "an RGB image whose colour channels are identical" in err and "single-channel (greyscale)" in err
+
+
+def test_segment_names_the_channels_of_a_multichannel_image(tmp_path, capsys):
+    two = tmp_path / "two.tif"
+    tifffile.imwrite(two, np.stack([np.zeros((16, 16), np.uint16), np.ones((16, 16), np.uint16)]))
+    assert main(["segment", "cp-basic", str(two), "--out", str(tmp_path / "out")]) == 1
+    assert "2 channels or planes (first axis); pass the nuclear-stain channel alone" in capsys.readouterr().err
 
 
 def test_score_warns_when_no_file_is_named_like_an_image(tmp_path, capsys):
@@ -153,3 +165,88 @@ def test_score_warns_when_no_file_is_named_like_an_image(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "none of the 3 images of bbbc039-sample/test has a prediction" in captured.err
     assert "IXMtest_A02_labels.tif" in captured.err and json.loads(captured.out)["average_f1"] == 0.0
+
+
+# --- a device this machine lacks: one line, exit 2, before any work ---------------------------
+
+@pytest.fixture
+def cpu_only_build(monkeypatch):
+    """A torch build without CUDA, as the report's (torch 2.x+cpu), whatever this machine has."""
+    import torch
+
+    monkeypatch.setattr(torch.backends.cuda, "is_built", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+def _one_line_error(capsys, command: str) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"nucseg-zoo {command}: error: "), err
+    assert "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("model", ["unet-bbbc039-fast", "cp-basic"])
+def test_segment_on_a_missing_gpu_stops_with_exit_2(cpu_only_build, tmp_path, sample_split, capsys, model):
+    """The report: `segment unet-bbbc039-fast imgs --out o --device cuda` ended in torch's
+    AssertionError (exit 1, traceback)."""
+    images = tmp_path / "imgs"
+    images.mkdir()
+    tifffile.imwrite(images / "field.tif", sample_split[0].image)
+    assert main(["segment", model, str(images), "--out", str(tmp_path / "o"), "--device", "cuda"]) == 2
+    err = _one_line_error(capsys, "segment")
+    assert "device 'cuda' requested but this torch build has no CUDA support" in err and "--device cpu" in err
+    assert not list((tmp_path / "o").rglob("*.tif"))
+
+
+@pytest.mark.parametrize(("device", "message"), [
+    ("cuda", "device 'cuda' requested but this torch build has no CUDA support"),
+    ("cuda:7", "device 'cuda:7' requested but this torch build has no CUDA support"),
+    ("gpu", "unknown device 'gpu'; expected cpu, cuda, cuda:N (N = GPU index) or mps"),
+])
+def test_evaluate_on_a_missing_or_unknown_device_stops_with_exit_2(cpu_only_build, capsys, device, message):
+    assert main(["evaluate", "unet-bbbc039-fast", "--dataset", "bbbc039-sample", "--device", device]) == 2
+    assert message in _one_line_error(capsys, "evaluate")
+
+
+def test_train_on_a_missing_gpu_stops_before_any_work(cpu_only_build, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "unet-bbbc039-fast", "--device", "cuda", "--out", str(out)]) == 2
+    assert "no CUDA support" in _one_line_error(capsys, "train")
+    assert not out.exists()
+
+
+def test_demo_refuses_an_unknown_model_before_printing_anything(capsys):
+    """The report: `demo --model nonexist` printed the table header, then the error."""
+    assert main(["demo", "--model", "cp-basic", "--model", "nonexist"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("nucseg-zoo demo: error: unknown source 'nonexist'")
+    assert len(captured.err.splitlines()) == 1
+
+
+def test_score_states_how_many_predictions_are_missing_and_only_present_leaves_them_out(tmp_path, sample_split,
+                                                                                       capsys):
+    first, second, third = sample_split
+    tifffile.imwrite(tmp_path / f"{first.name}.tif", first.labels)
+    command = ["score", str(tmp_path), "--dataset", "bbbc039-sample", "--split", "test"]
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert "warning: 2 of the 3 images of bbbc039-sample/test have no prediction" in captured.err
+    assert (f"  missing predictions: 2 of 3 images scored as empty (every nucleus missed): {second.name}, "
+            f"{third.name}") in captured.err.splitlines()
+    assert ": 3 images, 317 true / 26 predicted objects" in captured.out
+    assert main([*command, "--only-present", "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert [image["name"] for image in result["images"]] == [first.name] and result["average_f1"] == 1.0
+    assert result["missing_predictions"] == [second.name, third.name] and result["only_present"] is True
+    assert "they are left out (only_present): the scores cover 1 image, not the whole split" in captured.err
+
+
+def test_score_warns_about_input_images_given_as_predictions(tmp_path, sample_split, capsys):
+    for sample in sample_split:
+        tifffile.imwrite(tmp_path / f"{sample.name}.tif", sample.image)
+    assert main(["score", str(tmp_path), "--dataset", "bbbc039-sample", "--split", "test"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("looks like an intensity image, not instance labels") == len(sample_split)
+    assert f"  predictions that look like intensity images, not labels: {', '.join(sample_split.names)}" in err

@@ -101,3 +101,13 @@ def test_bad_inputs_name_the_problem():
         to_labels(np.zeros((8, 8)), "heatmap")
     with pytest.raises(ValueError, match="whole numbers"):
         from_instance_labels(np.full((4, 4), 0.5))
+
+
+def test_an_instance_label_output_that_is_an_image_warns(sample_split):
+    """A package whose "instance labels" are an image (every value in many separate places)."""
+    from nucseg_zoo.metrics import IntensityImageWarning
+
+    image = (sample_split[0].image // 16).astype(np.uint8)
+    with pytest.warns(IntensityImageWarning, match=r"the model's instance-label output looks like an intensity "
+                                                   r"image.*--output-kind"):
+        to_labels(image[None].astype(np.float32), "instance_labels", PostprocessingParams(min_size=0))

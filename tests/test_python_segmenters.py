@@ -76,6 +76,10 @@ class Tool:
         return np.where(segment(image) > 0, 255, 0).astype(np.uint16)
 
     @staticmethod
+    def the_image(image):
+        return image
+
+    @staticmethod
     def one_blob(image):
         labels = np.zeros(image.shape, np.uint8)
         labels[10:30, 10:30] = 1
@@ -185,6 +189,16 @@ def test_a_binary_mask_returned_as_integers_is_scored_with_a_warning(lab_module,
     assert labels.dtype == np.int32 and np.unique(labels).tolist() == [0, value]  # as returned: one object
 
 
+def test_the_input_image_returned_as_labels_is_scored_with_a_warning(lab_module, sample_split):
+    from nucseg_zoo.metrics import IntensityImageWarning
+
+    segmenter = PythonSegmenter(f"{lab_module}:Tool.the_image")
+    with pytest.warns(IntensityImageWarning, match=r"Tool.the_image returned looks like an intensity image, not "
+                                                   r"instance labels \(uint16, .* distinct non-zero values in .* "
+                                                   r"separate regions.*return instance labels"):
+        segmenter.segment(sample_split[0].image)
+
+
 def test_one_object_labelled_1_is_not_called_a_binary_mask(lab_module, sample_split, recwarn):
     labels = PythonSegmenter(f"{lab_module}:Tool.one_blob").segment(sample_split[0].image)
     assert labels.max() == 1 and not recwarn.list
@@ -195,7 +209,7 @@ def test_bad_sources_are_named(lab_module, tmp_path, capsys):
         describe("no_such_lab_module:segment")
     with pytest.raises(ValueError, match=f"module '{lab_module}' .* has no attribute 'segmnt'"):
         describe(f"{lab_module}:segmnt")
-    with pytest.raises(ValueError, match="'Tool.not_callable' is a int, not a callable"):
+    with pytest.raises(ValueError, match="'Tool.not_callable' is an int, not a callable"):
         describe(f"{lab_module}:Tool.not_callable")
     (tmp_path / "needs_missing.py").write_text("import cellpose_not_installed_here\n\ndef segment(image):\n    pass\n")
     with pytest.raises(ValueError, match="importing 'needs_missing' failed: No module named "
@@ -288,10 +302,12 @@ def test_segment_stops_when_its_first_images_all_fail_and_names_the_error_as_eva
 
     assert main(["segment", f"{lab_module}:boom", str(plate), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert f"the first {ABORT_AFTER} images all failed, so the run stopped before the other 2" in err
-    assert f"field0.tif: {reason}" in err and "RuntimeError" not in err and "--keep-going" in err
+    assert (f"the model failed on each of the first {ABORT_AFTER} images it ran on (a broken model or environment?), "
+            "so the run stopped before the other 2 images without writing tables" in err)
+    assert f"field0.tif: {reason}; fix it and rerun, or pass --keep-going to try every image" in err
+    assert "RuntimeError" not in err and "abort_after" not in err  # the CLI's option, not the Python API's
     assert err.count("FAILED, skipped") == ABORT_AFTER  # each reported as it failed, then the stop
-    assert not (tmp_path / "out" / "manifest.json").exists() and not (tmp_path / "out" / "nuclei.parquet").exists()
+    assert not (tmp_path / "out").exists()  # nothing written: the folder it created is gone again
 
     assert main(["segment", f"{lab_module}:boom", str(plate), "--out", str(tmp_path / "all"), "--no-progress",
                  "--keep-going"]) == 1
@@ -299,12 +315,21 @@ def test_segment_stops_when_its_first_images_all_fail_and_names_the_error_as_eva
     assert f"{ABORT_AFTER + 2} failed" in err and err.count(f"({reason})") == ABORT_AFTER + 2
     assert "RuntimeError" not in err
 
-    with pytest.raises(RunAborted, match=f"first 2 images all failed.*other {ABORT_AFTER}"):
+    with pytest.raises(RunAborted, match=f"each of the first 2 images .* other {ABORT_AFTER} images") as info:
         segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=2, progress=False)
+    assert "pass abort_after=None to try every image" in str(info.value) and "--keep-going" not in str(info.value)
+    assert (info.value.first.input, info.value.n_failed, info.value.n_left) == (str(plate / "field0.tif"), 2,
+                                                                                 ABORT_AFTER)
+    with pytest.raises(RunAborted, match="failed on the first image it ran on .* other 6 images"):
+        segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=1, progress=False)
+    with pytest.raises(RunAborted, match="other 1 image without"):
+        segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=ABORT_AFTER + 1,
+                       progress=False)
     with pytest.raises(ValueError, match="abort_after must be at least 1"):
         segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=0, progress=False)
+    assert not (tmp_path / "api").exists()
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert f"when the *first {ABORT_AFTER}* images all fail" in readme and "--keep-going" in readme
+    assert f"the *first {ABORT_AFTER}* images" in readme and "--keep-going" in readme
 
 
 def test_a_screen_whose_first_images_are_bad_files_or_too_few_is_not_stopped(lab_module, sample_split, tmp_path):
@@ -327,3 +352,42 @@ def test_a_screen_whose_first_images_are_bad_files_or_too_few_is_not_stopped(lab
         tifffile.imwrite(few / f"f{k}.tif", sample_split[0].image)
     summary = segment_images([few], model=f"{lab_module}:boom", out=tmp_path / "few-out", progress=False)
     assert summary.counts()["failed"] == ABORT_AFTER and (tmp_path / "few-out" / "manifest.json").is_file()
+
+
+def test_only_the_models_failures_count_towards_the_early_stop(lab_module, sample_split, tmp_path, monkeypatch):
+    """Unreadable files (however many come first) and images skipped as done earlier are
+    neither failures nor successes of the model: a broken model behind them is still caught
+    after its first ABORT_AFTER images, and a working one is never stopped by bad files."""
+    from nucseg_zoo.screens.batch import ABORT_AFTER, RunAborted, segment_images
+
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for k in range(ABORT_AFTER + 1):
+        (plate / f"a{k}.tif").write_bytes(b"not a TIFF")  # sorted first
+    for k in range(ABORT_AFTER + 2):
+        tifffile.imwrite(plate / f"b{k}.tif", sample_split[k % len(sample_split)].image)
+    with pytest.raises(RunAborted) as info:
+        segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "broken", progress=False)
+    assert info.value.first.input == str(plate / "b0.tif") and info.value.first.failed_while == "segmenting"
+    assert (info.value.n_failed, info.value.n_left) == (ABORT_AFTER, 2)
+
+    out = tmp_path / "out"
+    done = segment_images([plate], model=f"{lab_module}:segment", out=out, progress=False)
+    assert done.counts() == {"segmented": ABORT_AFTER + 2, "skipped": 0, "failed": ABORT_AFTER + 1}
+    assert {r.failed_while for r in done.failed} == {"reading"}
+    for k in range(3):  # the plate grows, and the environment breaks: the model now raises on every image
+        tifffile.imwrite(plate / f"c{k}.tif", sample_split[k].image)
+
+    class Broken:
+        def segment(self, image):
+            raise RuntimeError("no CUDA driver found")
+
+    import nucseg_zoo.screens.batch as batch
+
+    monkeypatch.setattr(batch, "_segmenter", lambda options: Broken())
+    manifest = (out / "manifest.json").read_bytes()
+    with pytest.raises(RunAborted, match="each of the first 2 images .* other 1 image without") as info:
+        segment_images([plate], model=f"{lab_module}:segment", out=out, progress=False, abort_after=2)
+    assert info.value.first.input == str(plate / "c0.tif")  # after 6 unreadable files and 7 skipped images
+    assert info.value.first.reason == "RuntimeError: no CUDA driver found"
+    assert (out / "manifest.json").read_bytes() == manifest  # no tables rewritten

@@ -70,7 +70,8 @@ def test_single_plane_hyperstacks_and_ome_tiffs_read_as_2d(plate, sample_split):
     np.testing.assert_array_equal(read_image(plate / "A" / "f2.tif"), sample_split[1].image)
     np.testing.assert_array_equal(read_image(plate / "A" / "f3.ome.tif"), sample_split[2].image)
     tifffile.imwrite(plate / "two.tif", np.zeros((2, 8, 8), np.uint16))
-    with pytest.raises(ValueError, match=r"2-D single-channel image, got shape \(2, 8, 8\)"):
+    with pytest.raises(ValueError, match=r"2-D \(y, x\) single-channel image, got shape \(2, 8, 8\): 2 channels or "
+                                         r"planes \(first axis\); pass the nuclear-stain channel alone"):
         read_image(plate / "two.tif")
 
 
@@ -231,3 +232,33 @@ def test_bad_arguments_write_nothing(plate, tmp_path):
     with pytest.raises(ValueError, match="positive pixel value"):
         segment_images([plate], model="cp-basic", out=out, saturation_value=-5, progress=False)
     assert not out.exists()
+
+
+def test_the_images_table_keeps_its_dtypes_whatever_images_failed(plate, tmp_path):
+    """Critic's report: in an all-failed run's images.parquet, `saturated_fraction` and
+    `g1_peak` were None (object dtype), so the tables of several runs concatenated badly."""
+    import pyarrow.parquet as pq
+
+    from nucseg_zoo.screens.batch import IMAGES_COLUMNS, images_schema
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for k in range(6):
+        (bad / f"A0{k}.tif").write_text("not an image")
+    segment_images([bad], model="cp-basic", out=tmp_path / "failed", progress=False)
+    segment_images([plate], model="cp-basic", out=tmp_path / "ok", progress=False)
+    tables = []
+    for run in ("failed", "ok"):
+        assert pq.read_schema(tmp_path / run / "images.parquet").remove_metadata().equals(images_schema())
+        table = pd.read_parquet(tmp_path / run / "images.parquet")
+        assert list(table.columns) == list(IMAGES_COLUMNS)
+        assert {name: str(dtype) for name, dtype in table.dtypes.items() if IMAGES_COLUMNS[name] != "object"} == {
+            name: dtype for name, dtype in IMAGES_COLUMNS.items() if dtype != "object"}
+        assert all(pd.api.types.is_string_dtype(table[name]) for name in ("image", "input", "status", "reason"))
+        tables.append(table)
+    failed = tables[0]
+    assert failed[["saturated_fraction", "area_fraction", "g1_peak", "fraction_2n", "fraction_4n"]].isna().all().all()
+    assert failed["n_nuclei"].isna().all() and failed["blank_field"].isna().all()
+    both = pd.concat(tables, ignore_index=True)
+    assert both.dtypes.to_dict() == tables[1].dtypes.to_dict() and len(both) == 10
+    assert both["g1_peak"].notna().sum() == 4 and both["reason"].isna().sum() == 4

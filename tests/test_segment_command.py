@@ -208,3 +208,135 @@ def test_demo_does_not_replace_earlier_outputs_unless_overwrite(tmp_path, capsys
     assert (out / "cp-basic" / "overview.png").read_bytes() == b"kept"
     assert main(["demo", "--model", "cp-basic", "--out", str(out), "--overwrite"]) == 0
     assert _snapshot(out / "cp-basic") == written
+
+
+def _junk(path, kind):
+    """An input file that cannot be segmented: ``kind`` says why."""
+    if kind == "text":
+        path.write_text("not an image, renamed .tif")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "3-D":
+        tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint16))
+    elif kind == "NaN":
+        tifffile.imwrite(path, np.full((16, 16), np.nan, np.float32))
+    elif kind == "complex":
+        tifffile.imwrite(path, np.zeros((16, 16), np.complex64))
+
+
+@pytest.mark.parametrize("kind", ["text", "empty", "3-D", "NaN", "complex"])
+def test_unreadable_files_at_the_start_of_a_folder_never_stop_the_plate(tmp_path, sample_split, capsys, kind):
+    """Critic's report: five junk files A00..A04.tif (text renamed .tif) before two good
+    images stopped the plate (exit 2, "the first 5 images all failed"), no tables, the good
+    images never segmented. Files that cannot be read or fail the image checks do not count
+    towards the early stop; only the model's failures do."""
+    import json
+
+    import pandas as pd
+
+    from nucseg_zoo.baselines import get_baseline
+
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for k in range(5):
+        _junk(plate / f"A0{k}.tif", kind)
+    tifffile.imwrite(plate / "B01.tif", sample_split[0].image)
+    tifffile.imwrite(plate / "B02.tif", sample_split[1].image)
+    out = tmp_path / "o"
+    assert main(["segment", "cp-basic", str(plate), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "2 images segmented, 0 skipped (done in an earlier run), 5 failed" in err and "stopped" not in err
+    for k, sample in ((1, sample_split[0]), (2, sample_split[1])):
+        np.testing.assert_array_equal(tifffile.imread(out / "plate" / f"B0{k}.tif"),
+                                      get_baseline("cp-basic").segment(sample.image))
+    images = pd.read_parquet(out / "images.parquet")
+    assert images["status"].tolist() == ["failed"] * 5 + ["ok"] * 2
+    assert all(reason.startswith("ValueError: ") and f"A0{k}.tif" in reason
+               for k, reason in enumerate(images["reason"][:5]))
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [image["failed_while"] for image in manifest["images"]] == ["reading"] * 5 + [None] * 2
+
+
+def test_a_folder_of_unreadable_files_only_finishes_and_lists_each_failure(tmp_path, capsys):
+    """However many they are, unreadable files never stop a run: it finishes with exit 1 and
+    tables that list each file with its reason (as a run of fewer files did already)."""
+    import pandas as pd
+
+    plate = tmp_path / "plate"
+    plate.mkdir()
+    for k, kind in enumerate(["text", "empty", "3-D", "NaN", "complex", "text", "text"]):
+        _junk(plate / f"A0{k}.tif", kind)
+    out = tmp_path / "o"
+    assert main(["segment", "cp-basic", str(plate), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "0 images segmented, 0 skipped (done in an earlier run), 7 failed" in err
+    assert err.count("  failed: ") == 7
+    images = pd.read_parquet(out / "images.parquet")
+    assert (images["status"] == "failed").all() and images["reason"].str.contains("ValueError: ").all()
+    assert "NaN or infinite" in images["reason"][3] and "complex64" in images["reason"][4]
+    assert sorted(p.name for p in out.iterdir()) == RUN_FILES
+
+
+def test_the_summary_counts_one_image_in_the_singular(field, tmp_path, capsys):
+    assert main(["segment", "cp-basic", str(field), "--out", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert "1 image segmented, 0 skipped" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("named", ["folder", "file"])
+def test_a_moved_copy_of_the_same_bytes_is_skipped_and_another_image_still_refused(
+        tmp_path, sample_split, capsys, named):
+    """Critic's report: after copying imgs/ to moved/imgs/, a run into the earlier output
+    folder exited 2 ("holds the labels of .../imgs/X.tif ... not of moved/imgs/X.tif"), although
+    the bytes and the model were the same. Reuse follows the bytes (sha256), not the path."""
+    import json
+    import shutil
+
+    import pandas as pd
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for k in range(2):
+        tifffile.imwrite(imgs / f"X{k}.tif", sample_split[k].image)
+    moved = tmp_path / "moved" / "imgs"
+    shutil.copytree(imgs, moved)
+
+    def spec(folder):
+        return [str(folder)] if named == "folder" else [str(folder / "X0.tif"), str(folder / "X1.tif")]
+
+    out = tmp_path / "out5"
+    assert main(["segment", "cp-basic", *spec(imgs), "--out", str(out), "--no-progress"]) == 0
+    key = "imgs/X0" if named == "folder" else "X0"
+    os.utime(out / f"{key}.tif", (0, 0))
+    assert main(["segment", "cp-basic", *spec(moved), "--out", str(out), "--no-progress"]) == 0
+    assert "0 images segmented, 2 skipped" in capsys.readouterr().err
+    assert (out / f"{key}.tif").stat().st_mtime == 0  # reused, not segmented again
+    assert pd.read_parquet(out / "images.parquet")["input"].tolist() == [str(moved / "X0.tif"), str(moved / "X1.tif")]
+    assert [image["input"] for image in json.loads((out / "manifest.json").read_text())["images"]] == [
+        str(moved / "X0.tif"), str(moved / "X1.tif")]
+    assert json.loads(tifffile.TiffFile(out / f"{key}.tif").pages[0].description)["input"] == str(
+        (imgs / "X0.tif").absolute())  # the labels' own record: the file they were made from
+
+    tifffile.imwrite(moved / "X0.tif", sample_split[2].image)  # another image under that name now
+    kept = (out / f"{key}.tif").read_bytes()
+    assert main(["segment", "cp-basic", *spec(moved), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the labels of" in err and "bytes differ" in err and "--overwrite" in err
+    assert (out / f"{key}.tif").read_bytes() == kept
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--scheduler", "nonsense"], "missing port number"),
+    (["--device", "nonsense"], "unknown device"),
+])
+def test_a_run_that_writes_nothing_leaves_no_output_folder_behind(field, tmp_path, capsys, extra, message):
+    """Critic's report: runs refused or stopped before writing anything left an empty --out
+    folder that did not exist before. The folders a run created are removed while empty;
+    one that existed before is kept."""
+    out = tmp_path / "new" / "deeper" / "out"
+    assert main(["segment", "cp-basic", str(field), "--out", str(out), "--no-progress", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    assert main(["segment", "cp-basic", str(field), "--out", str(existing), "--no-progress", *extra]) == 2
+    assert existing.is_dir() and list(existing.iterdir()) == []

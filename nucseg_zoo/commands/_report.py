@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 from nucseg_zoo._atomic import write_text_atomically
+from nucseg_zoo._text import count
 from nucseg_zoo.evaluation import Evaluation
 
 
@@ -17,8 +17,8 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         return
     scores = evaluation.scores
     print_image_table(evaluation)
-    print(f"{evaluation.source} on {evaluation.dataset}/{evaluation.split}: {scores.n_images} images, "
-          f"{scores.n_true} true / {scores.n_pred} predicted objects")
+    print(f"{evaluation.source} on {evaluation.dataset}/{evaluation.split}: {count(scores.n_images, 'image')}, "
+          f"{scores.n_true} true / {count(scores.n_pred, 'predicted object')}")
     print(f"  average F1 (IoU 0.50-0.90): {scores.average_f1:.4f}")
     print("  F1 by IoU: " + "  ".join(f"{t:.2f}:{f:.3f}" for t, f in scores.f1.items()))
     print(f"  error rate at IoU 0.7: {scores.error_rate:.2%}   Jaccard: {scores.jaccard:.4f}")
@@ -34,9 +34,6 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         print(f"  source sha256: {provenance['source_sha256']}   device: {provenance['environment']['device']}")
         print(f"  {'cached result from' if evaluation.cached else 'evaluated'} {provenance['evaluated_at']}"
               f"{' (--force recomputes)' if evaluation.cached else ''}")
-    if evaluation.missing_predictions:
-        print(f"  missing predictions (scored as empty): {', '.join(evaluation.missing_predictions)}",
-              file=sys.stderr)
 
 
 def print_image_table(evaluation: Evaluation) -> None:

@@ -28,11 +28,12 @@ def run(args: argparse.Namespace) -> int:
 
     from nucseg_zoo import datasets
     from nucseg_zoo._atomic import refuse_to_overwrite
-    from nucseg_zoo.evaluation import get_segmenter
+    from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
     from nucseg_zoo.metrics import score_image, summarize
 
-    samples = datasets.load("bbbc039-sample", split="test")
     names = args.model or _default_segmenters()
+    sources = {name: resolve_source(name) for name in names}  # an unknown name stops the run before any output
+    samples = datasets.load("bbbc039-sample", split="test")
     if args.out and not args.overwrite:
         for name in names:
             for path in _output_paths(args.out / name, samples):
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'segmenter':<{w_name}} {'image':<{w_image}} {'nuclei':>6} {'found':>6} {'avg F1':>7} {'err@0.7':>8} "
           f"{'s/img':>6}")
     for name in names:
-        segmenter = get_segmenter(name)
+        segmenter = open_segmenter(sources[name])[0]
         results, outputs = [], {}
         for sample in samples:
             started = time.perf_counter()
@@ -87,6 +88,7 @@ def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:
     from skimage.color import label2rgb
 
     from nucseg_zoo._atomic import atomic_path
+    from nucseg_zoo._text import count
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(len(samples), 2, figsize=(10, 3.8 * len(samples)), squeeze=False)
@@ -97,7 +99,7 @@ def _write_outputs(out_dir: Path, samples, outputs: dict) -> None:
         row[0].imshow(sample.image, cmap="gray")
         row[0].set_title(f"{sample.name[:24]} (input)", fontsize=8)
         row[1].imshow(label2rgb(labels, bg_label=0))
-        row[1].set_title(f"{labels.max()} objects", fontsize=8)
+        row[1].set_title(count(int(labels.max()), "object"), fontsize=8)
         for ax in row:
             ax.axis("off")
     fig.tight_layout()

@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="official split (default: %(default)s — the split results are reported on; tune "
                              "your own parameters on training or validation)")
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--output-kind", choices=OUTPUT_KINDS,
                         help="how to turn a bioimage.io model's output into instances (default: from its rdf)")
     parser.add_argument("--weight-format", help="weight format of a bioimage.io package (default: bioimageio.core's)")

@@ -1,4 +1,4 @@
-"""``nucseg-zoo score PRED_DIR --dataset bbbc039 --split test [--label-components] [--json]``."""
+"""``nucseg-zoo score PRED_DIR --dataset bbbc039 --split test [--label-components] [--only-present] [--json]``."""
 
 from __future__ import annotations
 
@@ -18,19 +18,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-components", action="store_true",
                         help="label predictions that look like binary masks (one value, several separate "
                              "regions) into connected components (4-connectivity) before scoring")
+    parser.add_argument("--only-present", action="store_true",
+                        help="score only the images that have a prediction file (default: a missing one is scored "
+                             "as an empty prediction, every nucleus missed); the scores then cover part of the split")
     parser.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from nucseg_zoo._text import count
     from nucseg_zoo.commands._report import print_evaluation
     from nucseg_zoo.evaluation import score_folder
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         evaluation = score_folder(args.pred_dir, dataset=args.dataset, split=args.split, mirror=args.mirror,
-                                  label_components=args.label_components)
+                                  label_components=args.label_components, only_present=args.only_present)
     for warning in caught:
-        if issubclass(warning.category, UserWarning):  # ours: binary masks, no prediction found
+        if issubclass(warning.category, UserWarning):  # ours: binary masks, intensity images, missing predictions
             print(f"nucseg-zoo score: warning: {warning.message}", file=sys.stderr)
         else:
             warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
@@ -45,4 +49,13 @@ def run(args: argparse.Namespace) -> int:
     elif binary:
         print(f"  binary-mask predictions scored as one object each (--label-components labels them): "
               f"{', '.join(binary)}", file=sys.stderr)
+    intensity = evaluation.provenance["intensity_image_predictions"]
+    if intensity:
+        print(f"  predictions that look like intensity images, not labels: {', '.join(intensity)}", file=sys.stderr)
+    missing = evaluation.missing_predictions
+    if missing:
+        total = evaluation.scores.n_images + (len(missing) if args.only_present else 0)
+        how = "left out of the scores (--only-present)" if args.only_present else "scored as empty (every nucleus missed)"
+        print(f"  missing predictions: {len(missing)} of {count(total, 'image')} {how}: {', '.join(missing)}",
+              file=sys.stderr)
     return 0

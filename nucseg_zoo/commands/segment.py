@@ -4,16 +4,17 @@ Inputs are files, folders (searched recursively) and glob patterns; outputs mirr
 folders under ``DIR`` (layout: :mod:`nucseg_zoo.screens.batch`). Before any work the plan is
 checked: an output that would land on an input, two inputs that would share outputs, a file
 in the way that this command did not write, or an unwritable ``DIR`` stop the run (exit 2,
-nothing written). Each label file records the input's path and sha256 and the model; an
-image whose outputs come from an earlier run of the same input and model is skipped
-unless ``--overwrite``. An unreadable, corrupt or wrong-shaped image is reported and
-skipped, and listed at the end. When the first images all fail (``screens.batch.ABORT_AFTER``;
-a broken model or environment), the run stops there without writing tables (exit 2) unless
-``--keep-going``.
+nothing written, and an output folder it created is removed again). Each label file records
+the input's path and sha256 and the model; an image whose outputs come from an earlier run
+of the same input bytes and model is skipped unless ``--overwrite``, wherever the input lies
+now. An unreadable, corrupt or wrong-shaped image is reported and skipped, and listed at the
+end. When the model fails on each of the first images it runs on
+(``screens.batch.ABORT_AFTER``; a broken model or environment; unreadable images do not
+count), the run stops there without writing tables (exit 2) unless ``--keep-going``.
 
 Exit status: 0 every image segmented (or skipped as done earlier); 1 some images failed
 (listed with the reason, the others are done); 2 the run could not start, or stopped
-because its first images all failed.
+because the model failed on its first images.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Segment every image with MODEL and measure every nucleus: label TIFFs mirroring the input "
                     "folders, nuclei.parquet (per nucleus), images.parquet (per image: count, quality flags, "
                     "DNA content), dna_content.png and manifest.json under --out. Exit status: 0 all done, "
-                    "1 some images failed (listed), 2 the run could not start or its first "
-                    "images all failed (stopped, see --keep-going).")
+                    "1 some images failed (listed), 2 the run could not start or the model failed on its "
+                    "first images (stopped, see --keep-going).")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
                         "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
@@ -55,14 +56,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pixel value of saturation for the quality flag (default: the dtype's maximum, "
                              "65535 for uint16; give 4095 for 12-bit images stored as 16-bit, e.g. BBBC039)")
     parser.add_argument("--keep-going", action="store_true",
-                        help="try every image even when the first ones all fail (default: stop after the first "
-                             "few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them all)")
+                        help="try every image even when the model fails on the first ones (default: stop after "
+                             "the first few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them "
+                             "all; unreadable images do not count)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nucseg_zoo.screens.batch import ABORT_AFTER, segment_images
+    """Segment the images; the exit status as the module docstring says."""
+    from nucseg_zoo._text import count
+    from nucseg_zoo.screens.batch import ABORT_AFTER, RunAborted, segment_images
 
     def report(result) -> None:
         if result.status == "segmented":
@@ -70,14 +74,17 @@ def run(args: argparse.Namespace) -> int:
         elif result.status == "failed":
             print(f"{result.input}: FAILED, skipped ({result.reason})", file=sys.stderr)
 
-    summary = segment_images(args.images, model=args.source, out=args.out, device=args.device,
-                             precision=args.precision, workers=args.workers,
-                             scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
-                             saturation_value=args.saturation_value, batch_size=args.batch_size,
-                             progress=not args.no_progress,
-                             on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
+    try:
+        summary = segment_images(args.images, model=args.source, out=args.out, device=args.device,
+                                 precision=args.precision, workers=args.workers,
+                                 scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
+                                 saturation_value=args.saturation_value, batch_size=args.batch_size,
+                                 progress=not args.no_progress,
+                                 on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
+    except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
+        raise RuntimeError(err.explain("--keep-going")) from err
     counts = summary.counts()
-    print(f"{counts['segmented']} images segmented, {counts['skipped']} skipped (done in an earlier run), "
+    print(f"{count(counts['segmented'], 'image')} segmented, {counts['skipped']} skipped (done in an earlier run), "
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)
     for result in summary.failed:
         print(f"  failed: {result.input}: {result.reason}", file=sys.stderr)

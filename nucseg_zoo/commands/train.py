@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train a zoo model from its recipe")
     parser.add_argument("model_id", help="zoo model id, e.g. unet-bbbc039")
     parser.add_argument("--recipe", type=Path, help="recipe YAML (default: the zoo entry's recipe.yaml)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: cpu)")
     parser.add_argument("--precision", choices=("bf16", "fp16", "fp32"),
                         help="training precision (default: bf16 where supported, i.e. CPU with bf16 or CUDA, "
                              "else fp32); with --export of an ensemble, that of the validation predictions the "
@@ -31,17 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from nucseg_zoo.devices import check_device
     from nucseg_zoo.training.loop import train
     from nucseg_zoo.training.recipe import Recipe
     from nucseg_zoo.training.tuning import tune_run
     from nucseg_zoo.zoo.registry import zoo_entry_dir
 
+    args.device = check_device(args.device)  # before any work: training, tuning, the teacher and export use it
     recipe_path = args.recipe or zoo_entry_dir(args.model_id) / "recipe.yaml"
     recipe = Recipe.from_yaml(recipe_path)
     if recipe.members > 1:
         return _run_ensemble_member(args, recipe)
     if args.member not in (None, 0):
-        raise SystemExit(f"error: {recipe_path} trains one network; --member applies to ensemble recipes")
+        raise ValueError(f"{recipe_path} trains one network; --member applies to ensemble recipes")
     run_dir = args.out or Path("runs") / args.model_id
     best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
                  overwrite=args.overwrite, init_weights=args.init_from,
@@ -65,7 +67,7 @@ def _run_ensemble_member(args: argparse.Namespace, recipe) -> int:
 
     root = args.out or Path("runs") / args.model_id
     if args.member is None and not args.export:
-        raise SystemExit(f"error: the recipe trains an ensemble of {recipe.members} networks: pass --member K "
+        raise ValueError(f"the recipe trains an ensemble of {recipe.members} networks: pass --member K "
                          f"(0..{recipe.members - 1}) to train one, or --export once all are trained")
     if args.member is not None:
         best = train(recipe.for_member(args.member), member_run_dir(root, args.member), device=args.device,

@@ -19,9 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from nucseg_zoo import datasets
+from nucseg_zoo._text import count
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
 from nucseg_zoo.metrics import binary_masks
-from nucseg_zoo.metrics.folder import find_predictions, read_label_image
+from nucseg_zoo.metrics.folder import find_predictions, folders_with_predictions, read_label_image
 
 
 class Segmenter(Protocol):
@@ -179,10 +180,16 @@ def score_folder(
     split: str = "test",
     mirror: str | None = None,
     label_components: bool = False,
+    only_present: bool = False,
 ) -> Evaluation:
     """Score a folder of predicted label images named by image stem (TIFF/PNG).
 
-    A missing prediction counts as an empty prediction and is listed in the result.
+    A missing prediction counts as an empty prediction (every nucleus of the image missed)
+    and is listed in the result's ``missing_predictions``, with a warning that says how many
+    are missing; with ``only_present`` the images without a prediction are left out of the
+    scores instead (still listed; the scores then cover only part of the split and are not
+    comparable with the leaderboard). When ``pred_dir`` holds none of them, the warning names
+    the subfolders that do hold predictions (e.g. ``OUT/imgs`` of a ``segment`` run).
 
     A prediction that looks like a binary mask (one non-zero value whose pixels form
     several 4-connected components, see :func:`nucseg_zoo.metrics.looks_like_binary_mask`)
@@ -191,7 +198,11 @@ def score_folder(
     number of components; with it, its connected components are labelled first
     (:func:`nucseg_zoo.metrics.label_components`). Either way the result's
     ``provenance["binary_mask_predictions"]`` lists those images (in dataset order) and
-    ``provenance["label_components"]`` records the choice.
+    ``provenance["label_components"]`` records the choice. A prediction that looks like an
+    intensity image (e.g. the input image; see
+    :func:`nucseg_zoo.metrics.binary_masks.looks_like_intensity_image`) is scored as it
+    stands, with an :class:`~nucseg_zoo.metrics.binary_masks.IntensityImageWarning`, and listed
+    in ``provenance["intensity_image_predictions"]``.
 
     Args:
         pred_dir: folder of ``<image stem>.tif/.tiff/.png`` label images (0 = background).
@@ -199,6 +210,8 @@ def score_folder(
         split: split of ``dataset``.
         mirror: dataset mirror (URL or folder).
         label_components: label binary-mask predictions into connected components.
+        only_present: score only the images that have a prediction (recorded as
+            ``provenance["only_present"]``).
 
     Returns:
         An :class:`Evaluation` whose ``source`` is ``pred_dir``.
@@ -206,35 +219,71 @@ def score_folder(
     Raises:
         NotADirectoryError: ``pred_dir`` is not a folder.
         ValueError: a prediction is ambiguous, unreadable as a label image, or not of its
-            image's shape.
+            image's shape; ``only_present`` and no prediction at all.
     """
     samples = datasets.load(dataset, split, mirror=mirror)
     found, missing = find_predictions(pred_dir, samples.names)
-    if not found:
-        present = sorted(path.name for path in Path(pred_dir).iterdir() if path.is_file())
-        holds = (f"it holds {', '.join(present[:5])}{' ...' if len(present) > 5 else ''}" if present
-                 else "it is empty")
-        warnings.warn(f"none of the {len(samples)} images of {dataset}/{split} has a prediction in {pred_dir} "
-                      f"({holds}); predictions are named by image stem, e.g. {samples.names[0]}.tif, and every "
-                      "image is now scored as an empty prediction", UserWarning, stacklevel=2)
-    scores, binary = [], []
+    if missing:
+        _warn_missing(Path(pred_dir), samples, found, missing, only_present)
+    if only_present:
+        samples = [sample for sample in samples if sample.name in found]
+    scores, binary, intensity = [], [], []
     for sample in samples:
         truth = sample.labels
-        pred = read_label_image(found[sample.name]) if sample.name in found else np.zeros_like(truth)
+        if sample.name not in found:
+            scores.append(score_image(truth, np.zeros_like(truth), name=sample.name))
+            continue
+        path = found[sample.name]
+        pred = read_label_image(path)
         if pred.shape != truth.shape:
-            raise ValueError(f"prediction {found[sample.name]} has shape {pred.shape}, "
-                             f"expected {truth.shape} like image {sample.name}")
-        warning = binary_masks.binary_mask_warning(
-            pred, str(found[sample.name]),
-            "pass --label-components (CLI) or label_components=True (Python) to score its connected components, "
-            "or write instance labels (e.g. skimage.measure.label(mask, connectivity=1))") if sample.name in found else None
-        if warning:
+            raise ValueError(f"prediction {path} has shape {pred.shape}, expected {truth.shape} like image {sample.name}")
+        warning = binary_masks.label_image_warning(
+            pred, str(path),
+            binary_hint="pass --label-components (CLI) or label_components=True (Python) to score its connected "
+                        "components, or write instance labels (e.g. skimage.measure.label(mask, connectivity=1))",
+            intensity_hint="score the label images a segmentation wrote (e.g. `nucseg-zoo segment`'s "
+                           "<name>.tif), not the input images")
+        if isinstance(warning, binary_masks.BinaryMaskWarning):
             binary.append(sample.name)
             if label_components:
                 pred = binary_masks.label_components(pred)
             else:
                 warnings.warn(warning, stacklevel=2)
+        elif warning is not None:
+            intensity.append(sample.name)
+            warnings.warn(warning, stacklevel=2)
         scores.append(score_image(truth, pred, name=sample.name))
     return Evaluation(source=str(pred_dir), dataset=dataset, split=split, scores=summarize(scores),
                       missing_predictions=tuple(missing),
-                      provenance={"label_components": label_components, "binary_mask_predictions": binary})
+                      provenance={"label_components": label_components, "binary_mask_predictions": binary,
+                                  "intensity_image_predictions": intensity, "only_present": only_present})
+
+
+def _warn_missing(pred_dir: Path, samples: datasets.DatasetSplit, found: dict[str, Path], missing: list[str],
+                  only_present: bool) -> None:
+    """Warn that ``missing`` images have no prediction in ``pred_dir``: how many, how they are
+    scored, and where predictions are when ``pred_dir`` has none (subfolders, other files)."""
+    where = f"{samples.dataset}/{samples.split}"
+    example = f"predictions are named by image stem, e.g. {samples.names[0]}.tif"
+    if not found:
+        elsewhere = folders_with_predictions(pred_dir, samples.names)
+        if elsewhere:
+            holds = "; ".join(f"{folder} holds {n} of them" for folder, n in elsewhere.items())
+            hint = f"its subfolders do: {holds}; pass that folder"
+        else:
+            present = sorted(path.name for path in pred_dir.iterdir() if path.is_file())
+            hint = (f"it holds {', '.join(present[:5])}{' ...' if len(present) > 5 else ''}" if present
+                    else "it is empty")
+        message = f"none of the {count(len(samples), 'image')} of {where} has a prediction in {pred_dir} ({hint}); {example}"
+        if only_present:
+            raise ValueError(f"{message}: nothing to score")
+        warnings.warn(f"{message}, and every image is now scored as an empty prediction", UserWarning, stacklevel=3)
+        return
+    shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    scored = (f"they are left out (only_present): the scores cover {count(len(found), 'image')}, not the whole split"
+              if only_present else
+              "they are scored as empty predictions (every nucleus missed); --only-present (CLI) or "
+              "only_present=True (Python) scores only the images with one")
+    warnings.warn(f"{len(missing)} of the {count(len(samples), 'image')} of {where} "
+                  f"{'has' if len(missing) == 1 else 'have'} no prediction in {pred_dir} ({shown}); {scored}",
+                  UserWarning, stacklevel=3)

@@ -42,8 +42,9 @@ from typing import Any, Callable
 import numpy as np
 
 from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._text import a
 from nucseg_zoo.images import as_image
-from nucseg_zoo.metrics.binary_masks import binary_mask_warning
+from nucseg_zoo.metrics.binary_masks import label_image_warning
 
 SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 """``package.module:object.attribute`` (Python identifiers on both sides of one colon)."""
@@ -124,7 +125,7 @@ def load_callable(spec: str) -> tuple[Callable[[np.ndarray], Any], ModuleType]:
                          f"an object; pass a function, or a module-level instance (e.g. segmenter = "
                          f"{match['attribute'].split('.')[-1]}() in the module, then {match['module']}:segmenter)")
     if not callable(target):
-        raise ValueError(f"{spec}: {match['attribute']!r} is a {type(target).__name__}, not a callable; expected a "
+        raise ValueError(f"{spec}: {match['attribute']!r} is {a(type(target).__name__)}, not a callable; expected a "
                          "function (or other callable) taking a 2-D image and returning instance labels")
     return target, module
 
@@ -179,7 +180,7 @@ def _what(value: Any) -> str:
                 "Cellpose's eval)")
     if isinstance(value, np.ndarray) or hasattr(value, "shape"):
         return f"an array of shape {tuple(value.shape)} and dtype {value.dtype}"
-    return f"a {type(value).__name__}"
+    return a(type(value).__name__)
 
 
 def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
@@ -191,7 +192,9 @@ def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
     floating-point values. An integer image that looks like a binary mask (one non-zero value
     in several separate regions, :func:`nucseg_zoo.metrics.looks_like_binary_mask`) is
     returned as it is — one object — with a :class:`~nucseg_zoo.metrics.BinaryMaskWarning`,
-    as for packages' instance-label outputs and ``score``.
+    as for packages' instance-label outputs and ``score``; one that looks like an intensity
+    image (:func:`nucseg_zoo.metrics.looks_like_intensity_image`, e.g. the input image itself)
+    with an :class:`~nucseg_zoo.metrics.IntensityImageWarning`, as in ``score``.
     """
     expected = f"expected a 2-D integer label image of the input's shape {shape} (0 = background, 1..N = nuclei)"
     if isinstance(value, (tuple, list)) or not hasattr(value, "__array__"):
@@ -209,8 +212,10 @@ def check_labels(value: Any, shape: tuple[int, ...], spec: str) -> np.ndarray:
     if labels.size and labels.max() > np.iinfo(np.int32).max:
         raise ValueError(f"{spec} returned label id {labels.max()}, beyond int32; renumber the objects "
                          "(e.g. skimage.segmentation.relabel_sequential)")
-    warning = binary_mask_warning(labels, f"the labels {spec} returned",
-                                  "label its connected components (e.g. skimage.measure.label) if it is a foreground mask")
+    warning = label_image_warning(
+        labels, f"the labels {spec} returned",
+        binary_hint="label its connected components (e.g. skimage.measure.label) if it is a foreground mask",
+        intensity_hint="return instance labels (0 = background, 1..N = nuclei), not an image")
     if warning:
         warnings.warn(warning, stacklevel=3)
     return labels.astype(np.int32, copy=False)

@@ -23,6 +23,7 @@ import numpy as np
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.evaluation.harness import Evaluation, score_segmenter
 from nucseg_zoo.evaluation.predictions import LabelStoreWriter
 from nucseg_zoo.evaluation.provenance import dataset_fingerprint, environment, package_versions
@@ -76,7 +77,7 @@ def evaluate_source(
             Python segmenter ``module:callable`` (:mod:`nucseg_zoo.evaluation.python_source`).
         dataset, split: what to evaluate on (``split`` is never re-made).
         limit: only the first ``limit`` images of the split (a quick look).
-        device: "cpu" or "cuda".
+        device: "cpu", "cuda", "cuda:N" or "mps" (checked by :func:`nucseg_zoo.devices.check_device`).
         output_kind: postprocessing adapter for a bioimage.io model's output (default:
             inferred from its rdf); the choice and its reason are recorded.
         weight_format: weight format of a bioimage.io package (default: bioimageio.core's choice).
@@ -99,10 +100,13 @@ def evaluate_source(
 
     Raises:
         ValueError: unknown source, invalid package (with the validator's reasons), a model
-            that cannot take a single-channel 2-D image, or an unknown dataset/split.
+            that cannot take a single-channel 2-D image, an unknown dataset/split, or a ``device``
+            that is not a device name.
+        nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, got {limit}")
+    device = check_device(device)
     model_source = resolve_source(source, sha256=sha256)
     dataset_sha256 = dataset_fingerprint(dataset, split, limit)
     key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nucseg_zoo._text import count
 from nucseg_zoo.leaderboard.atlas import (
     check_errors_match_scores,
     display_image,
@@ -41,7 +42,7 @@ class Comparison:
 
     def summary(self) -> str:
         """One line: who finds what."""
-        return (f"{self.image}: {self.first} finds {len(self.only_first)} nuclei that {self.second} misses, "
+        return (f"{self.image}: {self.first} finds {count(len(self.only_first), 'nucleus')} that {self.second} misses, "
                 f"{self.second} finds {len(self.only_second)} that {self.first} misses; both find {len(self.both)}, "
                 f"both miss {len(self.neither)} (IoU 0.7)")
 

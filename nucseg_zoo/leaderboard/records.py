@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nucseg_zoo._text import count
 from nucseg_zoo.datasets import split_names
 from nucseg_zoo.evaluation import Evaluation
 from nucseg_zoo.evaluation.provenance import dataset_fingerprint
@@ -128,7 +129,7 @@ def check_record(data: dict[str, Any], *, where: str = "result") -> ResultRecord
         problems.append(f"evaluated on {evaluation.dataset}/{evaluation.split}, "
                         f"the leaderboard is {LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT}")
     if stored.get("limit"):
-        problems.append(f"evaluated on the first {stored['limit']} images only")
+        problems.append(f"evaluated on the first {count(stored['limit'], 'image')} only")
     if tuple(image.name for image in evaluation.scores.images) != split_names(LEADERBOARD_DATASET, LEADERBOARD_SPLIT):
         problems.append(f"its images are not the official {LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT} images "
                         "in official order")

@@ -10,11 +10,14 @@ Start with :func:`score_image` (one image) and :func:`summarize` (a dataset spli
 the missed, extra, split and merged objects that the scores count; :mod:`nucseg_zoo.metrics.folder` reads
 predicted label images from a folder. Definitions and empty-image conventions are in
 :mod:`nucseg_zoo.metrics.scores`. A binary mask is not a label image (it is one object):
-:func:`looks_like_binary_mask` recognises one, :func:`label_components` labels it.
+:func:`looks_like_binary_mask` recognises one, :func:`label_components` labels it. Nor is an
+intensity image (e.g. the input image): :func:`looks_like_intensity_image` recognises one;
+:func:`label_image_warning` words the warning for either.
 """
 
-from nucseg_zoo.metrics.binary_masks import (BinaryMaskWarning, binary_mask_warning, label_components,
-                                             looks_like_binary_mask)
+from nucseg_zoo.metrics.binary_masks import (BinaryMaskWarning, IntensityImageWarning, binary_mask_warning,
+                                             label_components, label_image_warning, looks_like_binary_mask,
+                                             looks_like_intensity_image)
 from nucseg_zoo.metrics.errors import (
     MISS_THRESHOLD,
     SIZE_BINS,
@@ -33,6 +36,7 @@ from nucseg_zoo.metrics.scores import (
 
 __all__ = [
     "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
-    "BinaryMaskWarning", "DatasetScores", "ImageScores", "Matching", "ObjectErrors", "binary_mask_warning",
-    "label_components", "looks_like_binary_mask", "match", "object_errors", "score_image", "summarize",
+    "BinaryMaskWarning", "DatasetScores", "ImageScores", "IntensityImageWarning", "Matching", "ObjectErrors",
+    "binary_mask_warning", "label_components", "label_image_warning", "looks_like_binary_mask",
+    "looks_like_intensity_image", "match", "object_errors", "score_image", "summarize",
 ]

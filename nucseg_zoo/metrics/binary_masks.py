@@ -6,7 +6,10 @@ error. :func:`looks_like_binary_mask` recognises such a mask: exactly one non-ze
 whose pixels form more than one connected component. A single blob is not flagged (one
 object is a legitimate label image), nor is an empty image or a label image with two or
 more labels. :func:`label_components` turns a mask into instance labels, one per connected
-component.
+component. An intensity image (say, the input image instead of its segmentation) is the
+other common mix-up; :func:`looks_like_intensity_image` recognises it: each value recurs in
+many separate regions, where each instance label is one region. :func:`label_image_warning`
+gives the warning for either, labelling the image once.
 
 Connectivity is 4 (:data:`CONNECTIVITY`), the connectivity BBBC039's ground-truth masks are
 decoded with (:func:`nucseg_zoo.datasets.masks.decode_graph_coloured_mask`): two nuclei that
@@ -20,9 +23,19 @@ import numpy as np
 CONNECTIVITY = 1
 """``skimage.measure.label`` connectivity: 1 = 4-connectivity (edges, not corners)."""
 
+MIN_INTENSITY_VALUES = 10
+"""Fewest distinct non-zero values of an image that :func:`looks_like_intensity_image`."""
+
+MAX_REGIONS_PER_LABEL = 2.0
+"""Most separate regions per distinct value, on average, of a plausible instance label image."""
+
 
 class BinaryMaskWarning(UserWarning):
     """A prediction looks like a binary foreground mask, not instance labels."""
+
+
+class IntensityImageWarning(UserWarning):
+    """A prediction looks like an intensity image (e.g. the input image), not instance labels."""
 
 
 def _as_2d(array: np.ndarray, what: str) -> np.ndarray:
@@ -56,13 +69,6 @@ def label_components(mask: np.ndarray) -> np.ndarray:
     return label(mask != 0, background=0, connectivity=CONNECTIVITY).astype(np.int32, copy=False)
 
 
-def count_components(mask: np.ndarray) -> int:
-    """Number of 4-connected components of the non-zero pixels of a ``(H, W)`` array."""
-    from skimage.measure import label
-
-    return int(label(_as_2d(mask, "mask") != 0, background=0, connectivity=CONNECTIVITY, return_num=True)[1])
-
-
 def looks_like_binary_mask(labels: np.ndarray) -> bool:
     """Whether a label image is probably a binary mask (all its objects one label).
 
@@ -79,20 +85,45 @@ def looks_like_binary_mask(labels: np.ndarray) -> bool:
     Raises:
         ValueError: ``labels`` is not 2-D or not numeric.
     """
-    return _one_value_regions(labels) > 1
+    return _is_binary_mask(*_value_regions(labels))
 
 
-def _one_value_regions(labels: np.ndarray) -> int:
-    """Number of 4-connected regions of a label image whose non-zero pixels all hold one
-    value; 0 when it has no non-zero pixel or more than one non-zero value."""
+def looks_like_intensity_image(labels: np.ndarray) -> bool:
+    """Whether a "label image" is probably an intensity image (e.g. the input image itself).
+
+    In instance labels each label is one connected region, so the 4-connected regions of
+    equal non-zero value are about as many as the labels. In an intensity image neighbouring
+    pixels mostly differ, so the same value recurs in many separate places. The rule: at
+    least :data:`MIN_INTENSITY_VALUES` distinct non-zero values (fewer is left to
+    :func:`looks_like_binary_mask` and to class maps) forming more than
+    :data:`MAX_REGIONS_PER_LABEL` regions per value on average. One labelling pass: cheap.
+
+    Raises:
+        ValueError: ``labels`` is not 2-D or not numeric.
+    """
+    return _is_intensity_image(*_value_regions(labels))
+
+
+def _value_regions(labels: np.ndarray) -> tuple[int, int]:
+    """``(values, regions)``: distinct non-zero values of a label image, and its 4-connected
+    regions of equal non-zero value (one labelling, shared by every check)."""
+    from skimage.measure import label
+
     labels = _as_2d(labels, "label image")
     foreground = labels != 0
     if not foreground.any():
-        return 0
-    values = labels[foreground]
-    if np.any(values != values[0]):
-        return 0
-    return count_components(foreground)
+        return 0, 0
+    values = len(np.unique(labels[foreground]))
+    image = foreground if values == 1 else labels  # one value: its components; else regions of equal value
+    return values, int(label(image, background=0, connectivity=CONNECTIVITY, return_num=True)[1])
+
+
+def _is_binary_mask(values: int, regions: int) -> bool:
+    return values == 1 and regions > 1
+
+
+def _is_intensity_image(values: int, regions: int) -> bool:
+    return values >= MIN_INTENSITY_VALUES and regions > MAX_REGIONS_PER_LABEL * values
 
 
 def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMaskWarning | None:
@@ -110,11 +141,33 @@ def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMas
     Raises:
         ValueError: ``labels`` is not 2-D or not numeric.
     """
-    regions = _one_value_regions(labels)  # labelled once: the test and the count of the message
-    if regions <= 1:
-        return None
+    warning = label_image_warning(labels, source, binary_hint=hint, intensity_hint="")
+    return warning if isinstance(warning, BinaryMaskWarning) else None
+
+
+def label_image_warning(labels: np.ndarray, source: str, *, binary_hint: str,
+                        intensity_hint: str) -> BinaryMaskWarning | IntensityImageWarning | None:
+    """The warning for a label image that is not instance labels, else None (labelled once).
+
+    A :class:`BinaryMaskWarning` (see :func:`binary_mask_warning`; remedy ``binary_hint``)
+    when it :func:`looks_like_binary_mask`; an :class:`IntensityImageWarning` when it
+    :func:`looks_like_intensity_image`: where it came from, its dtype, its number of
+    distinct values and of separate regions, that every value counts as one object, and
+    ``intensity_hint`` (what to do instead).
+
+    Raises:
+        ValueError: ``labels`` is not 2-D or not numeric.
+    """
+    values, regions = _value_regions(labels)
     labels = np.asarray(labels)
-    value = labels[labels != 0].flat[0]
-    return BinaryMaskWarning(
-        f"{source} looks like a binary mask, not instance labels ({labels.dtype} values 0 and {value:g} in "
-        f"{regions} separate regions): all of it counts as ONE object; {hint}")
+    if _is_binary_mask(values, regions):
+        value = labels[labels != 0].flat[0]
+        return BinaryMaskWarning(
+            f"{source} looks like a binary mask, not instance labels ({labels.dtype} values 0 and {value:g} in "
+            f"{regions} separate regions): all of it counts as ONE object; {binary_hint}")
+    if _is_intensity_image(values, regions):
+        return IntensityImageWarning(
+            f"{source} looks like an intensity image, not instance labels ({labels.dtype}, {values:,} distinct "
+            f"non-zero values in {regions:,} separate regions, {regions / values:.0f} per value, where each "
+            f"instance label is one region): every value counts as one object; {intensity_hint}")
+    return None

@@ -45,15 +45,38 @@ def read_label_image(path: str | os.PathLike) -> np.ndarray:
     else:
         raise ValueError(f"{path}: unsupported label image suffix {path.suffix!r}; supported: {', '.join(SUFFIXES)}")
     if labels.ndim != 2:
-        raise ValueError(f"{path}: expected a 2-D label image, got shape {labels.shape}")
+        colour = " (a colour image, e.g. a label overlay?)" if labels.ndim == 3 and labels.shape[-1] in (3, 4) else ""
+        raise ValueError(f"{path}: expected a 2-D label image (one integer label per pixel, 0 = background), "
+                         f"got shape {labels.shape}{colour}; write the label image itself")
     if labels.dtype == bool:
         return labels.astype(np.int32)
     if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{path}: expected an integer label image, got dtype {labels.dtype}")
+        raise ValueError(f"{path}: expected an integer label image (0 = background, 1..N = nuclei), got dtype "
+                         f"{labels.dtype}: an intensity image or probability map? write instance labels")
     if labels.size and (labels.min() < 0 or labels.max() > np.iinfo(np.int32).max):
         raise ValueError(f"{path}: labels must lie in [0, {np.iinfo(np.int32).max}], "
                          f"got [{labels.min()}, {labels.max()}]")
     return labels.astype(np.int32, copy=False)
+
+
+def folders_with_predictions(pred_dir: str | os.PathLike, names: Iterable[str], *,
+                             max_depth: int = 3) -> dict[Path, int]:
+    """Subfolders of ``pred_dir`` (down to ``max_depth`` levels) that hold predictions for
+    some of ``names`` (files named as :func:`find_predictions` looks for them), with how many:
+    where to look when ``pred_dir`` itself holds none, e.g. ``OUT/imgs`` of a ``segment`` run
+    on a folder ``imgs``; sorted by path."""
+    pred_dir = Path(pred_dir)
+    wanted = set(names)
+    counts: dict[Path, int] = {}
+    for folder, subfolders, files in os.walk(pred_dir):
+        depth = len(Path(folder).relative_to(pred_dir).parts)
+        if depth >= max_depth:
+            subfolders.clear()
+        n = len({Path(file).stem for file in files
+                 if Path(file).suffix.lower() in SUFFIXES and Path(file).stem in wanted})
+        if depth and n:
+            counts[Path(folder)] = n
+    return dict(sorted(counts.items()))
 
 
 def find_predictions(pred_dir: str | os.PathLike, names: Iterable[str]) -> tuple[dict[str, Path], list[str]]:

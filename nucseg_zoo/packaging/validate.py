@@ -150,10 +150,13 @@ class TestReport:
 
 
 def test_package(path: Path, *, devices: list[str] | None = None) -> TestReport:
-    """Run ``bioimageio.core.test_model`` on the package at ``path`` (every weight format)."""
+    """Run ``bioimageio.core.test_model`` on the package at ``path`` (every weight format), on
+    ``devices`` (each checked by :func:`nucseg_zoo.devices.check_device`; default: bioimageio.core's choice)."""
     from bioimageio.core import test_model
 
-    summary = test_model(path, devices=devices)
+    from nucseg_zoo.devices import check_device
+
+    summary = test_model(path, devices=None if devices is None else [check_device(device) for device in devices])
     formats: dict[str, str] = {}
     for detail in summary.details:
         if len(detail.loc) >= 2 and detail.loc[0] == "weights":

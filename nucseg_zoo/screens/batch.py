@@ -15,17 +15,21 @@ see :mod:`nucseg_zoo.screens.inputs`)::
     manifest.json          model, its sha256 and details, versions, parameters, per-image status
 
 Every file is written atomically. An image whose label file and measurements come from
-the same input bytes and model is skipped (resume); an unreadable, corrupt or
-wrong-shaped image is reported, skipped and listed, and never stops the batch — unless the
-first :data:`ABORT_AFTER` images all fail, which is a broken model or environment, not bad
-images: then the run stops (:class:`RunAborted`) instead of failing the whole screen image by
-image, and writes no tables (``abort_after=None`` / ``--keep-going`` to go on). Images are
+the same input bytes and model is skipped (resume), wherever the input file lies now; an
+unreadable, corrupt or wrong-shaped image is reported, skipped and listed, and never stops the
+batch. Only when the model fails on each of the first :data:`ABORT_AFTER` images it runs on
+(images that could not be read, and images skipped as done earlier, do not count), which is
+a broken model or environment, not bad images, does the run stop (:class:`RunAborted`)
+instead of failing the whole screen image by image; it then writes no tables
+(``abort_after=None`` / ``--keep-going`` to go on). A run that stops or cannot start removes
+the ``out`` folder (and its parents) it created while they are still empty. Images are
 streamed: memory does not grow with their number (the per-image tables hold one row per
 image and the DNA-content readout one number per nucleus).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -34,13 +38,17 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
+from nucseg_zoo._text import count
 from nucseg_zoo.screens._logging import quiet
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
+
+if TYPE_CHECKING:
+    from nucseg_zoo.evaluation.sources import ModelSource
 
 LABEL_WRITER = "nucseg-zoo segment"
 """``written_by`` of the label files' description: only files with it are ever replaced."""
@@ -49,7 +57,8 @@ DEFAULT_GPU_BATCH = 8
 """Images per network batch on CUDA (batched pipeline, see :func:`segment_images`)."""
 
 ABORT_AFTER = 5
-"""A run stops when its first this many images (in input order) all failed; see :class:`RunAborted`."""
+"""A run stops when the model failed on each of the first this many images (in input order) it
+ran on; see :class:`RunAborted`."""
 
 TABLES = ("nuclei.parquet", "images.parquet", "nuclei.csv", "images.csv", "manifest.json", "dna_content.png")
 """Run-level files in ``out``."""
@@ -81,6 +90,10 @@ class ImageResult:
     input: str
     status: str  # "segmented", "skipped" (earlier run) or "failed"
     reason: str | None = None
+    failed_while: str | None = None
+    """Of a failed image: "reading" (its file could not be read or failed the image checks, or
+    an earlier output was in the way) or "segmenting" (the model, measuring its labels or
+    writing them failed). Only "segmenting" failures count towards :data:`ABORT_AFTER`."""
     input_sha256: str | None = None
     n_nuclei: int | None = None
     quality: dict[str, Any] = field(default_factory=dict)
@@ -97,9 +110,28 @@ class PlanError(ValueError):
 
 
 class RunAborted(RuntimeError):
-    """The first :data:`ABORT_AFTER` images of a run all failed, and more were left: the
-    run stopped without writing its tables; the message names the first image and reason.
-    Images done by then keep their outputs (a rerun skips them)."""
+    """The model failed on each of the first :data:`ABORT_AFTER` images it ran on, and more
+    images were left: the run stopped without writing its tables. The message names the
+    first failed image and its reason, and ``abort_after=None`` as the way to try every image
+    (:meth:`explain` words it for another interface, e.g. ``--keep-going``). Images done by
+    then keep their outputs (a rerun skips them).
+
+    Attributes:
+        first: the first image the model failed on.
+        n_failed: how many images the model failed on (the ``abort_after`` of the run).
+        n_left: images not yet tried when the run stopped.
+    """
+
+    def __init__(self, first: ImageResult, n_failed: int, n_left: int) -> None:
+        self.first, self.n_failed, self.n_left = first, n_failed, n_left
+        super().__init__(self.explain("abort_after=None"))
+
+    def explain(self, go_on: str) -> str:
+        """The message, naming ``go_on`` (e.g. ``"--keep-going"``) as the way to try every image."""
+        which = "the first image" if self.n_failed == 1 else f"each of the first {self.n_failed} images"
+        return (f"the model failed on {which} it ran on (a broken model or environment?), so the run stopped "
+                f"before the other {count(self.n_left, 'image')} without writing tables; the first: "
+                f"{self.first.input}: {self.first.reason}; fix it and rerun, or pass {go_on} to try every image")
 
 
 # ---------------------------------------------------------------- one image
@@ -190,8 +222,9 @@ def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageRes
     record = None if options.overwrite else _earlier_record(paths["labels"])
     if record is not None:
         if (record.get("input_sha256"), record.get("model")) != (result.input_sha256, options.source):
-            raise ValueError(f"{paths['labels']} holds the labels of an earlier version of this input or of "
-                             f"another model ({record.get('model')}); pass --overwrite to replace them")
+            raise ValueError(f"{paths['labels']} holds the labels of other bytes (of {record.get('input')} by "
+                             f"{record.get('model')}): the input changed since the earlier run, or they are "
+                             "another image's; pass --overwrite to replace them")
         earlier = _measured(paths["nuclei"], result.input_sha256, options.source)
         if earlier is not None:  # done in an earlier run (labels without measurements: interrupted, redone)
             import tifffile
@@ -247,12 +280,14 @@ _BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
 """What a bad image or file raises; it is reported and the batch goes on."""
 
 
-def _failed(item: ImageInput, err: BaseException) -> ImageResult:
+def _failed(item: ImageInput, err: BaseException, failed_while: str) -> ImageResult:
+    """The result of an image that failed while ``"reading"`` or ``"segmenting"`` (see :class:`ImageResult`)."""
     from nucseg_zoo.evaluation.python_source import SegmenterError
 
     # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
     reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"
-    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=reason, process=os.getpid())
+    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=reason,
+                       failed_while=failed_while, process=os.getpid())
 
 
 def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResult:
@@ -265,12 +300,15 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
     started = time.perf_counter()
     try:
         result, image = _prepare(item, out, options)
-        if image is not None:
+    except _BAD_IMAGE_ERRORS as err:  # a bad file: report, skip, go on
+        result, image = _failed(item, err, "reading"), None
+    if image is not None:
+        try:
             labels = _segmenter(options).segment(image)
             result.model_loads = _MODEL_LOADS[0]
             _write_outputs(item, result, image, labels, out, options)
-    except _BAD_IMAGE_ERRORS as err:  # a bad image or file: report, skip, go on
-        result = _failed(item, err)
+        except _BAD_IMAGE_ERRORS as err:  # the model failed on it (or writing did): report, go on
+            result = _failed(item, err, "segmenting")
     result.seconds = time.perf_counter() - started
     return result
 
@@ -283,7 +321,7 @@ def finish_image(item: ImageInput, result: ImageResult, image: np.ndarray, proba
     try:
         _write_outputs(item, result, image, to_labels(probabilities), out, options)
     except _BAD_IMAGE_ERRORS as err:
-        result = _failed(item, err)
+        result = _failed(item, err, "segmenting")
     result.seconds = (result.seconds or 0.0) + time.perf_counter() - started
     result.process = os.getpid()
     return result
@@ -294,7 +332,8 @@ def finish_image(item: ImageInput, result: ImageResult, image: np.ndarray, proba
 
 def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> None:
     """Refuse, before any work, outputs that would replace inputs or files this tool did not
-    write, and an output folder that cannot be written."""
+    write, earlier labels of another model or (without ``overwrite``) of other input bytes,
+    and an output folder that cannot be written (created here)."""
     real_inputs = {item.path.resolve() for item in inputs}
     input_files = {(stat.st_dev, stat.st_ino) for stat in (item.path.stat() for item in inputs)}  # hard links too
     for item in inputs:
@@ -309,11 +348,14 @@ def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> Non
             if record is None:
                 raise PlanError(f"{labels} exists and was not written by `nucseg-zoo segment` (a raw image?); it "
                                 "is never replaced, even with --overwrite: choose another --out folder")
-            earlier_input = Path(str(record.get("input"))).resolve()
-            if not options.overwrite and (earlier_input != item.path.resolve() or record.get("model") != options.source):
+            if not options.overwrite and record.get("model") != options.source:
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} by {record.get('model')} "
-                                f"from an earlier run, not of {item.path} by {options.source}; pass --overwrite "
-                                "to replace it, or choose another --out")
+                                f"from an earlier run, not by {options.source}; pass --overwrite to replace it, "
+                                "or choose another --out")
+            if not options.overwrite and _of_other_bytes(record, item.path):
+                raise PlanError(f"{labels} holds the labels of {record.get('input')} from an earlier run, whose "
+                                f"bytes differ from {item.path}'s (another image); pass --overwrite to replace it, "
+                                "or choose another --out")
     for name in TABLES:
         path = out / name
         if path.exists() and not _written_by_us(out / "manifest.json"):
@@ -323,6 +365,46 @@ def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> Non
         _check_writable(out)
     except OSError as err:
         raise PlanError(f"cannot write into --out folder {out}: {err}") from err
+
+
+def _of_other_bytes(record: dict, path: Path) -> bool:
+    """Whether label ``record`` was made from other bytes than ``path`` holds, as far as the plan
+    can tell cheaply: the input is hashed only when ``record`` names another file (a moved or
+    copied input with the same bytes is the same image). An unchanged path, or a file that
+    cannot be read now, is left to each image's own check (:func:`_prepare`)."""
+    if Path(str(record.get("input"))).resolve() == path.resolve():
+        return False
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() != record.get("input_sha256")
+    except OSError:
+        return False
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    for path in (folder.absolute(), *folder.absolute().parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+@contextlib.contextmanager
+def _removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """If the block raises, remove ``folder`` and the parents the block created, while they
+    are empty (with the empty folders the block left below a ``folder`` it created); a folder
+    that existed before is never removed."""
+    created = _missing_folders(folder)
+    try:
+        yield
+    except BaseException:
+        if created:
+            below = sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+            for path in [*below, *created]:
+                with contextlib.suppress(OSError):  # not empty (or gone): kept
+                    path.rmdir()
+        raise
 
 
 def _check_writable(folder: Path) -> None:
@@ -416,7 +498,7 @@ def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch
                 try:
                     result, image = _prepare(item, out, options)
                 except _BAD_IMAGE_ERRORS as err:
-                    result, image = _failed(item, err), None
+                    result, image = _failed(item, err, "reading"), None
                 result.seconds = time.perf_counter() - started
                 if image is None:
                     yield from order.add(index, result)
@@ -424,7 +506,7 @@ def _run_batched(inputs: list[ImageInput], out: Path, options: RunOptions, batch
                     ready.append((index, item, result, image))
             for (index, item, result, image), probabilities in zip(ready, _predict_each(segmenter, ready, batch_size)):
                 if isinstance(probabilities, BaseException):
-                    yield from order.add(index, _failed(item, probabilities))
+                    yield from order.add(index, _failed(item, probabilities, "segmenting"))
                     continue
                 result.model_loads = _MODEL_LOADS[0]
                 if client is None:
@@ -526,7 +608,26 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
     return targets, intensities
 
 
+IMAGES_COLUMNS: dict[str, str] = {
+    "image": "object", "input": "object", "status": "object", "reason": "object",
+    "n_nuclei": "Int64", "blank_field": "boolean", "saturated_fraction": "float64", "area_fraction": "float64",
+    "g1_peak": "float64", "fraction_2n": "float64", "fraction_4n": "float64",
+}
+"""Columns of ``images.parquet``, in order, with their pandas dtypes: the same whichever images
+failed (a failed image has NA / NaN numbers), so that the tables of runs concatenate."""
+
+
+def images_schema():
+    """The Parquet schema of ``images.parquet`` (:data:`IMAGES_COLUMNS`; strings stay strings
+    even when every value is missing)."""
+    import pyarrow as pa
+
+    arrow = {"object": pa.string(), "Int64": pa.int64(), "boolean": pa.bool_(), "float64": pa.float64()}
+    return pa.schema([(name, arrow[dtype]) for name, dtype in IMAGES_COLUMNS.items()])
+
+
 def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *, csv: bool) -> list[Path]:
+    """Write ``images.parquet`` (and ``images.csv``): one row per result, columns :data:`IMAGES_COLUMNS`."""
     import pandas as pd
 
     rows = []
@@ -538,9 +639,9 @@ def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *
                      "g1_peak": None if readout is None else readout.g1_peak,
                      "fraction_2n": None if readout is None else readout.fraction_2n,
                      "fraction_4n": None if readout is None else readout.fraction_4n})
-    frame = pd.DataFrame(rows).astype({"n_nuclei": "Int64", "blank_field": "boolean"})  # NA for failed images
+    frame = pd.DataFrame(rows, columns=list(IMAGES_COLUMNS)).astype(IMAGES_COLUMNS)  # NA / NaN for failed images
     paths = [out / "images.parquet"]
-    _write_table(frame, paths[0], {})
+    _write_table(frame, paths[0], {}, schema=images_schema())
     if csv:
         paths.append(out / "images.csv")
         with atomic_path(paths[1]) as tmp:
@@ -595,16 +696,20 @@ def segment_images(
             CUDA, else image by image in the workers.
         progress: show a progress bar.
         on_image: called with each image's result, in input order.
-        abort_after: stop (:class:`RunAborted`) when this many first images all failed and
-            more are left; None: try every image.
+        abort_after: stop (:class:`RunAborted`) when the model failed on each of the first
+            this many images it ran on and more images are left (images that could not be
+            read, or were skipped as done earlier, do not count); None: try every image.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
 
     Raises:
         PlanError: the run cannot start (see :class:`PlanError`); nothing has been written.
-        RunAborted: the first ``abort_after`` images all failed; no tables were written.
+        RunAborted: the model failed on its first ``abort_after`` images; no tables were written.
         FileNotFoundError, ValueError: an input spec names no image.
+
+    Whatever it raises, an ``out`` folder (and parents) that this call created is removed
+    again while it is empty.
     """
     from nucseg_zoo.evaluation.sources import resolve_source
 
@@ -624,6 +729,15 @@ def segment_images(
     source = resolve_source(model)  # an unknown model is an error before anything is written
     options = RunOptions(source=model, device=device, precision=precision, rois=rois, overwrite=overwrite,
                          saturation_value=saturation_value)
+    with _removed_if_left_empty(out):
+        return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
+                    batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
+
+
+def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelSource, *, workers: int | None,
+         scheduler: str | None, csv: bool, batch_size: int | None, progress: bool,
+         on_image: Callable[[ImageResult], None] | None, abort_after: int | None) -> RunSummary:
+    """:func:`segment_images` once its arguments are checked: plan, run, tables, manifest."""
     _check_plan(items, out, options)
     segmenter = _segmenter(options)
     statistics = None
@@ -633,7 +747,7 @@ def segment_images(
         options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
         statistics = _segmenter(options).dataset_statistics
     started = datetime.now(timezone.utc)
-    if batch_size is None and str(device).startswith("cuda"):
+    if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
     batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
 
@@ -669,11 +783,11 @@ def segment_images(
     files.append(_plot(readouts, out))
     manifest = {
         "written_by": LABEL_WRITER,
-        "model": model, "model_sha256": source.sha256, "model_kind": source.kind,
+        "model": options.source, "model_sha256": source.sha256, "model_kind": source.kind,
         "model_details": source.details,  # e.g. a Python segmenter's module file, version, source hash
-        "parameters": {"device": device, "precision": getattr(segmenter, "precision", None), "workers": workers,
-                       "scheduler": scheduler, "rois": rois, "csv": csv,
-                       "overwrite": overwrite, "saturation_value": saturation_value,
+        "parameters": {"device": options.device, "precision": getattr(segmenter, "precision", None),
+                       "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
+                       "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                        "batch_size": batch_size if batched else None,
                        "dataset_statistics": statistics},
         "versions": _versions(),
@@ -697,20 +811,20 @@ def _readable(path: Path) -> bool:
 
 def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None, *,
              abort_after: int | None, total: int) -> list[ImageResult]:
-    """The results in input order; RunAborted when the first ``abort_after`` all failed and
-    images are left."""
+    """The results in input order; RunAborted when the model failed on each of the first
+    ``abort_after`` images it ran on (failures while reading and skipped images do not count)
+    and images are left."""
     results = []
+    first_failure, n_failed, model_worked = None, 0, False
     for result in stream:
         results.append(result)
         if on_image is not None:
             on_image(result)
-        if (abort_after is not None and len(results) == abort_after < total
-                and all(r.status == "failed" for r in results)):
-            first = results[0]
-            raise RunAborted(f"the first {abort_after} images all failed, so the run stopped before the other "
-                             f"{total - abort_after} (a broken model or environment?), without writing tables; "
-                             f"the first: {first.input}: {first.reason}. Fix it and rerun, or pass --keep-going "
-                             "(abort_after=None) to try every image")
+        model_worked = model_worked or result.status == "segmented"
+        if result.failed_while == "segmenting":
+            first_failure, n_failed = first_failure or result, n_failed + 1
+            if abort_after is not None and not model_worked and n_failed == abort_after and len(results) < total:
+                raise RunAborted(first_failure, n_failed=n_failed, n_left=total - len(results))
     return results
 
 

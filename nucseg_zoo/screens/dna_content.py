@@ -22,6 +22,7 @@ from scipy.signal import find_peaks
 from scipy.stats import gaussian_kde
 
 from nucseg_zoo._atomic import atomic_path, refuse_to_overwrite
+from nucseg_zoo._text import count
 
 MIN_NUCLEI = 20
 """Fewest nuclei (finite, positive intensity) for which a G1 peak is estimated."""
@@ -221,7 +222,8 @@ def plot_dna_content(per_image: Mapping[str, DnaContent], path: str | os.PathLik
     for ax in axes[len(panels):]:
         ax.set_visible(False)
     if len(per_image) > MAX_PANELS:
-        fig.suptitle(f"{len(per_image) - MAX_PANELS} more images not shown singly (in the pooled panel)", fontsize=9)
+        fig.suptitle(f"{count(len(per_image) - MAX_PANELS, 'more image')} not shown singly (in the pooled panel)",
+                     fontsize=9)
     fig.supxlabel("DNA content (2 x integrated intensity / G1 peak)", fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)

@@ -138,14 +138,18 @@ def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
 def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
     """A 2-D image file: TIFF (also single-plane OME-TIFF and ImageJ hyperstacks, whose
     singleton axes are dropped) by ``tifffile``, other formats by ``imageio``; decoded from
-    ``data`` (the file's bytes, already read) when given.
+    ``data`` (the file's bytes, already read) when given. It passes the check every segmenter
+    makes (:func:`nucseg_zoo.images.as_image`), so a bad file fails here, before any model runs.
 
     Raises:
-        ValueError: naming the file: it cannot be read as an image, or it has more than one
-            plane or channel (the shape is given).
+        ValueError: naming the file: it cannot be read as an image, it has more than one
+            plane or channel (the shape is given), or its pixels are not integers or finite
+            floating-point numbers.
     """
     import imageio.v3 as iio
     import tifffile
+
+    from nucseg_zoo.images import as_image, not_single_channel_message
 
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
@@ -162,5 +166,9 @@ def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
     if image.ndim > 2:
         image = image.reshape([n for n in shape if n != 1])
     if image.ndim != 2:
-        raise ValueError(f"{path}: expected a 2-D single-channel image, got shape {shape}")
-    return image
+        raise ValueError(f"{path}: {not_single_channel_message(image)}"
+                         + (f" (file shape {shape})" if image.shape != shape else ""))
+    try:
+        return as_image(image)
+    except ValueError as err:  # dtype or values
+        raise ValueError(f"{path}: {err}") from None

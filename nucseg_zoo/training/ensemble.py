@@ -20,8 +20,13 @@ import torch
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import copy_atomically, write_text_atomically
 from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
-from nucseg_zoo.training.loop import build_model, validation_predictions, validation_summary
+from nucseg_zoo.training.loop import (
+    build_model,
+    validation_predictions,
+    validation_summary,
+)
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.training.tuning import RESCUE_GRID, tune_params
 
@@ -36,7 +41,7 @@ def member_run_dir(root: str | Path, member: int) -> Path:
 def member_probabilities(recipe: Recipe, weights: list[Path], samples, *, device: str = "cpu",
                          precision: str = "fp32") -> list[list[np.ndarray]]:
     """Softmax maps ``(3, H, W)`` float32 of every sample, per member: ``[member][sample]``."""
-    torch_device = torch.device(device)
+    torch_device = torch.device(check_device(device))
     result = []
     for path in weights:
         model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)

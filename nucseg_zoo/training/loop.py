@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import atomic_path, refuse_to_overwrite
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
@@ -227,15 +228,17 @@ def train(
     Raises:
         FileExistsError: ``run_dir`` holds an earlier run and neither ``resume`` nor
             ``overwrite`` is set (checked before any work).
+        ValueError, DeviceUnavailableError: ``device`` is unknown or missing here
+            (:func:`nucseg_zoo.devices.check_device`, checked before any work).
     """
     run_dir = Path(run_dir)
+    torch_device = torch.device(check_device(device))
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
     if not (resume or overwrite):
         for path in (last_path, best_path, log_path):
             refuse_to_overwrite(path, what="earlier training run file",
                                 how="pass --resume to continue that run, or --overwrite")
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch_device = torch.device(device)
     precision = precision or default_precision(torch_device)
     torch.manual_seed(recipe.seed)
     if torch_device.type == "cuda":

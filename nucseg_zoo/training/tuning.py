@@ -12,8 +12,8 @@ import itertools
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,8 +22,13 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
-from nucseg_zoo.training.loop import build_model, validation_predictions, validation_summary
+from nucseg_zoo.training.loop import (
+    build_model,
+    validation_predictions,
+    validation_summary,
+)
 from nucseg_zoo.training.recipe import Recipe
 
 # Grid searched on validation; the defaults of PostprocessingParams lie inside it.
@@ -133,7 +138,7 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     error rate they reach, and the split they were chosen on) atomically and returns its
     path.
     """
-    torch_device = torch.device(device)
+    torch_device = torch.device(check_device(device))
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)

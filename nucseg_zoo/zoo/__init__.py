@@ -12,7 +12,7 @@ def load_model(source: str, *, device: str = "cpu", precision: str | None = None
     Args:
         source: a zoo id from :func:`list_models` (e.g. ``"unet-bbbc039"``), or a path or
             URL to a bioimage.io model package (``.zip``) or ``rdf.yaml``.
-        device: "cpu" or "cuda".
+        device: "cpu", "cuda", "cuda:N" or "mps" (checked by :func:`nucseg_zoo.devices.check_device`).
         precision: "fp32", "bf16" or "fp16"; default bf16 where supported, else fp32 (zoo
             models; a package runs through bioimageio.core in its weights' precision).
 
@@ -22,8 +22,13 @@ def load_model(source: str, *, device: str = "cpu", precision: str | None = None
 
     Raises:
         ValueError: ``source`` is neither a zoo id nor a model package (lists the zoo ids), or
-            ``precision`` is not one of fp32, bf16, fp16.
+            ``precision`` is not one of fp32, bf16, fp16, or ``device`` is not a device name.
+        nucseg_zoo.devices.DeviceUnavailableError: ``device`` is one this machine cannot run on
+            (e.g. "cuda" with a CPU-only torch build or without a visible GPU).
     """
+    from nucseg_zoo.devices import check_device
+
+    device = check_device(device)  # before anything is loaded
     if precision is not None:
         from nucseg_zoo.inference import check_precision
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, override_params, to_labels
 from nucseg_zoo.star_convex import MIN_RAYS, StarDistParams
 from nucseg_zoo.images import as_image
@@ -199,6 +200,7 @@ class BioimageioModel:
                  output_kind: str | None = None, postprocessing_overrides: dict[str, Any] | None = None):
         from bioimageio.core import create_prediction_pipeline
 
+        self.device = check_device(device)
         self.descr = descr
         self.input_tensor, self.axis_plans = _input_plan(descr)
         self.output_tensor = _output_tensor(descr, self.input_tensor)
@@ -220,14 +222,13 @@ class BioimageioModel:
             stored = _nucseg_config(descr).get("postprocessing")
             params = PostprocessingParams.from_dict(stored) if stored else PostprocessingParams()
         self.postprocessing = override_params(params, postprocessing_overrides)
-        self.device = device
         self.tile = tile
         self._weight_format = weight_format
         self._pad_mode, self._pad_kwargs = _padding_mode(self.input_tensor)
         self.dataset_measures = _dataset_measures(descr)
         self.dataset_statistics: dict[str, Any] | None = None
         """Dataset statistics fitted by :meth:`fit_dataset_statistics` (measure → value), or None."""
-        self._pipeline = create_prediction_pipeline(descr, devices=[device], weights_format=weight_format)
+        self._pipeline = create_prediction_pipeline(descr, devices=[self.device], weights_format=weight_format)
 
     @property
     def needs_dataset_statistics(self) -> bool:
@@ -285,7 +286,7 @@ class BioimageioModel:
 
         Args:
             source: path or URL of the package or its rdf.
-            device: "cpu" or "cuda".
+            device: "cpu", "cuda", "cuda:N" or "mps", checked before the package is loaded.
             weight_format: a weight format to use (default: bioimageio.core's choice).
             tile: images up to this many px per side (plus halo) run as one block.
             output_kind: the output convention (default: inferred from the rdf).
@@ -293,10 +294,12 @@ class BioimageioModel:
 
         Raises:
             ValueError: the validator rejects the package (its reasons are listed), or the
-                model cannot take a single-channel 2-D image.
+                model cannot take a single-channel 2-D image; ``device`` is not a device name.
+            nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
         """
         from nucseg_zoo.packaging.validate import load_valid_description
 
+        device = check_device(device)
         return cls(load_valid_description(source), device=device, weight_format=weight_format, tile=tile,
                    output_kind=output_kind, postprocessing_overrides=postprocessing_overrides)
 

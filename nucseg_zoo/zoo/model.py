@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from nucseg_zoo.devices import check_device
 from nucseg_zoo.images import as_image
 from nucseg_zoo.inference import check_precision, default_precision, predict_batch, predict_tiled
 from nucseg_zoo.postprocessing import PostprocessingParams, to_labels
@@ -26,7 +27,7 @@ class ZooModel:
 
         self.entry = entry
         self.id = entry.id
-        self.device = torch.device(device)
+        self.device = torch.device(check_device(device))
         self.precision = check_precision(precision) if precision is not None else default_precision(self.device)
         self.tile = tile
         self.network = entry.build_network().to(self.device).to(memory_format=torch.channels_last)
