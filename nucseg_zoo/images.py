@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from nucseg_zoo._text import count
+
 MAX_CHANNELS = 4
 """An axis of at most this many entries at either end of a 3-D image is taken for channels (RGB, RGBA, ...)."""
 
@@ -79,11 +81,10 @@ def non_finite_message(image: np.ndarray) -> str:
     rows, columns = np.nonzero(bad)
     n_nan = int(np.isnan(image).sum())
     n_bad = len(rows)
-    pixels = "pixel" if n_bad == 1 else "pixels"
     where = (f"at row {rows[0]}, column {columns[0]}" if n_bad == 1 else
              f"within rows {rows.min()}-{rows.max()} and columns {columns.min()}-{columns.max()} "
              f"(first at row {rows[0]}, column {columns[0]})")
-    return (f"image contains NaN or infinite values: {n_bad:,} {pixels} of {image.size:,} "
+    return (f"image contains NaN or infinite values: {count(n_bad, 'pixel')} of {image.size:,} "
             f"{'is' if n_bad == 1 else 'are'} not finite "
             f"({n_nan} NaN, {n_bad - n_nan} infinite), {where}; replace them (e.g. with "
             "numpy.nan_to_num or the background level) or crop them out")

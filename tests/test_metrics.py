@@ -16,8 +16,8 @@ from nucseg_zoo.metrics import (
     BinaryMaskWarning,
     DatasetScores,
     ImageScores,
-    binary_mask_warning,
     label_components,
+    label_image_warning,
     looks_like_binary_mask,
     match,
     score_image,
@@ -370,11 +370,12 @@ def test_binary_mask_components_are_4_connected():
 def test_binary_mask_warning_names_source_values_regions_and_remedy():
     """One wording wherever labels come in: files, packages' outputs, Python segmenters."""
     mask = np.where(_discs((40, 40), TWO_DISCS) > 0, 255, 0).astype(np.uint8)
-    warning = binary_mask_warning(mask, "pred/B04.png", "pass --label-components")
+    warning = label_image_warning(mask, "pred/B04.png", binary_hint="pass --label-components", intensity_hint="")
     assert isinstance(warning, BinaryMaskWarning)
     assert str(warning) == ("pred/B04.png looks like a binary mask, not instance labels (uint8 values 0 and 255 in 2 "
                             "separate regions): all of it counts as ONE object; pass --label-components")
-    assert binary_mask_warning(_discs((40, 40), TWO_DISCS), "pred/B04.png", "pass --label-components") is None
+    assert label_image_warning(_discs((40, 40), TWO_DISCS), "pred/B04.png", binary_hint="pass --label-components",
+                               intensity_hint="") is None
 
 
 def test_binary_mask_helpers_refuse_non_images():

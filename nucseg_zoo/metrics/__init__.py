@@ -15,8 +15,8 @@ intensity image (e.g. the input image): :func:`looks_like_intensity_image` recog
 :func:`label_image_warning` words the warning for either.
 """
 
-from nucseg_zoo.metrics.binary_masks import (BinaryMaskWarning, IntensityImageWarning, binary_mask_warning,
-                                             label_components, label_image_warning, looks_like_binary_mask,
+from nucseg_zoo.metrics.binary_masks import (BinaryMaskWarning, IntensityImageWarning, label_components,
+                                             label_image_warning, looks_like_binary_mask,
                                              looks_like_intensity_image)
 from nucseg_zoo.metrics.errors import (
     MISS_THRESHOLD,
@@ -37,6 +37,6 @@ from nucseg_zoo.metrics.scores import (
 __all__ = [
     "MISS_THRESHOLD", "SIZE_BINS", "SPLIT_MERGE_THRESHOLD", "THRESHOLDS",
     "BinaryMaskWarning", "DatasetScores", "ImageScores", "IntensityImageWarning", "Matching", "ObjectErrors",
-    "binary_mask_warning", "label_components", "label_image_warning", "looks_like_binary_mask",
+    "label_components", "label_image_warning", "looks_like_binary_mask",
     "looks_like_intensity_image", "match", "object_errors", "score_image", "summarize",
 ]

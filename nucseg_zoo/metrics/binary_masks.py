@@ -126,34 +126,21 @@ def _is_intensity_image(values: int, regions: int) -> bool:
     return values >= MIN_INTENSITY_VALUES and regions > MAX_REGIONS_PER_LABEL * values
 
 
-def binary_mask_warning(labels: np.ndarray, source: str, hint: str) -> BinaryMaskWarning | None:
-    """The warning for a label image that :func:`looks_like_binary_mask`, else None.
-
-    One wording for every place a label image comes in (prediction files, packages' outputs,
-    Python segmenters): where it came from, its dtype, its non-zero value, its number of
-    4-connected regions, that it counts as one object, and ``hint`` (what to do instead).
-
-    Args:
-        labels: ``(H, W)`` integer, boolean or floating-point label image.
-        source: what produced it, e.g. a file path or ``module:callable``.
-        hint: the remedy, e.g. "pass --label-components".
-
-    Raises:
-        ValueError: ``labels`` is not 2-D or not numeric.
-    """
-    warning = label_image_warning(labels, source, binary_hint=hint, intensity_hint="")
-    return warning if isinstance(warning, BinaryMaskWarning) else None
-
-
 def label_image_warning(labels: np.ndarray, source: str, *, binary_hint: str,
                         intensity_hint: str) -> BinaryMaskWarning | IntensityImageWarning | None:
     """The warning for a label image that is not instance labels, else None (labelled once).
 
-    A :class:`BinaryMaskWarning` (see :func:`binary_mask_warning`; remedy ``binary_hint``)
-    when it :func:`looks_like_binary_mask`; an :class:`IntensityImageWarning` when it
-    :func:`looks_like_intensity_image`: where it came from, its dtype, its number of
-    distinct values and of separate regions, that every value counts as one object, and
-    ``intensity_hint`` (what to do instead).
+    One wording for every place a label image comes in (prediction files, packages' outputs,
+    Python segmenters). A :class:`BinaryMaskWarning` when it :func:`looks_like_binary_mask`:
+    where it came from (``source``, e.g. a file path or ``module:callable``), its dtype, its
+    non-zero value, its number of 4-connected regions, that it counts as one object, and
+    ``binary_hint`` (the remedy, e.g. "pass --label-components"). An
+    :class:`IntensityImageWarning` when it :func:`looks_like_intensity_image`: source, dtype,
+    number of distinct values and of separate regions, that every value counts as one object,
+    and ``intensity_hint``.
+
+    Args:
+        labels: ``(H, W)`` integer, boolean or floating-point label image.
 
     Raises:
         ValueError: ``labels`` is not 2-D or not numeric.
