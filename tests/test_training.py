@@ -226,49 +226,7 @@ def test_blank_field_augmentation_gives_normalised_all_background_crops():
     assert max(float(np.ptp(image)) for image in images) > 0.5
 
 
-def test_background_subtracted_crops_are_normalised_with_their_own_percentiles_and_keep_their_targets():
-    from nucseg_zoo import datasets
-    from nucseg_zoo.training.data import CropSampler, subtract_background
-    from nucseg_zoo.training.recipe import Augmentation
-
-    samples = datasets.load("bbbc039-sample", "test")
-    raw = samples[0].image
-    subtracted = subtract_background(raw, 60.0)
-    assert subtracted.dtype == np.float32 and subtracted.min() == 0.0 and np.mean(subtracted == 0) >= 0.6
-    bright = raw > np.percentile(raw, 60)
-    np.testing.assert_allclose(subtracted[bright], raw[bright] - np.percentile(raw.astype(np.float32), 60), rtol=1e-6)
-    assert raw.dtype == np.uint16 and raw.min() > 0  # the input is not modified
-
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039-fast") / "recipe.yaml")
-    plain = dict(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
-    teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
-    spec = {"probability": 1.0, "percentiles": [50.0, 70.0]}
-    sampler = CropSampler(samples, recipe.normalization, 128, Augmentation(**plain, background_subtraction=spec),
-                          class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
-    unchanged = CropSampler(samples, recipe.normalization, 128, Augmentation(**plain),
-                            class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
-    images, targets, weights, soft = sampler.batch(np.random.default_rng(3), 8)
-    # the same windows without the augmentation: the targets, weights and teacher maps are the same
-    draws = np.random.default_rng(3)
-    expected = []
-    for _ in range(8):
-        draws.random()  # the draw that chose background subtraction
-        expected.append(unchanged._random_window(draws))
-        draws.uniform(size=3)  # its percentile, then gain and offset
-    for image, target, weight, probabilities, (plain_image, plain_target, plain_weight, plain_soft) in zip(
-            images[:, 0], targets, weights, soft, expected):
-        np.testing.assert_array_equal(target, plain_target)
-        np.testing.assert_array_equal(weight, plain_weight)
-        np.testing.assert_array_equal(probabilities, plain_soft)
-        # the background is exactly the normalised 0 of the subtracted field; nuclei keep their order
-        assert image.min() == pytest.approx(0.0, abs=1e-6) and np.mean(image == image.min()) > 0.3
-        assert np.corrcoef(image[image > 0], plain_image[image > 0])[0, 1] > 0.99
-
-
 @pytest.mark.parametrize("augmentation, message", [
-    ({"background_subtraction": {"probability": 0.5}}, "background_subtraction must be"),
-    ({"background_subtraction": {"probability": 0.5, "percentiles": [70.0, 50.0]}}, "background_subtraction must be"),
-    ({"background_subtraction": {"probability": 0.5, "percentiles": [50.0, 100.0]}}, "background_subtraction must be"),
     ({"hot_pixels": {"probability": 0.5, "max_count": 30}}, "must have the keys"),
     ({"hot_pixels": {"probability": 0.5, "max_count": 3, "values": [1.0, 5.0], "max_size": 0}}, "max_size >= 1"),
     ({"padded_borders": {"probability": 0.5}}, "padded_borders must be"),

@@ -25,10 +25,8 @@ class CropSampler:
                  thin_boundary_max_area: int = 0, small_interior_weight: float | None = None,
                  soft_targets: list[np.ndarray] | None = None):
         self.images = [normalization(sample.image) for sample in samples]
-        # raw images, only for augmentations applied before normalisation (padded_borders,
-        # background_subtraction: such an image is normalised with its own percentiles)
-        self.raw_images = [sample.image for sample in samples] \
-            if augmentation.padded_borders or augmentation.background_subtraction else None
+        # raw images, only for padded_borders (a framed image is normalised with its frame)
+        self.raw_images = [sample.image for sample in samples] if augmentation.padded_borders else None
         self.targets = [three_class_targets(sample.labels, thin_boundary_max_area=thin_boundary_max_area)
                         for sample in samples]
         self.weights = [pixel_weights(sample.labels, target, class_weights, small_max_area=thin_boundary_max_area,
@@ -61,8 +59,6 @@ class CropSampler:
             image, target, weight, soft = self._blank_crop(rng)
         elif aug.padded_borders and rng.random() < aug.padded_borders["probability"]:
             image, target, weight, soft = self._framed_window(rng)
-        elif aug.background_subtraction and rng.random() < aug.background_subtraction["probability"]:
-            image, target, weight, soft = self._random_window(rng, subtract=aug.background_subtraction["percentiles"])
         else:
             image, target, weight, soft = self._random_window(rng)
         if aug.elastic:
@@ -82,19 +78,14 @@ class CropSampler:
                 np.ascontiguousarray(weight))
         return crop if soft is None else (*crop, np.ascontiguousarray(soft, dtype=np.float32))
 
-    def _random_window(self, rng: np.random.Generator,
-                       subtract: tuple[float, float] | None = None) -> tuple[np.ndarray, ...]:
-        """A random ``crop_size`` window of a random training image, its targets, weights and soft
-        targets; with ``subtract`` (percentile range) of the image after :func:`subtract_background`,
-        normalised with its own percentiles."""
+    def _random_window(self, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """A random ``crop_size`` window of a random training image, its targets, weights and soft targets."""
         index = rng.integers(len(self.images))
         image = self.images[index]
         size = self.crop_size
         y = rng.integers(image.shape[0] - size + 1)
         x = rng.integers(image.shape[1] - size + 1)
         window = np.s_[y:y + size, x:x + size]
-        if subtract is not None:
-            image = self.normalization(subtract_background(self.raw_images[index], rng.uniform(*subtract)))
         soft = None if self.soft_targets is None else self.soft_targets[index][(slice(None), *window)]
         return image[window], self.targets[index][window], self.weights[index][window], soft
 
@@ -154,15 +145,6 @@ def synthetic_blank_field(rng: np.random.Generator, shape: tuple[int, int]) -> n
     else:
         frame = level + rng.normal(0.0, rng.uniform(1.0, 10.0), shape)
     return frame.astype(np.float32)
-
-
-def subtract_background(image: np.ndarray, percentile: float) -> np.ndarray:
-    """A float32 copy of a raw ``(H, W)`` image minus its ``percentile``-th percentile, negative
-    values set to 0: a constant background subtraction as users export it (e.g. ImageJ's
-    *Subtract...* or a thresholded export), which leaves at least ``percentile`` % of the
-    pixels at exactly 0."""
-    image = image.astype(np.float32)
-    return np.maximum(image - np.float32(np.percentile(image, percentile)), np.float32(0))
 
 
 def add_hot_pixels(image: np.ndarray, rng: np.random.Generator, *, max_count: int,

@@ -37,13 +37,6 @@ class Augmentation:
     1 to 4 of its sides are set to 0 (raw units, before the image is normalised with its own
     percentiles, as a user's framed image is); the crop lies against one framed side, and the
     frame is background (:func:`nucseg_zoo.training.data.frame_with_zeros`)."""
-    background_subtraction: dict[str, Any] | None = None
-    """Background-subtracted fields: ``{probability: p, percentiles: [low, high]}``. With
-    probability ``p`` the crop comes from a training image from which a constant background —
-    its ``q``-th percentile, ``q`` drawn uniformly from ``[low, high]`` — was subtracted and
-    negative values set to 0 (raw units, before the image is normalised with its own
-    percentiles), as a user's background-subtracted export is; the targets are unchanged
-    (:func:`nucseg_zoo.training.data.subtract_background`)."""
 
     def __post_init__(self) -> None:
         if self.hot_pixels is not None:
@@ -62,12 +55,6 @@ class Augmentation:
                     or int(self.padded_borders["max_width"]) < 1:
                 raise ValueError("augmentation padded_borders must be {probability: p, max_width: w} with "
                                  f"0 <= p <= 1 and w >= 1, got {self.padded_borders}")
-        if self.background_subtraction is not None:
-            spec = self.background_subtraction
-            if set(spec) != {"probability", "percentiles"} or not 0.0 <= spec["probability"] <= 1.0 \
-                    or len(spec["percentiles"]) != 2 or not 0.0 <= spec["percentiles"][0] <= spec["percentiles"][1] < 100.0:
-                raise ValueError("augmentation background_subtraction must be {probability: p, percentiles: [low, high]} "
-                                 f"with 0 <= p <= 1 and 0 <= low <= high < 100, got {spec}")
         if self.blank_fields is not None:
             if set(self.blank_fields) != {"probability"} or not 0.0 <= self.blank_fields["probability"] <= 1.0:
                 raise ValueError(f"augmentation blank_fields must be {{probability: p}} with 0 <= p <= 1, "
