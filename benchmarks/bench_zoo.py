@@ -19,13 +19,13 @@ so *segment* is then not measured.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
 import torch
 
 from nucseg_zoo import datasets
+from nucseg_zoo.evaluation.provenance import describe_device
 from nucseg_zoo.inference import default_precision, predict_tiled
 from nucseg_zoo.tiling import AxisPlan
 from nucseg_zoo.zoo import list_models, load_model
@@ -92,10 +92,8 @@ def main() -> None:
                                                                 synchronize)
             rows.append((model_id, precision, gflop, network, segment))
 
-    where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
-        f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    print(f"machine: {where}, torch {torch.__version__}, default precision {default_precision(device)}")
+    print(f"machine: {describe_device(args.device)}, torch {torch.__version__}, "
+          f"default precision {default_precision(device)}")
     print(f"image: 520x696 BBBC039 test image, median of {args.repeats} runs"
           + (", untrained networks (segment not measured)" if args.random_weights else ""))
     first = {precision: (network, segment) for model_id, precision, _, network, segment in rows
@@ -110,6 +108,8 @@ def main() -> None:
         print(f"{model_id:<20} {precision:<9} {gflop:>7.1f} {network:>10.3f} {segment_cells[0]} "
               f"{base_network / network:>16.2f}x {segment_cells[1]}")
     print(f"(speed-ups against {args.models[0]} in the same precision)")
+    if "bf16" in args.precisions and default_precision(device) != "bf16":
+        print("bf16 is emulated on this CPU (no native bf16 instructions) and slow; the zoo runs fp32 here by default")
 
 
 if __name__ == "__main__":

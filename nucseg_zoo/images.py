@@ -68,7 +68,8 @@ def not_single_channel_message(image: np.ndarray) -> str:
     colour = planes[:3] if channels in (3, 4) else []
     if colour and all(np.array_equal(colour[0], plane) for plane in colour[1:]):
         kind = "RGB" if channels == 3 else "RGBA"
-        return (f"{message}: an {kind} image whose colour channels are identical, i.e. a grey image saved as "
+        which = "colour channels" if channels == 3 else "colour channels (R, G, B; alpha aside)"
+        return (f"{message}: an {kind} image whose {which} are identical, i.e. a grey image saved as "
                 f"colour; save it as a single-channel (greyscale) image (in Fiji: Image > Type > 8-bit or "
                 f"16-bit), or pass one channel, e.g. {index}")
     return (f"{message}: {channels} channels{' or planes' if axis == 'first' else ''} ({axis} axis); pass the nuclear-stain channel alone, e.g. {index}, "

@@ -49,19 +49,27 @@ def test_the_peer_is_trained_from_scratch_and_scored_through_the_python_segmente
     evaluation = evaluate_source("validation.peers.cellpose.segmenter:segment", dataset="bbbc039-sample",
                                  split="test", force=True)
     assert evaluation.provenance["output_kind"] == "instance_labels"
+    configuration = evaluation.provenance["source_details"]["configuration"]  # other weights: another model
+    assert configuration["weights_sha256"] == result["sha256"] and configuration["diameter"] == result["diameter"]
     assert evaluation.scores.n_true == 317 and 0.0 <= evaluation.scores.average_f1 <= 1.0
 
 
-def test_the_segmenter_refuses_what_it_cannot_segment(monkeypatch):
+def test_the_segmenter_refuses_what_it_cannot_segment(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(PEER.parents[2]))
     from validation.peers.cellpose import segmenter
 
     with pytest.raises(ValueError, match="expected one 2-D image"):
-        segmenter.segment(np.zeros((2, 8, 8), np.uint16))
-    monkeypatch.setattr(segmenter, "_loaded", None)
+        segmenter.segment(np.zeros((2, 32, 32), np.uint16))
+    with pytest.raises(ValueError, match="needs at least 16 px per side"):  # critic: a raw OpenCV resize error
+        segmenter.segment(np.zeros((2, 2), np.uint16))
     monkeypatch.delenv(segmenter.WEIGHTS_ENV, raising=False)
     with pytest.raises(RuntimeError, match=segmenter.WEIGHTS_ENV):
-        segmenter.segment(np.zeros((8, 8), np.uint16))
-    monkeypatch.setenv(segmenter.WEIGHTS_ENV, "/nonexistent/cellpose.pt")
+        segmenter.segment(np.zeros((32, 32), np.uint16))
+    monkeypatch.setenv(segmenter.WEIGHTS_ENV, str(tmp_path / "missing.pt"))
     with pytest.raises(FileNotFoundError, match="no such file"):
-        segmenter.segment(np.zeros((8, 8), np.uint16))
+        segmenter.segment(np.zeros((32, 32), np.uint16))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a state dict")
+    monkeypatch.setenv(segmenter.WEIGHTS_ENV, str(junk))
+    with pytest.raises(ValueError, match="is not a Cellpose 3 \\(CPnet\\) state dict"):  # not torch's weights_only advice
+        segmenter.segment(np.zeros((32, 32), np.uint16))

@@ -155,6 +155,116 @@ def test_an_edit_of_the_module_changes_its_identity(lab_module):
     assert describe(f"{lab_module}:segment")["sha256"] != first
 
 
+WEIGHTED = '''
+import hashlib
+import os
+
+import numpy as np
+from scipy import ndimage
+
+
+def _weights():
+    return open(os.environ["LAB_WEIGHTS"], "rb").read()
+
+
+def nucseg_zoo_provenance():
+    return {"weights_sha256": hashlib.sha256(_weights()).hexdigest()}
+
+
+def segment(image):
+    """A threshold read from a 'weights' file named by an environment variable."""
+    return ndimage.label(image > float(_weights()))[0]
+
+
+def broken_provenance():
+    raise FileNotFoundError("LAB_WEIGHTS names no file")
+'''
+
+
+@pytest.fixture
+def weighted_module(lab_module, tmp_path, monkeypatch):
+    """``lab_module`` replaced by a segmenter whose output depends on a file named by
+    ``$LAB_WEIGHTS`` and which declares it with ``nucseg_zoo_provenance``; two such files."""
+    (tmp_path / f"{lab_module}.py").write_text(WEIGHTED)
+    low, high = tmp_path / "low.txt", tmp_path / "high.txt"
+    low.write_text("300")
+    high.write_text("900")
+    monkeypatch.setenv("LAB_WEIGHTS", str(low))
+    return lab_module, low, high
+
+
+def test_weights_declared_by_the_provenance_hook_are_part_of_the_identity(weighted_module, monkeypatch):
+    """Critic's report: the Cellpose peer evaluated with other weights (chosen by an environment
+    variable) returned the cached result of the first weights, with the same source sha256."""
+    module, low, high = weighted_module
+    monkeypatch.setenv("NUCSEG_ZOO_DATA_DIR", str(low.parent / "data"))  # a result cache of this test's own
+    first = evaluate_source(f"{module}:segment", dataset="bbbc039-sample", split="test")
+    details = first.provenance["source_details"]
+    assert details["configuration"] == {"weights_sha256": hashlib.sha256(b"300").hexdigest()}
+    monkeypatch.setenv("LAB_WEIGHTS", str(high))
+    second = evaluate_source(f"{module}:segment", dataset="bbbc039-sample", split="test")
+    assert not second.cached and second.provenance["source_sha256"] != first.provenance["source_sha256"]
+    assert second.provenance["source_details"]["configuration"]["weights_sha256"] == hashlib.sha256(b"900").hexdigest()
+    assert [i.n_pred for i in second.scores.images] != [i.n_pred for i in first.scores.images]
+    monkeypatch.setenv("LAB_WEIGHTS", str(low.rename(low.with_name("moved.txt"))))  # the same weights, moved
+    assert evaluate_source(f"{module}:segment", dataset="bbbc039-sample", split="test").cached
+
+
+def test_a_failing_or_malformed_provenance_hook_is_named(weighted_module, monkeypatch):
+    module, low, _ = weighted_module
+    monkeypatch.setenv("LAB_WEIGHTS", str(low.with_name("missing.txt")))
+    with pytest.raises(ValueError, match=rf"{module}\.nucseg_zoo_provenance\(\) failed: FileNotFoundError"):
+        describe(f"{module}:segment")
+    for value, message in (("[1, 2]", "must return a JSON-serialisable dict.*returned a list"),
+                           ("{'w': object()}", "must return a JSON-serialisable dict")):
+        sys.modules.pop(module)
+        Path(f"{module}.py").write_text(WEIGHTED + f"\n\ndef nucseg_zoo_provenance():\n    return {value}\n")
+        with pytest.raises(ValueError, match=message):
+            describe(f"{module}:segment")
+
+
+def test_segment_resumes_only_with_the_same_weights_however_the_model_is_spelled(weighted_module, sample_split,
+                                                                                tmp_path, monkeypatch):
+    """Critic's report: ``segment`` run again with other weights skipped every image as done."""
+    from nucseg_zoo.screens import segment_images
+    from nucseg_zoo.screens.batch import PlanError
+
+    module, low, high = weighted_module
+    images = tmp_path / "images"
+    images.mkdir()
+    tifffile.imwrite(images / "f1.tif", sample_split[0].image)
+    out = tmp_path / "out"
+    first = segment_images([images], model=f"{module}:segment", out=out, progress=False)
+    assert [r.status for r in first.results] == ["segmented"]
+    monkeypatch.setenv("LAB_WEIGHTS", str(high))
+    with pytest.raises(PlanError, match="other weights or settings.*pass --overwrite"):
+        segment_images([images], model=f"{module}:segment", out=out, progress=False)
+    monkeypatch.setenv("LAB_WEIGHTS", str(low))
+    again = segment_images([images], model=f"{module}:segment", out=out, progress=False)
+    assert [r.status for r in again.results] == ["skipped"]
+
+
+def test_each_output_records_the_identity_of_the_model_that_made_it(sample_split, tmp_path):
+    """Labels and measurements carry the model's sha256 (the manifest's ``model_sha256``), which
+    a resumed run compares, not only the model's spelling."""
+    import pyarrow.parquet as pq
+
+    from nucseg_zoo.screens import segment_images
+
+    images = tmp_path / "images"
+    images.mkdir()
+    tifffile.imwrite(images / "f1.tif", sample_split[0].image)
+    out = tmp_path / "out"
+    segment_images([images], model="cp-basic", out=out, progress=False)
+    manifest = json.loads((out / "manifest.json").read_text())
+    [labels] = out.rglob("f1.tif")
+    record = json.loads(tifffile.TiffFile(labels).pages[0].description)
+    row = json.loads(pq.read_schema(labels.with_name("f1.nuclei.parquet")).metadata[b"nucseg_zoo"])
+    assert record["model_sha256"] == row["model_sha256"] == manifest["model_sha256"] and len(record["model_sha256"]) == 64
+    again = segment_images([images], model="cp-basic", out=out, progress=False)
+    assert [r.status for r in again.results] == ["skipped"]
+
+
 def test_an_installed_module_records_its_distribution_version():
     details = describe("skimage.filters:threshold_otsu")
     assert details["module_version"] == metadata.version("scikit-image")

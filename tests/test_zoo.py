@@ -112,7 +112,7 @@ def _grey(shape=(520, 696)):
      "save it as a single-channel (greyscale) image (in Fiji: Image > Type > 8-bit or 16-bit), or pass one "
      "channel, e.g. image[..., 0]"),
     (np.stack([_grey()] * 3 + [np.full((520, 696), 65535, np.uint16)], axis=-1),
-     "(520, 696, 4): an RGBA image whose colour channels are identical"),
+     "(520, 696, 4): an RGBA image whose colour channels (R, G, B; alpha aside) are identical"),
     (np.stack([_grey(), _grey() // 2, _grey()], axis=-1),
      "(520, 696, 3): 3 channels (last axis); pass the nuclear-stain channel alone, e.g. image[..., 0], "
      "or save it as a single-channel image"),

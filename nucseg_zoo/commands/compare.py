@@ -29,10 +29,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must name a .png file, got {args.out}")
     if args.out is not None and not args.out.parent.is_dir():
         raise FileNotFoundError(f"the folder of --out {args.out} does not exist")
+    if args.out is not None:  # before any work (the comparison may download the test images)
+        _refuse_existing(args.out, args.overwrite)
     comparison, picture = compare(args.dir, args.first, args.second, image=args.image, mirror=args.mirror)
     out = args.out or Path(f"compare-{args.first}-{args.second}-{comparison.image}.png")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; not replacing it — pass --overwrite to replace it")
+    _refuse_existing(out, args.overwrite)  # the default name, known once the image is chosen
     print(comparison.summary())
     print(save_comparison_png(picture, comparison, out))
     return 0
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; not replacing it — pass --overwrite to replace it")

@@ -22,7 +22,11 @@ any non-negative ids). Anything else is an error that names what came back.
 Provenance: the result is cached and identified by the sha256 of the module's file and
 the callable's name (so any edit of the module recomputes); the record also holds the
 module's distribution version (or ``__version__``) and the sha256 of the callable's own
-source text.
+source text. What the code reads besides itself — weights chosen by an environment variable,
+a settings file — the module declares with a function :data:`PROVENANCE_HOOK`
+(``nucseg_zoo_provenance()``, no arguments, returning a JSON-serialisable dict such as
+``{"weights_sha256": ..., "diameter": ...}``): its result is recorded and is part of the
+identity, so the evaluation cache and ``segment``'s resume tell other weights apart.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 import os
 import re
 import sys
@@ -45,6 +50,10 @@ from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo._text import a
 from nucseg_zoo.images import as_image
 from nucseg_zoo.metrics.binary_masks import label_image_warning
+
+PROVENANCE_HOOK = "nucseg_zoo_provenance"
+"""Optional module-level function of a Python segmenter: what determines its output besides its
+source (see the module docstring)."""
 
 SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*):(?P<attribute>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)$")
 """``package.module:object.attribute`` (Python identifiers on both sides of one colon)."""
@@ -151,12 +160,15 @@ def describe(spec: str) -> dict[str, Any]:
 
     Returns:
         ``{"module", "callable", "module_file", "module_version", "module_sha256",
-        "callable_source_sha256", "sha256"}``; ``sha256`` (the source's identity) hashes
-        the module file and the callable's name (the callable's source when the module has
-        no file). ``callable_source_sha256`` is None when Python cannot show the source.
+        "callable_source_sha256", "configuration", "sha256"}``; ``sha256`` (the source's
+        identity) hashes the module file, the callable's name (the callable's source when the
+        module has no file) and ``configuration``, what the module's :data:`PROVENANCE_HOOK`
+        returned (None without one). ``callable_source_sha256`` is None when Python cannot
+        show the source.
 
     Raises:
-        ValueError: see :func:`load_callable`.
+        ValueError: see :func:`load_callable`; the provenance hook fails or returns something
+            other than a JSON-serialisable dict.
     """
     function, module = load_callable(spec)
     module_file = getattr(module, "__file__", None)
@@ -168,10 +180,36 @@ def describe(spec: str) -> dict[str, Any]:
     if module_sha256 is None and source_sha256 is None:
         raise ValueError(f"{spec}: neither the module's file nor the callable's source can be read, so a result "
                          "could not be tied to the code that made it; define the callable in a .py file")
+    configuration = _configuration(module, spec)
     identity = f"{spec}\0{module_sha256 or ''}\0{source_sha256 or ''}"
+    if configuration is not None:  # results of sources without a hook keep their identity
+        identity += "\0" + json.dumps(configuration, sort_keys=True)
     return {"module": module.__name__, "callable": SPEC.match(spec)["attribute"], "module_file": module_file,
             "module_version": module_version(module), "module_sha256": module_sha256,
-            "callable_source_sha256": source_sha256, "sha256": _sha256(identity.encode())}
+            "callable_source_sha256": source_sha256, "configuration": configuration,
+            "sha256": _sha256(identity.encode())}
+
+
+def _configuration(module: ModuleType, spec: str) -> dict[str, Any] | None:
+    """What the module's :data:`PROVENANCE_HOOK` returns (None without one), checked."""
+    hook = getattr(module, PROVENANCE_HOOK, None)
+    if hook is None:
+        return None
+    if not callable(hook):
+        raise ValueError(f"{spec}: {PROVENANCE_HOOK} of module {module.__name__!r} is "
+                         f"{a(type(hook).__name__)}; expected a function returning a dict")
+    try:
+        configuration = hook()
+    except Exception as err:
+        raise ValueError(f"{spec}: {module.__name__}.{PROVENANCE_HOOK}() failed: {type(err).__name__}: "
+                         f"{str(err).strip()}") from err
+    try:
+        if not isinstance(configuration, dict):
+            raise TypeError(f"it returned {_what(configuration)}")
+        return json.loads(json.dumps(configuration, sort_keys=True))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{spec}: {module.__name__}.{PROVENANCE_HOOK}() must return a JSON-serialisable dict "
+                         f"(e.g. {{'weights_sha256': ...}}); {err}") from None
 
 
 def _what(value: Any) -> str:

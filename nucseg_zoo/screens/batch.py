@@ -69,6 +69,10 @@ class RunOptions:
     """What a batch run does besides segmenting (also recorded in the manifest)."""
 
     source: str
+    model_sha256: str | None = None
+    """Identity of what ``source`` resolved to (:attr:`ModelSource.sha256`: a zoo model's weights,
+    a package's file, a Python segmenter's code and configuration); an earlier run's outputs
+    are its own when this matches, however the model was spelled."""
     device: str = "cpu"
     precision: str | None = None
     """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
@@ -154,7 +158,7 @@ def _outputs(out: Path, key: str) -> dict[str, Path]:
     return {"labels": out / f"{key}.tif", "nuclei": out / f"{key}.nuclei.parquet", "rois": out / f"{key}.rois.zip"}
 
 
-def _measured(nuclei: Path, input_sha256: str, source: str) -> dict | None:
+def _measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | None:
     """The per-image row stored with the measurements of an earlier run of this input and model,
     or None when they are missing, unreadable or of something else."""
     import pyarrow.parquet as pq
@@ -166,7 +170,23 @@ def _measured(nuclei: Path, input_sha256: str, source: str) -> dict | None:
         row = json.loads(metadata[b"nucseg_zoo"])
     except Exception:  # unreadable or foreign measurements: redo them
         return None
-    return row if row.get("input_sha256") == input_sha256 and row.get("model") == source else None
+    return row if row.get("input_sha256") == input_sha256 and _same_model(row, options) else None
+
+
+def _same_model(record: dict, options: RunOptions) -> bool:
+    """Whether outputs recorded with ``record`` come from this run's model: the same identity
+    (sha256) where both have one, else (outputs of versions that recorded none) the same spelling."""
+    if record.get("model_sha256") and options.model_sha256:
+        return record["model_sha256"] == options.model_sha256
+    return record.get("model") == options.source
+
+
+def _other_model(record: dict, options: RunOptions) -> str:
+    """How the model of an earlier output differs from this run's, for messages."""
+    if record.get("model") == options.source:
+        return (f"by {options.source} as it was then (model sha256 {str(record.get('model_sha256'))[:12]}…, now "
+                f"{str(options.model_sha256)[:12]}…: other weights or settings)")
+    return f"by {record.get('model')}"
 
 
 _SEGMENTERS: dict[tuple, Any] = {}
@@ -176,7 +196,7 @@ _MODEL_LOADS = [0]
 def _segmenter(options: RunOptions):
     """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
-    key = (options.source, options.device, options.precision, options.statistics_inputs)
+    key = (options.source, options.model_sha256, options.device, options.precision, options.statistics_inputs)
     if key not in _SEGMENTERS:
         from nucseg_zoo.evaluation import get_segmenter
         from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
@@ -221,11 +241,11 @@ def _prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageRes
     paths = _outputs(out, item.key)
     record = None if options.overwrite else _earlier_record(paths["labels"])
     if record is not None:
-        if (record.get("input_sha256"), record.get("model")) != (result.input_sha256, options.source):
+        if record.get("input_sha256") != result.input_sha256 or not _same_model(record, options):
             raise ValueError(f"{paths['labels']} holds the labels of other bytes (of {record.get('input')} by "
                              f"{record.get('model')}): the input changed since the earlier run, or they are "
                              "another image's; pass --overwrite to replace them")
-        earlier = _measured(paths["nuclei"], result.input_sha256, options.source)
+        earlier = _measured(paths["nuclei"], result.input_sha256, options)
         if earlier is not None:  # done in an earlier run (labels without measurements: interrupted, redone)
             import tifffile
 
@@ -263,7 +283,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     paths = _outputs(out, item.key)
     paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source}
+              "model": options.source, "model_sha256": options.model_sha256}
     with atomic_path(paths["labels"]) as tmp:
         tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
     if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
@@ -271,6 +291,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
 
         write_imagej_rois(labels, paths["rois"], overwrite=True)
     _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
+                                           "model_sha256": options.model_sha256,
                                            "n_nuclei": result.n_nuclei, "quality": result.quality},
                  schema=nuclei_schema())
     result.status = "segmented"
@@ -348,8 +369,8 @@ def _check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> Non
             if record is None:
                 raise PlanError(f"{labels} exists and was not written by `nucseg-zoo segment` (a raw image?); it "
                                 "is never replaced, even with --overwrite: choose another --out folder")
-            if not options.overwrite and record.get("model") != options.source:
-                raise PlanError(f"{labels} holds the labels of {record.get('input')} by {record.get('model')} "
+            if not options.overwrite and not _same_model(record, options):
+                raise PlanError(f"{labels} holds the labels of {record.get('input')} {_other_model(record, options)} "
                                 f"from an earlier run, not by {options.source}; pass --overwrite to replace it, "
                                 "or choose another --out")
             if not options.overwrite and _of_other_bytes(record, item.path):
@@ -727,8 +748,8 @@ def segment_images(
     out = Path(out)
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
-    options = RunOptions(source=model, device=device, precision=precision, rois=rois, overwrite=overwrite,
-                         saturation_value=saturation_value)
+    options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision, rois=rois,
+                         overwrite=overwrite, saturation_value=saturation_value)
     with _removed_if_left_empty(out):
         return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)

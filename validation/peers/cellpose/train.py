@@ -23,7 +23,9 @@ rotation, flips, rescaling of each image by its median nucleus diameter to ``dia
 x U(0.5, 1.5)), its 1 / 99 percentile normalisation, grayscale channels ``[0, 0]``.
 No validation split is used (the test split only for the leaderboard).
 
-Budget: ``--epochs`` (default: the recipe's). ``--deadline`` (seconds since start, default none)
+Budget: ``--epochs`` (default: the recipe's; the library warms the rate up from 0 over 10 epochs,
+so a run of 1 epoch leaves the random weights as they were). ``--limit-images N`` trains on the
+first N training images (rehearsals). ``--deadline`` (seconds since start, default none)
 stops training early when the wall clock passes it (a SIGALRM inside the library's loop) and
 still saves what the network has learnt; ``result.json`` records ``stopped_early`` and the
 epochs completed, so a truncated run cannot pass for a full one.
@@ -57,6 +59,8 @@ import numpy as np
 import yaml
 
 RECIPE = Path(__file__).with_name("recipe.yaml")
+WARMUP_EPOCHS = 10
+"""Epochs of ``train_seg``'s linear learning-rate warm-up from 0 (cellpose 3.1's ``train.py``)."""
 WEIGHTS = "cellpose-bbbc039.pt"
 RESULT = "result.json"
 
@@ -169,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"cellpose {cellpose_version} from {cellpose.__file__}; torch {torch.__version__}", file=sys.stderr)
 
     epochs = args.epochs or recipe["budget"]["epochs"]
+    if epochs <= WARMUP_EPOCHS:
+        print(f"warning: {epochs} epoch(s) lie within the library's learning-rate warm-up ({WARMUP_EPOCHS} epochs from "
+              "a rate of 0): the first epoch does not change the weights, and so few epochs learn little — "
+              "a rehearsal of the commands, not a model", file=sys.stderr)
     settings = dict(recipe["train_seg"])
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     seed = recipe["seed"]
