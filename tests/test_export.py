@@ -85,3 +85,18 @@ def test_export_refuses_an_unfinished_run(zoo, tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError, match="finish training"):
         export_run(tmp_path / "run", MODEL_ID)
+
+
+def test_a_recipe_version_without_training_ships_the_previous_versions_weights(zoo):
+    """A version that changes inference or postprocessing only (no epoch of it in the log): the
+    card names the version whose run produced the shipped weights."""
+    from nucseg_zoo.zoo.card import render_model_card
+
+    entry_dir, recipe = zoo
+    parent = recipe.init_from["recipe_version"]
+    log = entry_dir / "training_log.jsonl"
+    log.write_text("".join(json.dumps({"recipe_version": parent, **json.loads(line)}) + "\n"
+                           for line in log.read_text().splitlines()))
+    card = render_model_card(MODEL_ID)
+    assert f"* Shipped weights: epoch 3 of recipe version {parent}, the best validation average F1 (0.7300" in card
+    assert f"recipe version {recipe.version} did not retrain them" in card

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from external_model import build_external_package
 
 from nucseg_zoo.cli import main
@@ -84,7 +85,7 @@ def test_pages_show_every_entry_references_and_figures():
     assert html.count("<svg") == 4 and "<script" not in html and "src=\"http" not in html
 
 
-def test_hand_edited_numbers_are_caught(board, bbbc039_mirror):
+def test_hand_edited_numbers_are_caught(board):
     result = next((board / "results").glob("*.json"))
     data = json.loads(result.read_text())
     data["evaluation"]["average_f1"] += 0.01
@@ -96,10 +97,52 @@ def test_hand_edited_numbers_are_caught(board, bbbc039_mirror):
     markdown = board / "LEADERBOARD.md"
     markdown.write_text(markdown.read_text().replace("0.8", "0.9", 1))
     assert stale_pages(board) == ["LEADERBOARD.md"]
-    assert main(["leaderboard", "--dir", str(board), "--check"]) == 1
-    assert main(["leaderboard", "--dir", str(board)]) == 0  # the pages and every error atlas
-    assert stale_pages(board, atlases=True) == []
+    assert main(["leaderboard", "--dir", str(board), "--check", "--no-atlases"]) == 1
+    assert main(["leaderboard", "--dir", str(board), "--no-atlases"]) == 0  # the pages, not the atlases
+    assert stale_pages(board) == []
     assert _snapshot(board, pictures=False) == _snapshot(COMMITTED, pictures=False)
+
+
+def _keep_one_entry(board: Path, entry_id: str) -> None:
+    """Reduce a leaderboard folder to one entry (its result, predictions and atlas) and its pages."""
+    for path in [*(board / "results").glob("*.json"), *(board / "predictions").glob("*.npz")]:
+        if path.stem != entry_id:
+            path.unlink()
+    for path in (board / "atlas").iterdir():
+        if path.name not in ("images", entry_id, f"{entry_id}.html"):
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert main(["leaderboard", "--dir", str(board), "--no-atlases"]) == 0
+
+
+def test_hand_edited_atlas_pictures_are_caught_and_redrawn(board, bbbc039_mirror, capsys):
+    """The atlas half of `nucseg-zoo leaderboard` (check and regeneration), on one entry: the
+    committed atlases of every entry are checked by test_atlas.py."""
+    _keep_one_entry(board, "cp-basic")
+    picture = sorted((board / "atlas" / "cp-basic").glob("*.png"))[0]
+    width, height = Image.open(picture).size
+    Image.new("RGBA", (width, height)).save(picture)  # the marks erased
+    display = sorted((board / "atlas" / "images").glob("*.webp"))[0]
+    display.unlink()
+    before = _snapshot(board, pictures=False)
+    capsys.readouterr()
+
+    assert main(["leaderboard", "--dir", str(board), "--check"]) == 1
+    named = sorted(line.split(" is out of date")[0] for line in capsys.readouterr().err.splitlines())
+    assert named == sorted(str(board / p.relative_to(board)) for p in (picture, display))
+    assert _snapshot(board, pictures=False) == before  # --check writes nothing
+
+    assert main(["leaderboard", "--dir", str(board)]) == 0
+    assert np.array_equal(np.asarray(Image.open(picture)),
+                          np.asarray(Image.open(COMMITTED / picture.relative_to(board))))
+    assert Image.open(display).size == Image.open(COMMITTED / display.relative_to(board)).size
+    assert _snapshot(board, pictures=False) == before
+
+
+def test_no_atlases_is_refused_where_atlases_are_always_drawn(board, capsys):
+    for extra in (["--update"], ["--verify"]):
+        assert main(["leaderboard", "--dir", str(board), "--no-atlases", *extra]) == 2
+        assert "--no-atlases applies to regenerating or checking the pages" in capsys.readouterr().err
+    assert _snapshot(board) == _snapshot(COMMITTED)
 
 
 def test_results_on_a_partial_split_are_refused(board):

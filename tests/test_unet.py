@@ -3,6 +3,7 @@
 import ast
 from pathlib import Path
 
+import pytest
 import torch
 
 from nucseg_zoo.models import unet
@@ -47,3 +48,49 @@ def test_channels_last_and_nchw_networks_predict_the_same():
     nchw = predict_tiled(network, image)
     channels_last = predict_tiled(network.to(memory_format=torch.channels_last), image)
     np.testing.assert_allclose(channels_last, nchw, atol=1e-5)
+
+
+def _trained_like(network: UNet) -> UNet:
+    """``network`` with random batch-norm statistics, so no view is a trivial constant."""
+    torch.manual_seed(1)
+    for module in network.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    return network.eval()
+
+
+def test_test_time_rotations_average_the_logits_of_the_rotated_views():
+    torch.manual_seed(0)
+    plain = _trained_like(UNet(widths=(4, 8, 16), softmax=False))
+    rotated = UNet(widths=(4, 8, 16), softmax=False, test_time_rotations=[0, 90, 180, 270]).eval()
+    rotated.load_state_dict(plain.state_dict())  # same parameters: the option adds none
+    x = torch.rand(1, 1, 32, 48)  # not square: the 90° views are 48×32
+    with torch.no_grad():
+        views = [torch.rot90(plain(torch.rot90(x, k, (2, 3))), -k, (2, 3)) for k in range(4)]
+        expected = sum(views) / 4
+        torch.testing.assert_close(rotated(x), expected)
+        assert (views[0] - views[2]).abs().max() > 1e-3  # the views differ: the average is not the plain output
+        # the averaged network is exactly rotation-equivariant, the plain one is not
+        torch.testing.assert_close(rotated(torch.rot90(x, 1, (2, 3))), torch.rot90(rotated(x), 1, (2, 3)))
+
+
+def test_test_time_rotations_apply_in_eval_mode_only_and_keep_the_softmax():
+    torch.manual_seed(0)
+    plain = _trained_like(UNet(widths=(4, 8, 16)))
+    two_views = UNet(widths=(4, 8, 16), test_time_rotations=(0, 180))
+    two_views.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        out = two_views.eval()(x)
+        torch.testing.assert_close(out.sum(dim=1), torch.ones(2, 32, 32))
+        logits = (plain._logits(x) + torch.flip(plain._logits(torch.flip(x, (2, 3))), (2, 3))) / 2
+        torch.testing.assert_close(out, torch.softmax(logits, dim=1))
+        two_views.train(), plain.train()
+        torch.testing.assert_close(two_views(x), plain(x))  # training: one view (batch statistics)
+
+
+@pytest.mark.parametrize("angles", [[], [0, 0], [45], [360], [-90]])
+def test_invalid_test_time_rotations_are_refused(angles):
+    with pytest.raises(ValueError, match=r"test_time_rotations must be distinct multiples of 90 in \[0, 360\)"):
+        UNet(widths=(2, 2, 2), test_time_rotations=angles)

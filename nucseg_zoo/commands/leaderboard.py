@@ -1,4 +1,4 @@
-"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--verify [ID ...]]``."""
+"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--no-atlases] [--verify [ID ...]]``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="with --update: re-evaluate all of them")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if a page differs from a fresh rendering")
+    parser.add_argument("--no-atlases", action="store_true",
+                        help="regenerate (with --check: compare) the leaderboard pages only, not the error "
+                             "atlases, which take minutes and need the test images")
     parser.add_argument("--verify", nargs="*", metavar="ID",
                         help="re-run entries (all, or the IDs) from their sources and compare with the records")
     parser.add_argument("--tolerance", type=float, default=0.002, help="--verify: allowed metric difference")
@@ -32,8 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import render, stale_pages, update_builtin, verify, write_pages
     from nucseg_zoo.leaderboard.render import GENERATED, render_folder_atlases
 
+    if args.no_atlases and (args.update or args.verify is not None):
+        print("nucseg-zoo leaderboard: error: --no-atlases applies to regenerating or checking the pages, not to "
+              "--update or --verify (a re-evaluated entry's atlas is always redrawn)", file=sys.stderr)
+        return 2
     if args.check:
-        stale = stale_pages(args.dir, atlases=True, mirror=args.mirror)
+        stale = stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)
         for name in stale:
             print(f"{args.dir / name} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
         return 1 if stale else 0
@@ -47,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
         for record in update_builtin(args.dir, force=args.force, device=args.device, mirror=args.mirror):
             print(f"evaluated {record.entry.id}: average F1 {record.evaluation.scores.average_f1:.4f}", file=sys.stderr)
     else:
-        atlases = render_folder_atlases(args.dir, mirror=args.mirror)  # rendered before anything is written
+        atlases = {} if args.no_atlases else render_folder_atlases(args.dir, mirror=args.mirror)  # before any write
         write_pages(args.dir, {**atlases, **render(args.dir)})
     for name in GENERATED:
         print(args.dir / name)
-    print(args.dir / "atlas")
+    if not args.no_atlases:
+        print(args.dir / "atlas")
     return 0

@@ -132,7 +132,12 @@ def _png(rgba: np.ndarray) -> bytes:
     256 colours (always here: a few marks over transparency; ~2x smaller than RGBA), else RGBA."""
     from PIL import Image
 
-    colours, index = np.unique(rgba.reshape(-1, 4), axis=0, return_inverse=True)
+    # one uint32 per pixel, R in the high byte: np.unique sorts it like the RGBA rows (the same
+    # palette order as np.unique(axis=0)) at a fraction of the cost of sorting rows
+    pixels = rgba.reshape(-1, 4).astype(np.uint32)
+    packed = (pixels[:, 0] << 24) | (pixels[:, 1] << 16) | (pixels[:, 2] << 8) | pixels[:, 3]
+    values, index = np.unique(packed, return_inverse=True)
+    colours = np.stack([(values >> shift) & 0xFF for shift in (24, 16, 8, 0)], axis=1).astype(np.uint8)
     if len(colours) <= 256:
         image = Image.fromarray(index.reshape(rgba.shape[:2]).astype(np.uint8), mode="P")
         image.putpalette(colours[:, :3].tobytes(), rawmode="RGB")

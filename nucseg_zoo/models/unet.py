@@ -9,6 +9,12 @@ nearest upsampling, concatenation with the skip connection, a two-conv block); a
 conv to the classes (background, interior, boundary). About 7.78 M parameters.
 Input ``(B, 1, H, W)`` float with H and W multiples of 8; output ``(B, 3, H, W)``
 probabilities (softmax over channels) or logits with ``softmax=False``.
+
+Optional test-time augmentation (``test_time_rotations``): in eval mode the network also
+sees the input rotated by the given multiples of 90°, and the logits of all views, rotated
+back, are averaged before the softmax — the logit averaging of nnU-Net's test-time mirroring
+(Isensee et al. 2021, Nat. Methods), over rotations. Built into the network, so the
+bioimage.io package's TorchScript and ONNX weights compute the same average.
 """
 
 from __future__ import annotations
@@ -28,6 +34,17 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
     )
 
 
+def _rotate(x: torch.Tensor, quarter_turns: int) -> torch.Tensor:
+    """``torch.rot90(x, quarter_turns, (2, 3))`` from flips and transposes, which ONNX opset 17
+    and old TorchScript runtimes (deepImageJ) have; torch's ``rot90`` exports to neither."""
+    k = quarter_turns % 4
+    if k == 0:
+        return x
+    if k == 2:
+        return torch.flip(x, (2, 3))
+    return torch.flip(x, (3,)).transpose(2, 3) if k == 1 else torch.flip(x.transpose(2, 3), (3,))
+
+
 class UNet(nn.Module):
     """The paper's 3-class U-Net.
 
@@ -36,6 +53,14 @@ class UNet(nn.Module):
         n_classes: output classes (3: background, interior, boundary).
         widths: encoder filters per level; the bottleneck has twice the last.
         softmax: return per-class probabilities (True) or raw logits (False).
+        test_time_rotations: angles in degrees (distinct multiples of 90 in [0, 360)) of
+            the views whose logits are averaged in eval mode; ``(0,)`` (default) is the
+            plain network, ``(0, 180)`` costs two forward passes. Training mode always runs
+            one view. The parameters do not depend on it.
+
+    Raises:
+        ValueError: ``test_time_rotations`` is empty, repeats an angle or holds one that is
+            not a multiple of 90 in [0, 360).
     """
 
     def __init__(
@@ -44,9 +69,15 @@ class UNet(nn.Module):
         n_classes: int = 3,
         widths: tuple[int, ...] | list[int] = (64, 128, 256),
         softmax: bool = True,
+        test_time_rotations: tuple[int, ...] | list[int] = (0,),
     ):
         super().__init__()
         self.softmax = softmax
+        angles = [int(a) for a in test_time_rotations]
+        if not angles or len(set(angles)) != len(angles) or any(a % 90 or not 0 <= a < 360 for a in angles):
+            raise ValueError(f"test_time_rotations must be distinct multiples of 90 in [0, 360), got "
+                             f"{list(test_time_rotations)}")
+        self.quarter_turns = [a // 90 for a in angles]
         self.encoders = nn.ModuleList()
         channels = in_channels
         for width in widths:
@@ -63,6 +94,13 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(channels, n_classes, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training or self.quarter_turns == [0]:
+            logits = self._logits(x)
+        else:
+            logits = sum(_rotate(self._logits(_rotate(x, k)), -k) for k in self.quarter_turns) / len(self.quarter_turns)
+        return torch.softmax(logits, dim=1) if self.softmax else logits
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
         for encoder in self.encoders:
             x = encoder(x)
@@ -71,5 +109,4 @@ class UNet(nn.Module):
         x = self.bottleneck(x)
         for decoder, skip in zip(self.decoders, reversed(skips)):
             x = decoder(torch.cat([self.upsample(x), skip], dim=1))
-        logits = self.head(x)
-        return torch.softmax(logits, dim=1) if self.softmax else logits
+        return self.head(x)

@@ -61,7 +61,8 @@ def _training_section(entry) -> list[str]:
     log_path = entry.dir / entry.raw["training_log"]
     records = read_jsonl(log_path)
     recipe = entry.recipe
-    current = [r for r in records if r.get("recipe_version", recipe.version) == recipe.version]
+    trained_by = _shipped_version(records, recipe)
+    current = [r for r in records if r.get("recipe_version", recipe.version) == trained_by]
     hardware = entry.raw.get("trained_on", "see training_log.jsonl")
     warm = _warm_start_description(recipe)
     distilled = recipe.distillation
@@ -89,9 +90,17 @@ def _training_section(entry) -> list[str]:
         f"{_count(len(records), 'epoch')} in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
         "(validation included).",
         *_stage_lines(records, recipe),
-        *_shipped_lines(current, recipe),
+        *_shipped_lines(current, recipe, trained_by),
     ]
     return lines
+
+
+def _shipped_version(records: list[dict], recipe) -> int:
+    """The recipe version whose run produced the shipped weights: the current one, or — when the
+    log has no epoch of it (a version that changed inference or postprocessing, not the
+    weights) — the last version in the log."""
+    versions = [r.get("recipe_version", recipe.version) for r in records]
+    return recipe.version if recipe.version in versions or not versions else versions[-1]
 
 
 def _warm_start_description(recipe) -> str:
@@ -135,12 +144,15 @@ def _loss_pixels(recipe) -> str:
     return f"class weights {'/'.join(f'{w:g}' for w in recipe.class_weights)}"
 
 
-def _shipped_lines(current: list[dict], recipe) -> list[str]:
-    """Which epoch each shipped network comes from (the best validation average F1 of its run)."""
+def _shipped_lines(current: list[dict], recipe, trained_by: int) -> list[str]:
+    """Which epoch each shipped network comes from (the best validation average F1 of its run,
+    recipe version ``trained_by``)."""
     tail = "default postprocessing parameters, before tuning"
+    if trained_by != recipe.version:
+        tail += f"; recipe version {recipe.version} did not retrain them"
     if recipe.members == 1:
         best = max(current, key=lambda r: r["validation_average_f1"])
-        return [f"* Shipped weights: epoch {best['epoch']} of recipe version {recipe.version}, the best validation "
+        return [f"* Shipped weights: epoch {best['epoch']} of recipe version {trained_by}, the best validation "
                 f"average F1 ({best['validation_average_f1']:.4f}, {tail})."]
     picks = []
     for member in range(recipe.members):
