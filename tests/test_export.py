@@ -100,3 +100,12 @@ def test_a_recipe_version_without_training_ships_the_previous_versions_weights(z
     card = render_model_card(MODEL_ID)
     assert f"* Shipped weights: epoch 3 of recipe version {parent}, the best validation average F1 (0.7300" in card
     assert f"recipe version {recipe.version} did not retrain them" in card
+
+
+def test_the_card_names_every_robustness_augmentation_of_the_recipe():
+    """Critic's report: the fast model's card left out its 3x3 hot spots and black frames."""
+    from nucseg_zoo.zoo.card import render_model_card
+
+    card = render_model_card("unet-bbbc039-fast")
+    assert "up to 30 isolated pixels or spots of up to 3×3 px at 1–5 normalised units" in card
+    assert "black frames (20% of crops from an image with 1–60 px of zeros along 1–4 sides" in card

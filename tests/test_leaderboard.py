@@ -16,7 +16,7 @@ from external_model import build_external_package
 from nucseg_zoo.cli import main
 from nucseg_zoo.datasets import split_names
 from nucseg_zoo.datasets.source import sha256_of
-from nucseg_zoo.leaderboard import DuplicateSubmission, read_results, render, stale_pages, submit, verify
+from nucseg_zoo.leaderboard import DuplicateSubmission, UnknownEntry, read_results, render, stale_pages, submit, verify
 from nucseg_zoo.leaderboard.entries import builtin_sources
 
 COMMITTED = Path(__file__).resolve().parent.parent / "validation"
@@ -143,6 +143,33 @@ def test_no_atlases_is_refused_where_atlases_are_always_drawn(board, capsys):
         assert main(["leaderboard", "--dir", str(board), "--no-atlases", *extra]) == 2
         assert "--no-atlases applies to regenerating or checking the pages" in capsys.readouterr().err
     assert _snapshot(board) == _snapshot(COMMITTED)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--check", "--verify", "cp-basic"], "not allowed with argument"),
+    (["--check", "--update"], "not allowed with argument"),
+    (["--update", "--verify"], "not allowed with argument"),
+    (["--force"], "--force applies to --update only"),
+    (["--check", "--tolerance", "0.01"], "--tolerance applies to --verify only"),
+    (["--verify", "cp-basic", "no-such-entry"], "no leaderboard entry 'no-such-entry'"),
+])
+def test_options_that_would_be_ignored_or_match_nothing_are_refused(board, capsys, options, message):
+    """Critic's report: `--check --verify ID` only checked the pages, and `--verify` of a mistyped id
+    re-ran nothing and passed (exit 0), so a merge gate could pass without a re-run."""
+    argv = ["leaderboard", "--dir", str(board), *options]
+    if "not allowed" in message:  # argparse's usage error
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+        assert exited.value.code == 2
+    else:
+        assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert _snapshot(board) == _snapshot(COMMITTED)
+
+
+def test_verify_of_an_unknown_id_reruns_nothing():
+    with pytest.raises(UnknownEntry, match="no leaderboard entry 'cp-basics' .* entries: .*cp-basic"):
+        verify(COMMITTED, ["cp-basic", "cp-basics"])
 
 
 def test_results_on_a_partial_split_are_refused(board):

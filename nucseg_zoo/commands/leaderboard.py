@@ -15,29 +15,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "from its stored predictions DIR/predictions/ID.npz and the test images (no evaluation "
                     "unless --update / --verify).")
     parser.add_argument("--dir", type=Path, default=Path("validation"), help="leaderboard folder (default: validation)")
-    parser.add_argument("--update", action="store_true",
-                        help="first evaluate every zoo model and baseline whose content changed")
+    mode = parser.add_mutually_exclusive_group()  # one job per call: none of them is silently skipped
+    mode.add_argument("--update", action="store_true",
+                      help="first evaluate every zoo model and baseline whose content changed")
     parser.add_argument("--force", action="store_true", help="with --update: re-evaluate all of them")
-    parser.add_argument("--check", action="store_true",
-                        help="write nothing; exit 1 if a page differs from a fresh rendering")
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 if a page differs from a fresh rendering")
     parser.add_argument("--no-atlases", action="store_true",
                         help="regenerate (with --check: compare) the leaderboard pages only, not the error "
                              "atlases, which take minutes and need the test images")
-    parser.add_argument("--verify", nargs="*", metavar="ID",
-                        help="re-run entries (all, or the IDs) from their sources and compare with the records")
-    parser.add_argument("--tolerance", type=float, default=0.002, help="--verify: allowed metric difference")
+    mode.add_argument("--verify", nargs="*", metavar="ID",
+                      help="re-run entries (all, or the IDs) from their sources and compare with the records")
+    parser.add_argument("--tolerance", type=float, help="--verify: allowed metric difference (default 0.002)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from nucseg_zoo.leaderboard import render, stale_pages, update_builtin, verify, write_pages
+    from nucseg_zoo.leaderboard import UnknownEntry, render, stale_pages, update_builtin, verify, write_pages
     from nucseg_zoo.leaderboard.render import GENERATED, render_folder_atlases
 
     if args.no_atlases and (args.update or args.verify is not None):
         print("nucseg-zoo leaderboard: error: --no-atlases applies to regenerating or checking the pages, not to "
               "--update or --verify (a re-evaluated entry's atlas is always redrawn)", file=sys.stderr)
+        return 2
+    if args.force and not args.update:
+        print("nucseg-zoo leaderboard: error: --force applies to --update only", file=sys.stderr)
+        return 2
+    if args.tolerance is not None and args.verify is None:
+        print("nucseg-zoo leaderboard: error: --tolerance applies to --verify only", file=sys.stderr)
         return 2
     if args.check:
         stale = stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)
@@ -45,8 +52,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.dir / name} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
         return 1 if stale else 0
     if args.verify is not None:
-        results = verify(args.dir, args.verify or None, tolerance=args.tolerance, device=args.device,
-                         mirror=args.mirror)
+        try:
+            results = verify(args.dir, args.verify or None, device=args.device, mirror=args.mirror,
+                             **({} if args.tolerance is None else {"tolerance": args.tolerance}))
+        except UnknownEntry as err:
+            print(f"nucseg-zoo leaderboard: error: {err}", file=sys.stderr)
+            return 2
         for result in results:
             print(f"{'ok  ' if result.passed else 'FAIL'} {result.id}: {result.message}")
         return 0 if all(result.passed for result in results) else 1

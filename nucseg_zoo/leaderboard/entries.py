@@ -42,6 +42,10 @@ class DuplicateSubmission(ValueError):
     """The package (same sha256) is already on the leaderboard."""
 
 
+class UnknownEntry(LookupError):
+    """An id that is not an entry of the leaderboard."""
+
+
 def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
@@ -203,9 +207,17 @@ def verify(folder: str | Path = "validation", ids: Sequence[str] | None = None, 
     average F1 and error rate at 0.7 are within ``tolerance`` of the recorded ones (bf16
     inference may differ by a few pixels between machines). A submission can only be
     re-run when its source is a URL (or a file that exists here).
+
+    Raises:
+        UnknownEntry: an id in ``ids`` is not an entry of the leaderboard (nothing is re-run).
     """
+    records = read_results(Path(folder) / "results")
+    unknown = sorted(set(ids or ()) - {record.entry.id for record in records})
+    if unknown:
+        raise UnknownEntry(f"no leaderboard entry {', '.join(map(repr, unknown))} in {folder}; entries: "
+                       f"{', '.join(sorted(record.entry.id for record in records))}")
     results = []
-    for record in read_results(Path(folder) / "results"):
+    for record in records:
         entry = record.entry
         if ids and entry.id not in ids:
             continue

@@ -75,7 +75,10 @@ def _training_section(entry) -> list[str]:
         f"* Data: BBBC039 `{recipe.train_split}` split (100 images, 12,001 nuclei); model selection and "
         f"postprocessing tuning on `{recipe.validation_split}` (50 images). The test split was never used "
         "for any choice.",
-        f"* Recipe version {recipe.version} (`recipe.yaml`): random {recipe.crop_size}² crops, batch "
+        f"* Recipe version {recipe.version} (`recipe.yaml`"
+        + (f"; it did not train: the weights come from the run of version {trained_by}, which it repeats"
+           if trained_by != recipe.version else "")
+        + f"): random {recipe.crop_size}² crops, batch "
         f"{recipe.batch_size}, {_count(recipe.epochs, 'epoch')} × {recipe.steps_per_epoch} steps"
         + (f" per network ({recipe.members} networks, seeds {recipe.seed}–{recipe.seed + recipe.members - 1})"
            if recipe.members > 1 else "")
@@ -120,12 +123,17 @@ def _defect_augmentation(recipe) -> str:
     aug, parts = recipe.augmentation, []
     if aug.hot_pixels:
         low, high = aug.hot_pixels["values"]
+        size = aug.hot_pixels.get("max_size", 1)
+        spots = f"isolated pixels or spots of up to {size}×{size} px" if size > 1 else "isolated pixels"
         parts.append(f"camera hot pixels (in {aug.hot_pixels['probability']:.0%} of crops up to "
-                     f"{aug.hot_pixels['max_count']} isolated pixels at {low:g}–{high:g} normalised units, "
+                     f"{aug.hot_pixels['max_count']} {spots} at {low:g}–{high:g} normalised units, "
                      "targets unchanged)")
     if aug.blank_fields:
         parts.append(f"synthetic blank fields ({aug.blank_fields['probability']:.0%} of crops: constant, "
                      "shot-noise or read-noise frames without nuclei, all background)")
+    if aug.padded_borders:
+        parts.append(f"black frames ({aug.padded_borders['probability']:.0%} of crops from an image with 1–"
+                     f"{aug.padded_borders['max_width']} px of zeros along 1–4 sides, normalised with its frame)")
     return "".join(f", {part}" for part in parts)
 
 
@@ -234,7 +242,8 @@ def _metrics_section(entry) -> list[str]:
         + " | |",
         f"| splits / merges (IoU 0.1), extra objects (0.7) | {metrics['splits']} / {metrics['merges']}, "
         f"{metrics['extra_objects']} | |",
-        f"| seconds per image ({metrics.get('device', 'cpu')}) | {metrics['seconds_per_image']:.2f} | "
+        f"| seconds per image ({metrics.get('environment', {}).get('device', metrics.get('device', 'cpu'))}, "
+        f"{metrics.get('inference_precision', 'fp32')}) | {metrics['seconds_per_image']:.2f} | "
         f"{paper['seconds_per_image']} |",
     ]
 
