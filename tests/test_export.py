@@ -109,3 +109,13 @@ def test_the_card_names_every_robustness_augmentation_of_the_recipe():
     card = render_model_card("unet-bbbc039-fast")
     assert "up to 30 isolated pixels or spots of up to 3×3 px at 1–5 normalised units" in card
     assert "black frames (20% of crops from an image with 1–60 px of zeros along 1–4 sides" in card
+
+
+def test_an_experiment_report_becomes_a_table_of_the_card(zoo):
+    from nucseg_zoo.zoo.card import render_model_card, write_experiment
+
+    out = write_experiment(read_entry(MODEL_ID), "views", title="Views", description="Two ways.",
+                           rows=[{"name": "one", "average_f1": 0.91234, "error_rate_at_0.7": 0.0812}])
+    assert json.loads(out.read_text())["rows"][0]["name"] == "one"
+    card = render_model_card(MODEL_ID)
+    assert "## Views\n\nTwo ways.\n" in card and "| one | 0.9123 | 8.12% |" in card

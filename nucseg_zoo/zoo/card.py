@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.zoo.entry import read_entry
@@ -203,6 +204,15 @@ def _ensemble_section(entry) -> list[str]:
         *(f"| {name} | {row['average_f1']:.4f} | {row['error_rate_at_0.7']:.2%} |" for name, row in rows),
         "",
     ]
+
+
+def write_experiment(entry, name: str, *, title: str, description: str, rows: list[dict]) -> Path:
+    """Write ``zoo/<id>/experiments/<name>.json`` atomically — ``rows``: ``[{name, average_f1,
+    error_rate_at_0.7}]`` — which the model card renders as a table; returns its path."""
+    out = entry.dir / "experiments" / f"{name}.json"
+    out.parent.mkdir(exist_ok=True)
+    write_text_atomically(out, json.dumps({"title": title, "description": description, "rows": rows}, indent=2) + "\n")
+    return out
 
 
 def _experiment_sections(entry) -> list[str]:

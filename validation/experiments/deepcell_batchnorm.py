@@ -23,17 +23,16 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 
 import numpy as np
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.inference import default_precision
 from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61
 from nucseg_zoo.targets import three_class_targets
 from nucseg_zoo.training.loop import validation_predictions, validation_summary
+from nucseg_zoo.zoo.card import write_experiment
 from nucseg_zoo.zoo.entry import read_entry
 
 MODEL_ID = "deepcell-bbbc039"
@@ -111,21 +110,16 @@ def main() -> None:
                                      truths, entry.postprocessing)
         rows.append({"name": name, "average_f1": summary.average_f1, "error_rate_at_0.7": summary.error_rate})
         print(f"{name:<40} average F1 {summary.average_f1:.4f}  error rate at 0.7 {summary.error_rate:.2%}")
-    report = {
-        "title": "Batch-norm statistics: crops vs class-balanced patches",
-        "description": (
+    out = write_experiment(
+        entry, "batchnorm", title="Batch-norm statistics: crops vs class-balanced patches",
+        description=(
             f"Member {args.member}'s weights with three sets of batch-norm running statistics, scored on "
             f"`{recipe.dataset}/{recipe.validation_split}` ({precision}) with the ensemble's tuned postprocessing "
             "(`validation/experiments/deepcell_batchnorm.py`). Patch training (2016) normalises over "
             "class-balanced 61×61 patches; crop training over every window of a crop, the population a whole "
             "image has at inference."),
-        "rows": rows,
-    }
-    out = entry.dir / "experiments" / "batchnorm.json"
-    out.parent.mkdir(exist_ok=True)
-    write_text_atomically(out, json.dumps(report, indent=2) + "\n")
+        rows=rows)
     print(f"wrote {out}")
-
 
 if __name__ == "__main__":
     main()

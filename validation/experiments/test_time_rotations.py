@@ -15,13 +15,12 @@ Writes ``zoo/<model>/experiments/test_time_rotations.json`` (rendered in the mod
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.training.loop import validation_predictions, validation_summary
+from nucseg_zoo.zoo.card import write_experiment
 from nucseg_zoo.zoo.entry import read_entry
 
 VIEW_SETS = ((0,), (0, 90), (0, 180), (0, 90, 180, 270))
@@ -47,19 +46,14 @@ def main() -> None:
         name += " (shipped)" if views == shipped else ""
         rows.append({"name": name, "average_f1": summary.average_f1, "error_rate_at_0.7": summary.error_rate})
         print(f"{name:<40} average F1 {summary.average_f1:.4f}  error rate at 0.7 {summary.error_rate:.2%}", flush=True)
-    report = {
-        "title": "Test-time augmentation: rotated views",
-        "description": (
+    out = write_experiment(
+        entry, "test_time_rotations", title="Test-time augmentation: rotated views",
+        description=(
             f"The shipped weights with the logits of the input and of rotated copies averaged, scored on "
             f"`{recipe.dataset}/{recipe.validation_split}` (fp32) with the shipped postprocessing "
             "(`validation/experiments/test_time_rotations.py`). Each view is one forward pass of the network."),
-        "rows": rows,
-    }
-    out = entry.dir / "experiments" / "test_time_rotations.json"
-    out.parent.mkdir(exist_ok=True)
-    write_text_atomically(out, json.dumps(report, indent=2) + "\n")
+        rows=rows)
     print(f"wrote {out}")
-
 
 if __name__ == "__main__":
     main()
