@@ -9,6 +9,7 @@ Both pass ``bioimageio.core.test_model`` in every weight format.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import zipfile
@@ -274,12 +275,11 @@ def test_load_model_matches_zoo_model(package, crop):
 def zoo_labels(zoo_package, sample_split):
     """``zoo_labels(i)``: the zoo model's fp32 labels of sample image ``i``, computed once per model
     (the reference of every weight format)."""
-    zoo, done = ZooModel(zoo_package[0], precision="fp32"), {}
+    zoo = ZooModel(zoo_package[0], precision="fp32")
 
+    @functools.cache
     def labels(index: int) -> np.ndarray:
-        if index not in done:
-            done[index] = zoo.segment(sample_split[index].image)
-        return done[index]
+        return zoo.segment(sample_split[index].image)
     return labels
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -201,12 +203,9 @@ def zoo_model(request):
 def raw_labels(zoo_model, sample_split):
     """``raw_labels(i)``: ``zoo_model.segment`` of sample image ``i`` as it is, computed once per
     model (the reference that several perturbation tests compare against)."""
-    done: dict[int, np.ndarray] = {}
-
+    @functools.cache
     def labels(index: int) -> np.ndarray:
-        if index not in done:
-            done[index] = zoo_model.segment(sample_split[index].image)
-        return done[index]
+        return zoo_model.segment(sample_split[index].image)
     return labels
 
 

@@ -55,5 +55,6 @@ def main() -> None:
         rows=rows)
     print(f"wrote {out}")
 
+
 if __name__ == "__main__":
     main()
