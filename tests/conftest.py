@@ -1,5 +1,6 @@
 """Shared fixtures. The full BBBC039 dataset is used when $NUCSEG_ZOO_BBBC039_MIRROR is set
-(.ci/run points it at ../shared/data/bbbc039); tests that need it skip otherwise."""
+(.ci/run points it at ../shared/data/bbbc039), DSB2018 when $NUCSEG_ZOO_DSB2018_FLUO_MIRROR is
+(../shared/data/dsb2018); tests that need them skip otherwise."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 MIRROR_ENV = "NUCSEG_ZOO_BBBC039_MIRROR"
+DSB_MIRROR_ENV = "NUCSEG_ZOO_DSB2018_FLUO_MIRROR"
 
 
 @pytest.fixture(scope="session")
@@ -21,6 +23,15 @@ def bbbc039_mirror() -> str:
     mirror = os.environ.get(MIRROR_ENV)
     if not mirror:
         pytest.skip(f"${MIRROR_ENV} is not set: the full BBBC039 dataset is unavailable")
+    return mirror
+
+
+@pytest.fixture(scope="session")
+def dsb2018_mirror() -> str:
+    """The configured DSB2018 mirror (the folder holding stage1_train/; skips when none is configured)."""
+    mirror = os.environ.get(DSB_MIRROR_ENV)
+    if not mirror:
+        pytest.skip(f"${DSB_MIRROR_ENV} is not set: the DSB2018 images are unavailable")
     return mirror
 
 

@@ -388,3 +388,30 @@ def test_dataclass_defaults_are_valid():
         params = params_cls()
         assert params_cls.from_dict(params.to_dict()) == params
         assert dataclasses.is_dataclass(params)
+
+
+def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
+    """``cp-basic@<dataset>``: the baseline with parameters tuned on another dataset, its own record
+    (and so its own sha256), chosen for that dataset's leaderboard track."""
+    import shutil
+
+    from nucseg_zoo.baselines import registry
+    from nucseg_zoo.baselines.tune import target
+    from nucseg_zoo.evaluation import resolve_source
+
+    for path in registry.DATA_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    record = json.loads((tmp_path / "cp_basic.json").read_text())
+    record["params"]["min_area"], record["chosen_on"] = 10, "otherset/training"
+    (tmp_path / "cp_basic@otherset.json").write_text(json.dumps(record))
+    monkeypatch.setattr(registry, "DATA_DIR", tmp_path)
+    assert registry.list_parameter_sets("cp-basic") == ["cp-basic", "cp-basic@otherset"]
+    assert get_baseline("cp-basic@otherset").params.min_area == 10
+    assert registry.baseline_source("cp-basic", "otherset") == "cp-basic@otherset"
+    assert registry.baseline_source("cp-advanced", "otherset") == "cp-advanced"
+    assert registry.baseline_training_data("cp-basic@otherset") == ("otherset/training",)
+    assert registry.baseline_training_data("random-forest") == ("bbbc039/training", "bbbc039/validation")
+    assert resolve_source("cp-basic@otherset").sha256 != resolve_source("cp-basic").sha256
+    with pytest.raises(ValueError, match="has no parameters tuned on 'nowhere'; it has: cp-basic, cp-basic@otherset"):
+        get_baseline("cp-basic@nowhere")
+    assert target("cp-basic", "bbbc039") == "cp-basic" and target("cp-basic", "otherset") == "cp-basic@otherset"

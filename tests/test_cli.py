@@ -42,7 +42,7 @@ def test_demo_table_shows_whole_names_in_aligned_columns(sample_split, capsys, t
 
 def test_datasets_list_and_info(capsys):
     assert main(["datasets", "list"]) == 0
-    assert capsys.readouterr().out.split() == ["bbbc039", "bbbc039-sample"]
+    assert capsys.readouterr().out.split() == ["bbbc039", "bbbc039-sample", "dsb2018-fluo"]
     assert main(["datasets", "info", "bbbc039-sample", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["splits"] == {"test": {"n_images": 3, "n_nuclei": 317}}
@@ -50,12 +50,13 @@ def test_datasets_list_and_info(capsys):
 
 def test_unknown_dataset_is_a_clear_error(capsys):
     assert main(["datasets", "info", "nope"]) == 2
-    assert "valid datasets: bbbc039, bbbc039-sample" in capsys.readouterr().err
+    assert "valid datasets: bbbc039, bbbc039-sample, dsb2018-fluo" in capsys.readouterr().err
 
 
 def test_datasets_verify_and_info_on_the_mirror(bbbc039_mirror, capsys):
     assert main(["datasets", "verify", "bbbc039", "--mirror", bbbc039_mirror]) == 0
-    assert "all files verified" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "every file hashed again and verified" in captured.err and "the card facts hold" in captured.out
     assert main(["datasets", "info", "bbbc039", "--json", "--mirror", bbbc039_mirror]) == 0
     splits = json.loads(capsys.readouterr().out)["splits"]
     assert {k: v["n_nuclei"] for k, v in splits.items()} == {"training": 12001, "validation": 5896, "test": 5720}

@@ -27,7 +27,7 @@ def test_card_holds_sources_hashes_and_official_splits():
 
 
 def test_unknown_dataset_and_split_list_the_valid_ones():
-    with pytest.raises(ValueError, match="valid datasets: bbbc039, bbbc039-sample"):
+    with pytest.raises(ValueError, match="valid datasets: bbbc039, bbbc039-sample, dsb2018-fluo"):
         datasets.load("bbbc038")
     with pytest.raises(ValueError, match="valid splits: training, validation, test"):
         datasets.load("bbbc039", split="train")

@@ -18,6 +18,7 @@ from nucseg_zoo.datasets import split_names
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.leaderboard import DuplicateSubmission, UnknownEntry, read_results, render, stale_pages, submit, verify
 from nucseg_zoo.leaderboard.entries import builtin_sources
+from nucseg_zoo.leaderboard.records import read_track
 
 COMMITTED = Path(__file__).resolve().parent.parent / "validation"
 
@@ -55,7 +56,7 @@ def test_committed_pages_are_generated_from_the_results():
 
 def test_committed_results_cover_the_zoo_and_baselines_on_the_full_test_split():
     records = read_results(COMMITTED / "results")  # checks every aggregate against the per-image counts
-    assert {r.entry.id for r in records} >= {name for _, name in builtin_sources()}
+    assert {r.entry.id for r in records} >= {name for _, name, _ in builtin_sources()}
     for record in records:
         assert tuple(i.name for i in record.evaluation.scores.images) == split_names("bbbc039", "test")
         assert record.evaluation.scores.n_true == 5720
@@ -71,8 +72,9 @@ def test_builtin_entries_match_the_shipped_models():
     from nucseg_zoo.evaluation import resolve_source
 
     records = {r.entry.id: r for r in read_results(COMMITTED / "results")}
-    for _, name in builtin_sources():
-        assert records[name].entry.source_sha256 == resolve_source(name).sha256, name
+    for _, name, source in builtin_sources(read_track(COMMITTED)):
+        assert records[name].entry.source == source
+        assert records[name].entry.source_sha256 == resolve_source(source).sha256, name
 
 
 def test_pages_show_every_entry_references_and_figures():

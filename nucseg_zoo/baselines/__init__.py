@@ -9,9 +9,21 @@ Start with :func:`get_baseline`::
 The parameters (and the trained forest) ship in ``nucseg_zoo/baselines/data/``, each with
 the validation score it reached; ``python -m nucseg_zoo.baselines.tune`` and
 ``python -m nucseg_zoo.baselines.train_random_forest`` regenerate them from BBBC039's
-training and validation splits.
+training and validation splits. A baseline tuned on another dataset is named
+``<name>@<dataset>`` (``get_baseline("cp-basic@dsb2018-fluo")``), its record
+``data/<file>@<dataset>.json``.
 """
 
-from nucseg_zoo.baselines.registry import Baseline, baseline_record, get_baseline, list_baselines
+from nucseg_zoo.baselines.registry import (
+    Baseline,
+    baseline_record,
+    baseline_source,
+    baseline_training_data,
+    get_baseline,
+    is_baseline,
+    list_baselines,
+    list_parameter_sets,
+)
 
-__all__ = ["Baseline", "baseline_record", "get_baseline", "list_baselines"]
+__all__ = ["Baseline", "baseline_record", "baseline_source", "baseline_training_data", "get_baseline",
+           "is_baseline", "list_baselines", "list_parameter_sets"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -54,18 +55,70 @@ _BUILDERS: dict[str, Callable[[dict[str, Any]], Baseline]] = {
 
 
 def list_baselines() -> list[str]:
-    """Names accepted by :func:`get_baseline`."""
+    """Names of the baselines (with their BBBC039 parameters); see :func:`list_parameter_sets`."""
     return list(RECORDS)
 
 
-def baseline_record(name: str) -> dict[str, Any]:
-    """The shipped JSON record of baseline ``name``: parameters, validation scores, provenance."""
+def _split_name(spec: str) -> tuple[str, str | None]:
+    """``"cp-basic@dsb2018-fluo"`` -> ``("cp-basic", "dsb2018-fluo")``; ``"cp-basic"`` -> ``("cp-basic", None)``."""
+    name, _, dataset = spec.partition("@")
+    return name, dataset or None
+
+
+def record_path(spec: str, *, must_exist: bool = True) -> Path:
+    """The parameter record of ``spec``: ``data/<file>.json`` for a baseline name,
+    ``data/<file>@<dataset>.json`` for its parameters tuned on another dataset.
+
+    Raises:
+        ValueError: unknown baseline, or no parameters of it for that dataset (lists what exists).
+    """
+    name, dataset = _split_name(spec)
     if name not in RECORDS:
         raise ValueError(f"unknown baseline {name!r}; valid baselines: {', '.join(RECORDS)}")
-    record = read_record(DATA_DIR / RECORDS[name])
+    path = DATA_DIR / RECORDS[name]
+    if dataset is not None:
+        path = path.with_name(f"{path.stem}@{dataset}.json")
+        if must_exist and not path.is_file():
+            raise ValueError(f"baseline {name!r} has no parameters tuned on {dataset!r}; it has: "
+                             f"{', '.join(list_parameter_sets(name))}")
+    return path
+
+
+def list_parameter_sets(name: str) -> list[str]:
+    """Every source name of baseline ``name``: the name itself (BBBC039's parameters) and
+    ``name@<dataset>`` for each dataset it was tuned on, e.g. ``["cp-basic", "cp-basic@dsb2018-fluo"]``."""
+    stem = Path(RECORDS[name]).stem
+    return [name] + sorted(f"{name}@{p.stem.split('@', 1)[1]}" for p in DATA_DIR.glob(f"{stem}@*.json"))
+
+
+def is_baseline(spec: str) -> bool:
+    """True when ``spec`` names a baseline parameter set that exists (``cp-basic``, ``cp-basic@dsb2018-fluo``)."""
+    name, _ = _split_name(spec)
+    return name in RECORDS and spec in list_parameter_sets(name)
+
+
+def baseline_source(name: str, dataset: str | None) -> str:
+    """The source name of baseline ``name`` for data of ``dataset``: ``name@dataset`` when it was
+    tuned on that dataset, else ``name``."""
+    tuned = f"{name}@{dataset}"
+    return tuned if dataset is not None and tuned in list_parameter_sets(name) else name
+
+
+def baseline_record(spec: str) -> dict[str, Any]:
+    """The shipped JSON record of baseline ``spec``: parameters, validation scores, provenance."""
+    path = record_path(spec)
+    name, _ = _split_name(spec)
+    record = read_record(path)
     if record.get("baseline") != name:
-        raise ValueError(f"{DATA_DIR / RECORDS[name]} describes {record.get('baseline')!r}, not {name!r}")
+        raise ValueError(f"{path} describes {record.get('baseline')!r}, not {name!r}")
     return record
+
+
+def baseline_training_data(spec: str) -> tuple[str, ...]:
+    """The ``dataset/split`` pairs the parameters of ``spec`` were trained and chosen on (its record)."""
+    record = baseline_record(spec)
+    used = [record.get("training", {}).get("trained_on"), record.get("chosen_on")]
+    return tuple(dict.fromkeys(item for item in used if item))
 
 
 def get_baseline(name: str) -> Baseline:
@@ -81,4 +134,4 @@ def get_baseline(name: str) -> Baseline:
         ValueError: unknown name (the message lists the valid ones).
     """
     record = baseline_record(name)  # checks the name first
-    return _BUILDERS[name](record)
+    return _BUILDERS[_split_name(name)[0]](record)

@@ -1,16 +1,19 @@
-"""Choose the CellProfiler-like baselines' parameters on the BBBC039 validation split.
+"""Choose the CellProfiler-like baselines' parameters on a dataset's split (BBBC039 validation by default).
 
 Usage::
 
     NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.baselines.tune [cp-basic cp-advanced]
+    NUCSEG_ZOO_DSB2018_FLUO_MIRROR=/path/to/dsb2018 python -m nucseg_zoo.baselines.tune \
+        --dataset dsb2018-fluo --split training [cp-basic cp-advanced]
 
 A coordinate search: starting from the dataclass defaults (for cp-advanced, with the
 identification settings already chosen for cp-basic, so tune cp-basic first), each
 parameter in turn takes every value of its grid (:data:`SEARCH_GRIDS`) with the others
 fixed, and keeps the one with the best validation average F1; rounds repeat until one
 changes nothing. The result is written to ``nucseg_zoo/baselines/data/cp_basic.json`` /
-``cp_advanced.json`` with the validation scores and the split used. The test split is
-never read.
+``cp_advanced.json`` (for the dataset the shipped records were chosen on, BBBC039) or
+``cp_basic@<dataset>.json`` (another dataset: the baseline's source ``cp-basic@<dataset>``),
+with the scores on the split used and its name. The test split is never read.
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from nucseg_zoo.baselines.cellprofiler import CPAdvanced, CPAdvancedParams, CPBa
 from nucseg_zoo.baselines.evaluation import load_samples
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR, Params, read_record, write_record
-from nucseg_zoo.baselines.registry import RECORDS
+from nucseg_zoo.baselines.registry import RECORDS, record_path
 from nucseg_zoo.evaluation import score_segmenter
 
 log = logging.getLogger(__name__)
 
-DATASET, SPLIT = "bbbc039", "validation"
+DEFAULT_DATASET, DEFAULT_SPLIT = "bbbc039", "validation"  # where the shipped records were chosen
 MAX_ROUNDS = 4
 
 _IDENTIFY_GRID: dict[str, tuple] = {
@@ -128,34 +131,56 @@ def coordinate_search(objective: Callable[[dict[str, Any]], float], start: Mappi
     return best, best_score
 
 
-def _start(name: str) -> dict[str, Any]:
-    """Where the search of ``name`` starts (cp-advanced: from cp-basic's chosen module settings)."""
+def target(name: str, dataset: str) -> str:
+    """The source name whose record a search of ``name`` on ``dataset`` writes: ``name`` for the
+    dataset its shipped record was chosen on, else ``name@dataset``."""
+    shipped = read_record(DATA_DIR / RECORDS[name])["chosen_on"].split("/")[0]
+    return name if dataset == shipped else f"{name}@{dataset}"
+
+
+def _start(name: str, dataset: str) -> dict[str, Any]:
+    """Where the search of ``name`` starts (cp-advanced: from cp-basic's chosen module settings
+    on the same dataset; tune cp-basic first)."""
     params_cls, _ = _BUILDERS[name]
     start = params_cls().to_dict()
     if name == "cp-advanced":
-        start["identify"] = read_record(DATA_DIR / RECORDS["cp-basic"])["params"]
+        start["identify"] = read_record(record_path(target("cp-basic", dataset)))["params"]
     return start
 
 
-def tune(name: str, *, mirror: str | None = None, progress: bool = True) -> dict[str, Any]:
-    """Tune baseline ``name`` on BBBC039 validation; write and return its record."""
+def tune(name: str, *, dataset: str = DEFAULT_DATASET, split: str = DEFAULT_SPLIT, mirror: str | None = None,
+         fixed: Sequence[str] = (), progress: bool = True) -> dict[str, Any]:
+    """Tune baseline ``name`` on ``dataset``/``split``; write and return its record.
+
+    ``fixed``: dotted parameter names (or prefixes such as ``"identify"``) left at their start
+    values, e.g. cp-advanced's identification settings kept at cp-basic's on the same data.
+
+    Raises:
+        ValueError: ``split`` is a test split (never tuned on), or unknown dataset/split.
+    """
+    if split == "test":
+        raise ValueError("parameters are never chosen on a test split; tune on training or validation")
     params_cls, baseline_cls = _BUILDERS[name]
-    samples = load_samples(datasets.load(DATASET, split=SPLIT, mirror=mirror))
+    samples = load_samples(datasets.load(dataset, split=split, mirror=mirror))
 
     def objective(values: dict[str, Any]) -> float:
         return score_segmenter(baseline_cls(params_cls.from_dict(values)), samples)[0].average_f1
 
-    best, _ = coordinate_search(objective, _start(name), SEARCH_GRIDS[name], progress=progress)
+    grid = {key: values for key, values in SEARCH_GRIDS[name].items()
+            if not any(key == prefix or key.startswith(prefix + ".") for prefix in fixed)}
+    best, _ = coordinate_search(objective, _start(name, dataset), grid, progress=progress)
     scores = score_segmenter(baseline_cls(params_cls.from_dict(best)), samples)[0]
     record = {
         "baseline": name,
         "params": best,
-        "validation_average_f1": scores.average_f1,
-        "validation_error_rate_at_0.7": scores.error_rate,
-        "chosen_on": f"{DATASET}/{SPLIT}",
-        "search": "coordinate search over SEARCH_GRIDS, `python -m nucseg_zoo.baselines.tune`",
+        f"{split}_average_f1": scores.average_f1,
+        f"{split}_error_rate_at_0.7": scores.error_rate,
+        "chosen_on": f"{dataset}/{split}",
+        "search": "coordinate search over SEARCH_GRIDS, `python -m nucseg_zoo.baselines.tune"
+                  + (f" --dataset {dataset} --split {split}" if (dataset, split) != (DEFAULT_DATASET, DEFAULT_SPLIT)
+                     else "") + "".join(f" --fixed {prefix}" for prefix in fixed) + f" {name}`",
     }
-    write_record(DATA_DIR / RECORDS[name], record)
+    write_record(record_path(target(name, dataset), must_exist=False), record)
     return record
 
 
@@ -163,15 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("baselines", nargs="*", metavar="BASELINE",
                         help=f"which baselines to tune, among {', '.join(SEARCH_GRIDS)} (default: all)")
-    parser.add_argument("--mirror", help="BBBC039 mirror (default: $NUCSEG_ZOO_BBBC039_MIRROR)")
+    parser.add_argument("--dataset", default=DEFAULT_DATASET, help="dataset to tune on (default: %(default)s)")
+    parser.add_argument("--split", default=DEFAULT_SPLIT, help="its split (default: %(default)s; never test)")
+    parser.add_argument("--mirror", help="dataset mirror (default: $NUCSEG_ZOO_<DATASET>_MIRROR)")
+    parser.add_argument("--fixed", action="append", default=[], metavar="NAME",
+                        help="a parameter (or prefix, e.g. identify) not searched: kept at its start value")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.baselines) - set(SEARCH_GRIDS))
     if unknown:
         parser.error(f"unknown baselines {unknown}; valid: {', '.join(SEARCH_GRIDS)}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in args.baselines or list(SEARCH_GRIDS):
-        record = tune(name, mirror=args.mirror)
-        log.info("%s: validation average F1 %.4f", name, record["validation_average_f1"])
+        record = tune(name, dataset=args.dataset, split=args.split, mirror=args.mirror, fixed=args.fixed)
+        log.info("%s: %s average F1 %.4f", name, args.split, record[f"{args.split}_average_f1"])
     return 0
 
 

@@ -1,4 +1,4 @@
-"""``nucseg-zoo evaluate SOURCE [--dataset bbbc039] [--split test] [--json] [--limit N] [--force]``."""
+"""``nucseg-zoo evaluate SOURCE [--dataset bbbc039] [--split test] | [--images DIR --labels DIR] [--json] ...``."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ from nucseg_zoo.postprocessing import OUTPUT_KINDS
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "evaluate", help="run a zoo model, baseline or bioimage.io package on a split and score it",
-        description="Evaluate SOURCE on an official split with the paper's metrics. Results (per image and "
+        description="Evaluate SOURCE on an official split (--dataset, --split) or on your own annotated images "
+                    "(--images DIR --labels DIR: label TIFF/PNG, a folder of one mask per nucleus, or an ImageJ ROI "
+                    "zip per image, paired by file stem) with the paper's metrics. Results (per image and "
                     "aggregate, with provenance) are cached by source sha256, data hashes, package versions "
                     "and device; a repeated call is instant unless --force is given.")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml) path or URL, "
                         "or a Python segmenter module:callable (image -> instance labels)")
-    parser.add_argument("--dataset", default="bbbc039", help="dataset (default: %(default)s)")
-    parser.add_argument("--split", default="test",
-                        help="official split (default: %(default)s — the split results are reported on; tune "
-                             "your own parameters on training or validation)")
+    add_data_arguments(parser)
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--output-kind", choices=OUTPUT_KINDS,
@@ -38,6 +37,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+DEFAULT_DATASET, DEFAULT_SPLIT = "bbbc039", "test"
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--dataset``/``--split`` (an official split) or ``--images``/``--labels`` (your own folder)."""
+    parser.add_argument("--dataset", help=f"dataset id (default: {DEFAULT_DATASET}; `nucseg-zoo datasets list`)")
+    parser.add_argument("--split", help=f"official split (default: {DEFAULT_SPLIT} — the split results are reported "
+                        "on; tune your own parameters on training or validation)")
+    parser.add_argument("--images", type=Path, help="folder of your own images (TIFF/PNG), instead of --dataset")
+    parser.add_argument("--labels", type=Path, help="with --images: their ground truth, paired by file stem "
+                        "(<stem>.tif/.png label image, <stem>/ one mask per nucleus, <stem>.zip ImageJ ROIs; "
+                        "tags _masks, _cp_masks, _labels accepted)")
+
+
+def data_from_arguments(args: argparse.Namespace, *, images_optional: bool = False):
+    """``(dataset, split)`` for the harness: an id and split, or a folder's DatasetSplit and None.
+
+    Raises:
+        ValueError: --images/--labels mixed with --dataset/--split, or one of them alone.
+    """
+    if args.images is None and args.labels is None:
+        return args.dataset or DEFAULT_DATASET, args.split or DEFAULT_SPLIT
+    if args.dataset or args.split:
+        raise ValueError("--images/--labels score your own annotated folder; they do not go with --dataset/--split")
+    if args.labels is None or (args.images is None and not images_optional):
+        raise ValueError("your own annotated images need both --images DIR and --labels DIR")
+    from nucseg_zoo.datasets import from_folder
+
+    return from_folder(args.images if args.images is not None else args.pred_dir, args.labels), None
+
+
 def _assignment(text: str) -> tuple[str, object]:
     """``NAME=VALUE`` → (name, value); the value is read as YAML (numbers, words)."""
     import yaml
@@ -52,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.commands._report import print_evaluation, write_json_atomically
     from nucseg_zoo.evaluation import evaluate_source
 
-    evaluation = evaluate_source(args.source, dataset=args.dataset, split=args.split, limit=args.limit,
+    dataset, split = data_from_arguments(args)
+    evaluation = evaluate_source(args.source, dataset=dataset, split=split, limit=args.limit,
                                  device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
                                  sha256=args.sha256, postprocessing=dict(args.postprocessing) or None,
                                  force=args.force, mirror=args.mirror, progress=not args.no_progress)

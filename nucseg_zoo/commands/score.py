@@ -1,4 +1,4 @@
-"""``nucseg-zoo score PRED_DIR --dataset bbbc039 --split test [--label-components] [--only-present] [--json]``."""
+"""``nucseg-zoo score PRED_DIR [--dataset bbbc039 --split test | --labels DIR [--images DIR]] [--json] ...``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ import sys
 import warnings
 from pathlib import Path
 
+from nucseg_zoo.commands.evaluate import add_data_arguments, data_from_arguments
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("score", help="score a folder of predicted label images (TIFF/PNG by image stem)")
+    parser = subparsers.add_parser(
+        "score", help="score a folder of predicted label images (TIFF/PNG by image stem)",
+        description="Score PRED_DIR against an official split (--dataset, --split) or your own ground truth "
+                    "(--labels DIR; --images DIR gives the image sizes that ImageJ ROI zips need, by default the "
+                    "predictions give them).")
     parser.add_argument("pred_dir", type=Path, help="folder of <image stem>.tif/.png label images")
-    parser.add_argument("--dataset", default="bbbc039")
-    parser.add_argument("--split", default="test")
+    add_data_arguments(parser)
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--label-components", action="store_true",
                         help="label predictions that look like binary masks (one value, several separate "
@@ -31,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.evaluation import score_folder
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        evaluation = score_folder(args.pred_dir, dataset=args.dataset, split=args.split, mirror=args.mirror,
+        dataset, split = data_from_arguments(args, images_optional=True)
+        evaluation = score_folder(args.pred_dir, dataset=dataset, split=split, mirror=args.mirror,
                                   label_components=args.label_components, only_present=args.only_present)
     for warning in caught:
         if issubclass(warning.category, UserWarning):  # ours: binary masks, intensity images, missing predictions

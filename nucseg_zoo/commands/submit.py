@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "submit", help="validate, test and evaluate a bioimage.io package and add it to the leaderboard",
         description="Validate PACKAGE with bioimageio.spec and bioimageio.core.test_model, evaluate it on the "
-                    "BBBC039 test split, write DIR/results/<id>.json and regenerate the pages. A rejected "
+                    "track of DIR (validation/: BBBC039 test; validation/tracks/dsb2018-fluo-test: DSB2018-fluo "
+                    "test), write DIR/results/<id>.json and regenerate the pages. A rejected "
                     "package leaves every file untouched; a package already listed (same sha256) is not added.")
     parser.add_argument("package", help="bioimage.io package (.zip / rdf.yaml) path or URL; with --peer also a "
                                         "Python segmenter module:callable")
@@ -31,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="add a peer row (a published tool run or trained here) with this note, e.g. "
                              "'trained here with the StarDist library'")
     parser.add_argument("--recipe", help="how to rebuild the source (command, script, budget), recorded with the entry")
+    parser.add_argument("--trained-on", action="append", default=[], metavar="DATASET/SPLIT", dest="training_data",
+                        help="data the model learned from, e.g. bbbc039/training or 'dsb2018-stage1/all' (repeat "
+                             "for several; shown in the row, 'not stated' without)")
     parser.set_defaults(run=run)
 
 
@@ -40,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     record = submit(args.package, name=args.name, authors=args.authors, folder=args.dir, entry_id=args.entry_id,
                     sha256=args.sha256, device=args.device, output_kind=args.output_kind,
                     weight_format=args.weight_format, mirror=args.mirror,
-                    kind="peer" if args.peer is not None else "submission", note=args.peer, recipe=args.recipe)
+                    kind="peer" if args.peer is not None else "submission", note=args.peer, recipe=args.recipe,
+                    training_data=args.training_data)
     scores = record.evaluation.scores
     print(f"added {record.entry.id!r}: average F1 {scores.average_f1:.4f}, missed at IoU 0.7 "
           f"{scores.error_rate:.1%} ({record.evaluation.provenance['output_kind']} output)", file=sys.stderr)

@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, overload
 
-import imageio.v3 as iio
 import numpy as np
-import tifffile
 import xarray as xr
 
-from nucseg_zoo.datasets.masks import decode_graph_coloured_mask
+from nucseg_zoo.metrics.errors import SIZE_BINS, check_size_bins
+from nucseg_zoo.datasets.formats import SHAPE_FROM_IMAGE, image_reader, image_shape, mask_decoder
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One field of view. ``image`` and ``labels`` are read from disk on each access."""
+    """One field of view. ``image`` and ``labels`` are read from disk on each access.
+
+    Attributes:
+        name: the image stem (unique within its split).
+        dataset, split: where it comes from (``split`` is ``"folder"`` for :func:`from_folder`).
+        source, license: the dataset's homepage (or folder) and license.
+        image_path: the image file.
+        mask_paths: the ground-truth file(s): one mask or label image, or one file per nucleus.
+        image_format, mask_format: names from :mod:`nucseg_zoo.datasets.formats`.
+        connectivity: pixel connectivity of graph-coloured masks (1 = 4-connectivity).
+    """
 
     name: str
     dataset: str
@@ -25,21 +34,29 @@ class Sample:
     source: str
     license: str
     image_path: Path
-    mask_path: Path
+    mask_paths: tuple[Path, ...]
+    image_format: str = "tiff-uint16"
+    mask_format: str = "graph-coloured-png"
     connectivity: int = 1
 
     @property
+    def mask_path(self) -> Path:
+        """The one ground-truth file (for formats with a single file; ``ValueError`` otherwise)."""
+        if len(self.mask_paths) != 1:
+            raise ValueError(f"{self.name}: its ground truth is {len(self.mask_paths)} files ({self.mask_format}); "
+                             "use mask_paths")
+        return self.mask_paths[0]
+
+    @property
     def image(self) -> np.ndarray:
-        """The raw image, ``(H, W)`` uint16."""
-        image = tifffile.imread(self.image_path)
-        if image.ndim != 2 or image.dtype != np.uint16:
-            raise ValueError(f"{self.image_path}: expected a 2-D uint16 image, got {image.dtype} {image.shape}")
-        return image
+        """The raw image, ``(H, W)``, in the dataset's dtype (BBBC039 uint16, DSB2018 uint8)."""
+        return image_reader(self.image_format)(self.image_path)
 
     @property
     def labels(self) -> np.ndarray:
         """Ground-truth instance labels, ``(H, W)`` int32, 0 = background."""
-        return decode_graph_coloured_mask(iio.imread(self.mask_path), connectivity=self.connectivity)
+        shape = image_shape(self.image_path) if self.mask_format in SHAPE_FROM_IMAGE else None
+        return mask_decoder(self.mask_format)(self.mask_paths, shape, self.connectivity)
 
     def to_xarray(self, *, what: str = "image") -> xr.DataArray:
         """An ``xarray.DataArray`` view (dims ``("y", "x")``) of the image or the labels."""
@@ -52,13 +69,21 @@ class Sample:
 
 
 class DatasetSplit(Sequence[Sample]):
-    """An ordered, lazy sequence of :class:`Sample`; index by position or by name."""
+    """An ordered, lazy sequence of :class:`Sample`; index by position or by name.
 
-    def __init__(self, dataset: str, split: str, samples: Sequence[Sample]):
+    ``size_bins`` are the GT-area bins (px) that "missed by size" uses on this data (the
+    dataset card's; BBBC039's :data:`nucseg_zoo.metrics.SIZE_BINS` by default).
+    """
+
+    def __init__(self, dataset: str, split: str, samples: Sequence[Sample],
+                 size_bins: Mapping[str, tuple[float, float]] | None = None):
         self.dataset = dataset
         self.split = split
+        self.size_bins = check_size_bins(size_bins) if size_bins else SIZE_BINS
         self._samples = tuple(samples)
         self._by_name = {sample.name: sample for sample in self._samples}
+        if len(self._by_name) != len(self._samples):
+            raise ValueError(f"{dataset}/{split}: image names are not unique")
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo._text import count
-from nucseg_zoo.metrics import DatasetScores, score_image, summarize
+from nucseg_zoo.metrics import SIZE_BINS, DatasetScores, score_image, summarize
+from nucseg_zoo.metrics.errors import SizeBins
 from nucseg_zoo.metrics import binary_masks
 from nucseg_zoo.metrics.folder import find_predictions, folders_with_predictions, read_label_image
 
@@ -128,10 +129,30 @@ def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -
     return segmenter.fit_dataset_statistics(images)
 
 
+def resolve_samples(dataset: str | datasets.DatasetSplit, split: str | None, *,
+                    mirror: str | None = None) -> datasets.DatasetSplit:
+    """The samples to evaluate: ``dataset`` itself when it is a :class:`~nucseg_zoo.datasets.DatasetSplit`
+    (e.g. :func:`nucseg_zoo.datasets.from_folder`; ``split`` must then be None or its own), else
+    split ``split`` of the dataset id ``dataset`` (:func:`nucseg_zoo.datasets.load`).
+
+    Raises:
+        ValueError: unknown dataset or split; a split given with a DatasetSplit that is not its own.
+    """
+    if isinstance(dataset, datasets.DatasetSplit):
+        if split not in (None, dataset.split):
+            raise ValueError(f"split {split!r} given with the samples of {dataset.dataset}/{dataset.split}: "
+                             "pass split=None with a DatasetSplit")
+        return dataset
+    if split is None:
+        raise ValueError(f"which split of {dataset!r}? valid splits: {', '.join(datasets.card(dataset).splits)}")
+    return datasets.load(dataset, split, mirror=mirror)
+
+
 def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None,
-                    on_labels: Callable[[str, np.ndarray], None] | None = None
-                    ) -> tuple[DatasetScores, tuple[float, ...]]:
-    """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``).
+                    on_labels: Callable[[str, np.ndarray], None] | None = None,
+                    size_bins: SizeBins = SIZE_BINS) -> tuple[DatasetScores, tuple[float, ...]]:
+    """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``);
+    misses binned by ``size_bins`` (GT area in px; a DatasetSplit's own ``size_bins``).
 
     A segmenter whose preprocessing uses dataset statistics gets them over all of
     ``samples`` first (:func:`fit_dataset_statistics`). ``on_labels(name, labels)`` is
@@ -148,7 +169,7 @@ def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | 
         started = time.perf_counter()
         labels = segmenter.segment(image)
         seconds.append(time.perf_counter() - started)
-        scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name))
+        scores.append(score_image(sample.labels, np.asarray(labels), name=sample.name, size_bins=size_bins))
         if on_labels is not None:
             on_labels(sample.name, np.asarray(labels))
     return summarize(scores), tuple(seconds)
@@ -158,16 +179,18 @@ def evaluate(
     segmenter: Segmenter,
     *,
     source: str,
-    dataset: str = "bbbc039",
-    split: str = "test",
+    dataset: str | datasets.DatasetSplit,
+    split: str | None = "test",
     limit: int | None = None,
     mirror: str | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Segment every image of ``dataset``/``split`` (the first ``limit``) and score it."""
-    samples = datasets.load(dataset, split, mirror=mirror)
-    samples = samples[:limit] if limit else samples
-    scores, seconds = score_segmenter(segmenter, samples,
+    """Segment every image of ``dataset``/``split`` (the first ``limit``) and score it
+    (``dataset`` and ``split`` as :func:`resolve_samples` takes them)."""
+    split_samples = resolve_samples(dataset, split, mirror=mirror)
+    dataset, split = split_samples.dataset, split_samples.split
+    samples = split_samples[:limit] if limit else split_samples
+    scores, seconds = score_segmenter(segmenter, samples, size_bins=split_samples.size_bins,
                                       progress=f"{source} on {dataset}/{split}" if progress else None)
     return Evaluation(source=source, dataset=dataset, split=split, scores=scores,
                       seconds_per_image=float(np.mean(seconds)), image_seconds=seconds)
@@ -176,8 +199,8 @@ def evaluate(
 def score_folder(
     pred_dir: str | Path,
     *,
-    dataset: str = "bbbc039",
-    split: str = "test",
+    dataset: str | datasets.DatasetSplit,
+    split: str | None = "test",
     mirror: str | None = None,
     label_components: bool = False,
     only_present: bool = False,
@@ -206,8 +229,9 @@ def score_folder(
 
     Args:
         pred_dir: folder of ``<image stem>.tif/.tiff/.png`` label images (0 = background).
-        dataset: dataset name, e.g. ``"bbbc039"`` or ``"bbbc039-sample"``.
-        split: split of ``dataset``.
+        dataset: dataset id, e.g. ``"bbbc039"`` or ``"dsb2018-fluo"``, or the samples of a
+            lab's own annotated folder (:func:`nucseg_zoo.datasets.from_folder`).
+        split: split of ``dataset`` (None with a DatasetSplit).
         mirror: dataset mirror (URL or folder).
         label_components: label binary-mask predictions into connected components.
         only_present: score only the images that have a prediction (recorded as
@@ -221,7 +245,8 @@ def score_folder(
         ValueError: a prediction is ambiguous, unreadable as a label image, or not of its
             image's shape; ``only_present`` and no prediction at all.
     """
-    samples = datasets.load(dataset, split, mirror=mirror)
+    samples = resolve_samples(dataset, split, mirror=mirror)
+    dataset, split, size_bins = samples.dataset, samples.split, samples.size_bins
     found, missing = find_predictions(pred_dir, samples.names)
     if missing:
         _warn_missing(Path(pred_dir), samples, found, missing, only_present)
@@ -231,7 +256,7 @@ def score_folder(
     for sample in samples:
         truth = sample.labels
         if sample.name not in found:
-            scores.append(score_image(truth, np.zeros_like(truth), name=sample.name))
+            scores.append(score_image(truth, np.zeros_like(truth), name=sample.name, size_bins=size_bins))
             continue
         path = found[sample.name]
         pred = read_label_image(path)
@@ -252,7 +277,7 @@ def score_folder(
         elif warning is not None:
             intensity.append(sample.name)
             warnings.warn(warning, stacklevel=2)
-        scores.append(score_image(truth, pred, name=sample.name))
+        scores.append(score_image(truth, pred, name=sample.name, size_bins=size_bins))
     return Evaluation(source=str(pred_dir), dataset=dataset, split=split, scores=summarize(scores),
                       missing_predictions=tuple(missing),
                       provenance={"label_components": label_components, "binary_mask_predictions": binary,

@@ -19,9 +19,23 @@ def dataset_fingerprint(dataset: str, split: str, limit: int | None = None) -> s
     stems = datasets.split_names(dataset, split)[:limit or None]
     digest = hashlib.sha256()
     for stem in stems:
-        for relpath in (card.image_path(stem), card.mask_path(stem)):
+        for relpath in card.sample_files(stem):
             digest.update(f"{relpath} {card.manifest[relpath]}\n".encode())
     return digest.hexdigest()
+
+
+def samples_fingerprint(samples, limit: int | None = None) -> str:
+    """sha256 identifying the data of ``samples`` (a :class:`~nucseg_zoo.datasets.DatasetSplit`):
+    :func:`dataset_fingerprint` for a dataset's split (manifest hashes, no file read), the hash of
+    every file's content (:func:`nucseg_zoo.datasets.folder.folder_fingerprint`) for anything
+    else, e.g. a lab's own folder."""
+    from nucseg_zoo import datasets
+
+    if samples.dataset in datasets.list_datasets():
+        return dataset_fingerprint(samples.dataset, samples.split, limit)
+    from nucseg_zoo.datasets.folder import folder_fingerprint
+
+    return folder_fingerprint(samples[:limit] if limit else samples)
 
 
 def package_versions() -> dict[str, str]:

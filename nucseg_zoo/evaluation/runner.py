@@ -24,9 +24,9 @@ from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir
 from nucseg_zoo.devices import check_device
-from nucseg_zoo.evaluation.harness import Evaluation, score_segmenter
+from nucseg_zoo.evaluation.harness import Evaluation, resolve_samples, score_segmenter
 from nucseg_zoo.evaluation.predictions import LabelStoreWriter
-from nucseg_zoo.evaluation.provenance import dataset_fingerprint, environment, package_versions
+from nucseg_zoo.evaluation.provenance import environment, package_versions, samples_fingerprint
 from nucseg_zoo.evaluation.sources import ModelSource, open_segmenter, resolve_source
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def cache_key(source: ModelSource, *, dataset_sha256: str, dataset: str, split: 
 def evaluate_source(
     source: str,
     *,
-    dataset: str = "bbbc039",
-    split: str = "test",
+    dataset: str | datasets.DatasetSplit,
+    split: str | None = "test",
     limit: int | None = None,
     device: str = "cpu",
     output_kind: str | None = None,
@@ -70,12 +70,15 @@ def evaluate_source(
     mirror: str | None = None,
     progress: bool = False,
 ) -> Evaluation:
-    """Evaluate a zoo model, baseline or bioimage.io package on an official split.
+    """Evaluate a zoo model, baseline or bioimage.io package on an official split or a lab's own folder.
 
     Args:
         source: zoo id, baseline name, bioimage.io ``.zip`` / ``rdf.yaml`` path or URL, or a
             Python segmenter ``module:callable`` (:mod:`nucseg_zoo.evaluation.python_source`).
-        dataset, split: what to evaluate on (``split`` is never re-made).
+        dataset, split: what to evaluate on: a dataset id and one of its splits (never
+            re-made), or a :class:`~nucseg_zoo.datasets.DatasetSplit` such as
+            :func:`nucseg_zoo.datasets.from_folder` returns (``split=None``), whose files are
+            hashed for the cache key.
         limit: only the first ``limit`` images of the split (a quick look).
         device: "cpu", "cuda", "cuda:N" or "mps" (checked by :func:`nucseg_zoo.devices.check_device`).
         output_kind: postprocessing adapter for a bioimage.io model's output (default:
@@ -108,7 +111,9 @@ def evaluate_source(
         raise ValueError(f"limit must be a positive number of images, got {limit}")
     device = check_device(device)
     model_source = resolve_source(source, sha256=sha256)
-    dataset_sha256 = dataset_fingerprint(dataset, split, limit)
+    split_samples = resolve_samples(dataset, split, mirror=mirror)
+    dataset, split = split_samples.dataset, split_samples.split
+    dataset_sha256 = samples_fingerprint(split_samples, limit)
     key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,
                     output_kind=output_kind, weight_format=weight_format, device=device,
                     postprocessing=postprocessing)
@@ -126,11 +131,10 @@ def evaluate_source(
 
     segmenter, kind = open_segmenter(model_source, device=device, output_kind=output_kind,
                                      weight_format=weight_format, postprocessing=postprocessing)
-    samples = datasets.load(dataset, split, mirror=mirror)
-    samples = samples[:limit] if limit else samples
+    samples = split_samples[:limit] if limit else split_samples
     labels_path.parent.mkdir(parents=True, exist_ok=True)
     with LabelStoreWriter(labels_path) as store:
-        scores, seconds = score_segmenter(segmenter, samples, on_labels=store.write,
+        scores, seconds = score_segmenter(segmenter, samples, on_labels=store.write, size_bins=split_samples.size_bins,
                                           progress=f"{model_source.name} on {dataset}/{split}" if progress else None)
     provenance = {
         "source_kind": model_source.kind,

@@ -114,10 +114,10 @@ def _zoo_source(spec: str) -> ModelSource:
 
 
 def _baseline_source(spec: str) -> ModelSource:
-    from nucseg_zoo.baselines.params import DATA_DIR
-    from nucseg_zoo.baselines.registry import RECORDS
+    from nucseg_zoo.baselines.registry import record_path
 
-    return ModelSource(spec=spec, kind="baseline", name=spec, sha256=_hash_of_files([DATA_DIR / RECORDS[spec]]))
+    # the record pins the forest's sha256 where there is one
+    return ModelSource(spec=spec, kind="baseline", name=spec, sha256=_hash_of_files([record_path(spec)]))
 
 
 # ---------------------------------------------------------------- what a download must be
@@ -438,12 +438,12 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
             that cannot be imported or is not callable.
         FileNotFoundError: a package path that does not exist.
     """
-    from nucseg_zoo.baselines import list_baselines
+    from nucseg_zoo.baselines import is_baseline, list_baselines
     from nucseg_zoo.zoo import list_models
 
     if spec in list_models():
         return _zoo_source(spec)
-    if spec in list_baselines():
+    if is_baseline(spec):
         return _baseline_source(spec)
     if is_url(spec):
         path, digest = download_package(spec, sha256=sha256)  # bioimageio.core loads this verified copy

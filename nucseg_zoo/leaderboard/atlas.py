@@ -29,6 +29,7 @@ from skimage.segmentation import find_boundaries
 from nucseg_zoo.evaluation.predictions import read_labels, stored_names
 from nucseg_zoo.leaderboard.records import ResultRecord
 from nucseg_zoo.metrics import SIZE_BINS, ImageScores, ObjectErrors, object_errors
+from nucseg_zoo.metrics.errors import SizeBins
 
 ATLAS_DIR = "atlas"
 PREDICTIONS_DIR = "predictions"
@@ -49,14 +50,16 @@ MISSED_COLOURS: dict[str, RGBA] = {  # GT outline, 2 px, by size bin
 EXTRA_OUTLINE: RGBA = (86, 180, 233, 255)   # sky blue, 2 px
 MERGE_FILL: RGBA = (0, 158, 115, 120)       # bluish green over the merged predicted object
 SPLIT_FILL: RGBA = (0, 114, 178, 150)       # blue over the split GT object
-LEGEND: tuple[tuple[str, RGBA, str], ...] = (
-    ("predicted outline", PREDICTED_OUTLINE, "line"),
-    *((f"missed at IoU 0.7, {name} ({low:g}–{high:g} px)".replace("–inf px", "+ px"), colour, "line")
-      for (name, (low, high)), colour in zip(SIZE_BINS.items(), MISSED_COLOURS.values())),
-    ("extra object at IoU 0.7 (predicted, no GT match)", EXTRA_OUTLINE, "line"),
-    ("merge: predicted object over > 1 GT nucleus (IoU > 0.1)", MERGE_FILL, "fill"),
-    ("split: GT nucleus over > 1 predicted object (IoU > 0.1)", SPLIT_FILL, "fill"),
-)
+def legend(size_bins: SizeBins = SIZE_BINS) -> tuple[tuple[str, RGBA, str], ...]:
+    """The atlas legend: ``(label, colour, "line" | "fill")``, the misses' size bins (GT area, px) named."""
+    return (
+        ("predicted outline", PREDICTED_OUTLINE, "line"),
+        *((f"missed at IoU 0.7, {name} ({low:g}–{high:g} px)".replace("–inf px", "+ px"), colour, "line")
+          for (name, (low, high)), colour in zip(size_bins.items(), MISSED_COLOURS.values())),
+        ("extra object at IoU 0.7 (predicted, no GT match)", EXTRA_OUTLINE, "line"),
+        ("merge: predicted object over > 1 GT nucleus (IoU > 0.1)", MERGE_FILL, "fill"),
+        ("split: GT nucleus over > 1 predicted object (IoU > 0.1)", SPLIT_FILL, "fill"),
+    )
 
 
 def predictions_path(folder: str | Path, entry_id: str) -> Path:
@@ -191,14 +194,14 @@ def render_atlas(record: ResultRecord, labels_path: str | Path, samples: Iterabl
         if sample.name not in held:
             raise ValueError(f"{labels_path} holds no predicted labels for {sample.name} (entry {entry_id!r})")
         truth, prediction = sample.labels, read_labels(labels_path, sample.name)
-        errors = object_errors(truth, prediction)
+        errors = object_errors(truth, prediction, samples.size_bins)
         check_errors_match_scores(errors, recorded[sample.name], where=f"{entry_id}, image {sample.name}")
         files[f"{ATLAS_DIR}/{entry_id}/{sample.name}.png"] = _png(overlay(truth, prediction, errors))
         display = f"{ATLAS_DIR}/images/{sample.name}.webp"
         if display not in files:
             files[display] = _webp(display_image(sample.image))
         images.append(AtlasImage(sample.name, recorded[sample.name], truth.shape))
-    files[f"{ATLAS_DIR}/{entry_id}.html"] = atlas_html(record, images).encode()
+    files[f"{ATLAS_DIR}/{entry_id}.html"] = atlas_html(record, images, samples.size_bins).encode()
     return files
 
 
@@ -210,6 +213,12 @@ th{background:#f3f3f3}td:first-child,td:nth-child(2){text-align:left}
 figure{margin:1.5em 0}.stack{position:relative;display:inline-block;background:#000;line-height:0}
 .stack img{display:block}.stack img.marks{position:absolute;left:0;top:0}
 #marks:not(:checked)~figure img.marks{display:none}figcaption{font-size:13px;margin-top:4px}"""
+
+
+def _dataset_name(record: ResultRecord) -> str:
+    from nucseg_zoo import datasets
+
+    return datasets.card(record.evaluation.dataset).name
 
 
 def _swatch(colour: RGBA, kind: str) -> str:
@@ -229,11 +238,12 @@ def _row_cells(image: AtlasImage) -> list[str]:
             str(s.extra_objects), str(s.splits), str(s.merges)]
 
 
-def atlas_html(record: ResultRecord, images: Sequence[AtlasImage]) -> str:
+def atlas_html(record: ResultRecord, images: Sequence[AtlasImage], size_bins: SizeBins = SIZE_BINS) -> str:
     """The atlas page: legend, a table of the images worst first, then every image with its marks."""
     entry, scores = record.entry, record.evaluation.scores
     ordered = sorted(images, key=lambda image: (image.scores.average_f1, image.name))
-    legend = "".join(f"<span>{_swatch(colour, kind)}{html.escape(label)}</span>" for label, colour, kind in LEGEND)
+    marks = "".join(f"<span>{_swatch(colour, kind)}{html.escape(label)}</span>"
+                    for label, colour, kind in legend(size_bins))
     rows = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in _row_cells(image)) + "</tr>" for image in ordered)
     figures = []
     for rank, image in enumerate(ordered, 1):
@@ -253,12 +263,13 @@ def atlas_html(record: ResultRecord, images: Sequence[AtlasImage]) -> str:
         "<!DOCTYPE html>", f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f'<p><a href="../leaderboard.html">leaderboard</a> · BBBC039 test split, {scores.n_images} images, '
+        f'<p><a href="../leaderboard.html">leaderboard</a> · {html.escape(_dataset_name(record))} '
+        f'{html.escape(record.evaluation.split)} split, {scores.n_images} images, '
         f"average F1 {scores.average_f1:.3f}, missed at IoU 0.7 {100 * scores.error_rate:.1f} %, "
         f"{scores.extra_objects} extra objects, {scores.splits} splits, {scores.merges} merges. "
         "Marks are the objects the metric suite counts (nucseg_zoo.metrics.object_errors); the raw image is "
         f"shown with a {DISPLAY_PERCENTILES[0]}–{DISPLAY_PERCENTILES[1]} percentile stretch and gamma {DISPLAY_GAMMA}.</p>",
-        f'<p class="legend">{legend}</p>',
+        f'<p class="legend">{marks}</p>',
         "<h2>Images, worst first</h2>",
         "<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in _HEAD) + f"</tr></thead><tbody>{rows}"
         "</tbody></table>",

@@ -19,8 +19,9 @@ from nucseg_zoo.leaderboard.atlas import (
     overlay,
     predictions_path,
 )
-from nucseg_zoo.leaderboard.records import LEADERBOARD_DATASET, LEADERBOARD_SPLIT, ResultRecord, read_results
-from nucseg_zoo.metrics import object_errors
+from nucseg_zoo.leaderboard.records import ResultRecord, read_results, read_track
+from nucseg_zoo.metrics import SIZE_BINS, object_errors
+from nucseg_zoo.metrics.errors import SizeBins
 
 FOUND_BY_FIRST = (230, 159, 0)      # orange (Okabe–Ito)
 FOUND_BY_SECOND = (86, 180, 233)    # sky blue
@@ -39,6 +40,8 @@ class Comparison:
     only_second: np.ndarray
     neither: np.ndarray
     both: np.ndarray
+    size_bins: SizeBins = SIZE_BINS
+    """The GT-area bins (px) of the misses marked, the track's."""
 
     def summary(self) -> str:
         """One line: who finds what."""
@@ -93,16 +96,16 @@ def compare(folder: str | Path, first: str, second: str, *, image: str | None = 
     if image is not None and image.lower().endswith((".tif", ".tiff", ".png")):
         image = image.rsplit(".", 1)[0]  # the file name works as well as the image name
     image = image or most_different_image(*records)
-    samples = datasets.load(LEADERBOARD_DATASET, LEADERBOARD_SPLIT, mirror=mirror)
+    track = read_track(folder)
+    samples = datasets.load(track.dataset, track.split, mirror=mirror)
     if image not in samples.names:
-        raise ValueError(f"{image!r} is not a {LEADERBOARD_DATASET}/{LEADERBOARD_SPLIT} image "
-                         f"(e.g. {samples.names[0]})")
+        raise ValueError(f"{image!r} is not a {track} image (e.g. {samples.names[0]})")
     sample = samples[samples.names.index(image)]
     truth, gray = sample.labels, display_image(sample.image)
     panels, found = [], []
     for record in records:
         prediction = read_labels(predictions_path(folder, record.entry.id), image)
-        errors = object_errors(truth, prediction)
+        errors = object_errors(truth, prediction, samples.size_bins)
         scores = next(s for s in record.evaluation.scores.images if s.name == image)
         check_errors_match_scores(errors, scores, where=f"{record.entry.id}, image {image}")
         panels.append(_composite(gray, overlay(truth, prediction, errors)))
@@ -111,7 +114,7 @@ def compare(folder: str | Path, first: str, second: str, *, image: str | None = 
     ids = np.unique(truth[truth > 0])
     comparison = Comparison(image, first, second, only_first=ids[found[0] & ~found[1]],
                             only_second=ids[found[1] & ~found[0]], neither=ids[~found[0] & ~found[1]],
-                            both=ids[found[0] & found[1]])
+                            both=ids[found[0] & found[1]], size_bins=samples.size_bins)
     panels.append(_who_finds_what(gray, truth, comparison))
     gap = np.full((gray.shape[0], 8, 3), 255, dtype=np.uint8)
     return comparison, np.concatenate([panels[0], gap, panels[1], gap, panels[2]], axis=1)
@@ -159,10 +162,10 @@ def save_comparison_png(picture: np.ndarray, comparison: Comparison, path: str |
                                f"{comparison.second} (errors marked as in its atlas)",
                                "ground truth by who finds it at IoU 0.7")):
         axes.text(k * (panel + 8) + panel / 2, -8, title, ha="center", va="bottom", fontsize=11)
-    from nucseg_zoo.leaderboard.atlas import LEGEND
+    from nucseg_zoo.leaderboard.atlas import legend
 
     patch = lambda colour, label: Patch(facecolor=np.array(colour[:3]) / 255, edgecolor="0.4", label=label)  # noqa: E731
-    marks = [patch(colour, label) for label, colour, _ in LEGEND]
+    marks = [patch(colour, label) for label, colour, _ in legend(comparison.size_bins)]
     who = [patch(colour, label) for colour, label in (
         (FOUND_BY_FIRST, f"only {comparison.first} ({len(comparison.only_first)})"),
         (FOUND_BY_SECOND, f"only {comparison.second} ({len(comparison.only_second)})"),

@@ -23,14 +23,7 @@ from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import is_url
 from nucseg_zoo.evaluation import Evaluation, evaluate_source, resolve_source
 from nucseg_zoo.evaluation.python_source import is_python_spec
-from nucseg_zoo.leaderboard.records import (
-    LEADERBOARD_DATASET,
-    LEADERBOARD_SPLIT,
-    Entry,
-    ResultRecord,
-    read_results,
-    slugify,
-)
+from nucseg_zoo.leaderboard.records import Entry, ResultRecord, Track, read_results, read_track, slugify
 from nucseg_zoo.leaderboard.atlas import PREDICTIONS_DIR
 from nucseg_zoo.leaderboard.render import atlas_ids, read_references, render_atlases, render_records, write_pages
 
@@ -56,7 +49,7 @@ def _save(folder: Path, records: Sequence[ResultRecord], changed: Sequence[Resul
     result files, their predicted labels, the atlases and the pages."""
     with_labels = {record.entry.id: record.evaluation.labels_path for record in changed
                    if record.evaluation.labels_path is not None}
-    atlas_files = render_atlases(changed, with_labels, mirror=mirror)  # all fail before anything is written
+    atlas_files = render_atlases(changed, with_labels, track=read_track(folder), mirror=mirror)  # all fail first
     pages = render_records(records, read_references(folder), atlas_ids(folder) | frozenset(with_labels))
     (folder / "results").mkdir(parents=True, exist_ok=True)
     paths = []
@@ -69,8 +62,8 @@ def _save(folder: Path, records: Sequence[ResultRecord], changed: Sequence[Resul
     return paths + write_pages(folder, {**predictions, **atlas_files, **pages})
 
 
-def _evaluate(source: str, **kwargs) -> Evaluation:
-    return evaluate_source(source, dataset=LEADERBOARD_DATASET, split=LEADERBOARD_SPLIT, progress=True, **kwargs)
+def _evaluate(source: str, track: Track, **kwargs) -> Evaluation:
+    return evaluate_source(source, dataset=track.dataset, split=track.split, progress=True, **kwargs)
 
 
 def submit(
@@ -88,8 +81,10 @@ def submit(
     kind: str = "submission",
     note: str | None = None,
     recipe: str | None = None,
+    training_data: Sequence[str] = (),
 ) -> ResultRecord:
-    """Validate, test, evaluate and record a bioimage.io package on the leaderboard in ``folder``.
+    """Validate, test, evaluate and record a bioimage.io package on the leaderboard in ``folder``
+    (on that folder's track).
 
     Args:
         package: ``.zip`` / ``rdf.yaml`` path or URL; for a peer also a Python segmenter
@@ -104,6 +99,8 @@ def submit(
             trained here; needs ``note``).
         note: shown with the kind, e.g. "trained here with the StarDist library".
         recipe: how to rebuild the source, recorded with the entry.
+        training_data: the ``dataset/split`` pairs the model learned from (shown in the
+            row's "trained on"; empty: "not stated").
 
     Returns:
         The new record (its result file and the pages have been written).
@@ -121,6 +118,7 @@ def submit(
 
     folder = Path(folder)
     read_references(folder)  # a leaderboard folder, before any work
+    track = read_track(folder)
     if kind not in ("submission", "peer"):
         raise ValueError(f"submit adds a 'submission' or a 'peer', not {kind!r} (zoo models and baselines are "
                          "listed by `nucseg-zoo leaderboard --update`)")
@@ -139,14 +137,15 @@ def submit(
     if any(record.entry.id == entry_id for record in records):
         raise ValueError(f"entry id {entry_id!r} is taken by another model; choose another --id")
     entry = Entry(id=entry_id, name=name, kind=kind, authors=tuple(authors), source="-",
-                  source_sha256=source.sha256, date=_today(), note=note, recipe=recipe)  # checked before any work
+                  source_sha256=source.sha256, date=_today(), note=note, recipe=recipe,
+                  training_data=tuple(training_data))  # checked before any work
     if source.kind == "bioimageio":
         check_single_channel_2d(load_valid_description(source.location))
         report = test_package(source.location, devices=[device])
         if not report.passed:
             raise PackageValidationError(f"bioimage.io package {package} fails bioimageio.core.test_model",
                                          report.reasons)
-    evaluation = _evaluate(package, sha256=source.sha256 if source.kind == "bioimageio" else None, device=device,
+    evaluation = _evaluate(package, track, sha256=source.sha256 if source.kind == "bioimageio" else None, device=device,
                            output_kind=output_kind, weight_format=weight_format, mirror=mirror)
     shown_source = package if is_url(package) or source.kind == "python" else Path(package).name
     record = ResultRecord(
@@ -156,32 +155,56 @@ def submit(
     return record
 
 
-def builtin_sources() -> list[tuple[str, str]]:
-    """``(kind, name)`` of every zoo model and classical baseline."""
-    from nucseg_zoo.baselines import list_baselines
+def builtin_sources(track: Track | None = None) -> list[tuple[str, str, str]]:
+    """``(kind, entry id, source)`` of every zoo model and classical baseline: a baseline with
+    parameters tuned on the track's dataset is run with them (``cp-basic@dsb2018-fluo``)."""
+    from nucseg_zoo.baselines import baseline_source, list_baselines
     from nucseg_zoo.zoo import list_models
 
-    return [("zoo", name) for name in list_models()] + [("baseline", name) for name in list_baselines()]
+    return [("zoo", name, name) for name in list_models()] + \
+        [("baseline", name, baseline_source(name, track.dataset if track else None)) for name in list_baselines()]
+
+
+def builtin_training_data(kind: str, source: str) -> tuple[str, ...]:
+    """The ``dataset/split`` pairs a zoo model (its recipe: training and validation split) or a
+    baseline (its parameter record: trained on, chosen on) learned from."""
+    if kind == "zoo":
+        from nucseg_zoo.training.recipe import Recipe
+        from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+        recipe = Recipe.from_yaml(zoo_entry_dir(source) / "recipe.yaml")
+        return (f"{recipe.dataset}/{recipe.train_split}", f"{recipe.dataset}/{recipe.validation_split}")
+    from nucseg_zoo.baselines import baseline_training_data
+
+    return baseline_training_data(source)
 
 
 def update_builtin(folder: str | Path = "validation", *, force: bool = False, device: str = "cpu",
                    mirror: str | None = None) -> list[ResultRecord]:
-    """(Re-)evaluate every zoo model and baseline whose content changed; rewrite the pages.
+    """(Re-)evaluate every zoo model and baseline whose content changed on the folder's track;
+    rewrite the pages. An entry whose stated training data changed is re-recorded without
+    re-evaluation.
 
     Returns:
-        The records that were (re-)evaluated.
+        The records that were (re-)evaluated or re-recorded.
     """
     folder = Path(folder)
+    track = read_track(folder)
     records = {record.entry.id: record for record in read_results(folder / "results")}
     changed = []
-    for kind, name in builtin_sources():
+    for kind, name, source in builtin_sources(track):
         current = records.get(name)
-        if current is not None and current.entry.source_sha256 == resolve_source(name).sha256 and not force:
-            continue
-        evaluation = _evaluate(name, device=device, force=force, mirror=mirror)
-        record = ResultRecord(entry=Entry(id=name, name=name, kind=kind, authors=BUILTIN_AUTHORS, source=name,
-                                          source_sha256=evaluation.provenance["source_sha256"], date=_today()),
-                              evaluation=evaluation)
+        training_data = builtin_training_data(kind, source)
+        if current is not None and current.entry.source_sha256 == resolve_source(source).sha256 and not force:
+            if current.entry.training_data == training_data:
+                continue
+            record = dataclasses.replace(current, entry=dataclasses.replace(current.entry, training_data=training_data))
+        else:
+            evaluation = _evaluate(source, track, device=device, force=force, mirror=mirror)
+            record = ResultRecord(entry=Entry(id=name, name=name, kind=kind, authors=BUILTIN_AUTHORS, source=source,
+                                              source_sha256=evaluation.provenance["source_sha256"], date=_today(),
+                                              training_data=training_data),
+                                  evaluation=evaluation)
         records[name] = record
         changed.append(record)
     _save(folder, list(records.values()), changed, mirror=mirror)
@@ -211,7 +234,8 @@ def verify(folder: str | Path = "validation", ids: Sequence[str] | None = None, 
     Raises:
         UnknownEntry: an id in ``ids`` is not an entry of the leaderboard (nothing is re-run).
     """
-    records = read_results(Path(folder) / "results")
+    track = read_track(folder)
+    records = read_results(Path(folder) / "results", track)
     unknown = sorted(set(ids or ()) - {record.entry.id for record in records})
     if unknown:
         raise UnknownEntry(f"no leaderboard entry {', '.join(map(repr, unknown))} in {folder}; entries: "
@@ -228,7 +252,7 @@ def verify(folder: str | Path = "validation", ids: Sequence[str] | None = None, 
             source = resolve_source(entry.source, sha256=pinned)
             if source.sha256 != entry.source_sha256:
                 raise ValueError(f"{entry.source} now has sha256 {source.sha256}, recorded {entry.source_sha256}")
-            fresh = _evaluate(entry.source, device=device, mirror=mirror, force=True,
+            fresh = _evaluate(entry.source, track, device=device, mirror=mirror, force=True,
                               output_kind=record.evaluation.provenance.get("output_kind")
                               if outside else None).scores
         except (ValueError, FileNotFoundError) as err:

@@ -8,6 +8,7 @@ extras at IoU 0.7, splits and merges at IoU 0.1, misses binned by GT area.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +28,11 @@ SIZE_BINS: FrozenMapping[str, tuple[float, float]] = FrozenMapping({
     "normal": (625, 900),
     "large": (900, np.inf),
 })
-"""GT-area bins ``name -> (low, high]`` in pixels. The paper's "large" bin ends at 10,000 px;
-larger objects are counted as "large" here."""
+"""GT-area bins ``name -> (low, high]`` in pixels: the paper's, calibrated to BBBC039's
+magnification (its "large" bin ends at 10,000 px; larger objects are counted as "large" here).
+Other datasets state their own bins, with these names, in their card (``size_bins``)."""
+
+SizeBins = Mapping[str, tuple[float, float]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,14 +63,26 @@ class ObjectErrors:
         return sum(len(ids) for ids in self.missed.values())
 
 
-def size_bins(areas: np.ndarray) -> np.ndarray:
-    """Index into :data:`SIZE_BINS` of each area (px), ``(n,)`` intp; bins are ``(low, high]``."""
-    upper_edges = [high for _, high in SIZE_BINS.values()][:-1]
+def size_bins(areas: np.ndarray, bins: SizeBins = SIZE_BINS) -> np.ndarray:
+    """Index into ``bins`` (default :data:`SIZE_BINS`) of each area (px), ``(n,)`` intp; bins are
+    ``(low, high]``, in order, the first starting at 0 and the last open-ended."""
+    upper_edges = [high for _, high in bins.values()][:-1]
     return np.searchsorted(upper_edges, areas, side="left")
 
 
-def classify_objects(m: Matching) -> ObjectErrors:
-    """The error objects of a :class:`Matching` (see :class:`ObjectErrors`)."""
+def check_size_bins(bins: SizeBins) -> SizeBins:
+    """``bins`` if they are :data:`SIZE_BINS`' names in order with contiguous edges, else ``ValueError``."""
+    if tuple(bins) != tuple(SIZE_BINS):
+        raise ValueError(f"size bins must be named {', '.join(SIZE_BINS)} in that order, got {', '.join(bins)}")
+    edges = list(bins.values())
+    if edges[0][0] != 0 or edges[-1][1] != np.inf or any(a[1] != b[0] or a[0] >= a[1] for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"size bins must be contiguous (low, high] intervals from 0 to inf, got {dict(bins)}")
+    return bins
+
+
+def classify_objects(m: Matching, size_bins_px: SizeBins = SIZE_BINS) -> ObjectErrors:
+    """The error objects of a :class:`Matching` (see :class:`ObjectErrors`); misses binned by
+    ``size_bins_px`` (GT area in px; default :data:`SIZE_BINS`)."""
     strong = m.iou > SPLIT_MERGE_THRESHOLD
     split = np.bincount(m.true_index[strong], minlength=m.n_true) > 1
     merged = np.bincount(m.pred_index[strong], minlength=m.n_pred) > 1
@@ -75,23 +91,25 @@ def classify_objects(m: Matching) -> ObjectErrors:
     found[m.true_index[matched]] = True
     claimed = np.zeros(m.n_pred, dtype=bool)
     claimed[m.pred_index[matched]] = True
-    bins = size_bins(m.true_areas)
+    bins = size_bins(m.true_areas, size_bins_px)
     return ObjectErrors(
-        missed=FrozenMapping({name: m.true_labels[(bins == i) & ~found] for i, name in enumerate(SIZE_BINS)}),
-        true_per_bin=FrozenMapping({name: int(np.count_nonzero(bins == i)) for i, name in enumerate(SIZE_BINS)}),
+        missed=FrozenMapping({name: m.true_labels[(bins == i) & ~found] for i, name in enumerate(size_bins_px)}),
+        true_per_bin=FrozenMapping({name: int(np.count_nonzero(bins == i)) for i, name in enumerate(size_bins_px)}),
         extra=m.pred_labels[~claimed],
         split=m.true_labels[split],
         merged=m.pred_labels[merged],
     )
 
 
-def object_errors(y_true: np.ndarray, y_pred: np.ndarray) -> ObjectErrors:
+def object_errors(y_true: np.ndarray, y_pred: np.ndarray, size_bins_px: SizeBins = SIZE_BINS) -> ObjectErrors:
     """The missed, extra, split and merged objects of ``y_pred`` against ``y_true``.
 
     Args:
         y_true, y_pred: ``(H, W)`` instance label images, integer dtype, 0 = background.
+        size_bins_px: GT-area bins (px) of the misses (default :data:`SIZE_BINS`; a dataset's
+            own are in its card).
 
     Raises:
         ValueError: as :func:`nucseg_zoo.metrics.match`.
     """
-    return classify_objects(match(y_true, y_pred))
+    return classify_objects(match(y_true, y_pred), check_size_bins(size_bins_px))

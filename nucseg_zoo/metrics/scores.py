@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nucseg_zoo.metrics._frozen import FrozenMapping
-from nucseg_zoo.metrics.errors import MISS_THRESHOLD, SIZE_BINS, classify_objects
+from nucseg_zoo.metrics.errors import MISS_THRESHOLD, SIZE_BINS, SizeBins, check_size_bins, classify_objects
 from nucseg_zoo.metrics.matching import match
 
 if TYPE_CHECKING:
@@ -340,7 +340,8 @@ class DatasetScores:
         return pd.concat([s.to_frame() for s in self.images], ignore_index=True)
 
 
-def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image") -> ImageScores:
+def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image",
+                size_bins: SizeBins = SIZE_BINS) -> ImageScores:
     """Score one predicted label image against its ground truth (one overlap computation).
 
     Args:
@@ -348,14 +349,17 @@ def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image") 
             sequential.
         y_pred: ``(H, W)`` predicted labels, same conventions.
         name: image identifier, used in tables and to tell images apart in :func:`summarize`.
+        size_bins: GT-area bins (px) of ``missed_by_size``, named as :data:`SIZE_BINS` (the
+            default, BBBC039's); a dataset's own are its card's ``size_bins``.
 
     Returns:
         An immutable :class:`ImageScores`.
 
     Raises:
         ValueError: the inputs are not 2-D integer label images of the same shape or contain
-            negative labels.
+            negative labels, or ``size_bins`` are not contiguous bins of those names.
     """
+    check_size_bins(size_bins)
     m = match(y_true, y_pred)
     tp = {t: m.n_matched(t) for t in THRESHOLDS}
 
@@ -366,7 +370,7 @@ def score_image(y_true: np.ndarray, y_pred: np.ndarray, *, name: str = "image") 
     else:
         jaccard = math.nan
 
-    errors = classify_objects(m)
+    errors = classify_objects(m, size_bins)
 
     return ImageScores(
         name=name,

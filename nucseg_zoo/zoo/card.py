@@ -238,7 +238,7 @@ def _metrics_section(entry) -> list[str]:
     return [
         "## Test-split metrics",
         "",
-        f"From `nucseg-zoo evaluate {entry.id} --dataset bbbc039 --split test --json` "
+        f"From `nucseg-zoo evaluate {entry.id} --dataset {metrics['dataset']} --split {metrics['split']} --json` "
         f"({metrics['n_images']} images, {metrics['n_true']} nuclei):",
         "",
         f"| metric | this model | paper's {paper['method']} |",

@@ -1,0 +1,98 @@
+"""A lab's own annotated folder scores like an official split: evaluate/score from the CLI and
+Python, in the three label formats, cached by content, with per-dataset size bins."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tifffile
+
+from nucseg_zoo import datasets
+from nucseg_zoo.cli import main
+from nucseg_zoo.evaluation import evaluate_source, score_folder
+from nucseg_zoo.screens.rois import write_imagej_rois
+
+
+@pytest.fixture
+def own_folder(tmp_path, sample_split):
+    """The bundled images under new names, with labels in three formats (label TIFF, one mask per
+    nucleus, ImageJ ROI zip) and a crop of odd size."""
+    images, labels = tmp_path / "images", tmp_path / "labels"
+    images.mkdir()
+    labels.mkdir()
+    first, second, third = sample_split
+    tifffile.imwrite(images / "plate1_a.tif", first.image)
+    tifffile.imwrite(labels / "plate1_a_masks.tif", first.labels)
+    tifffile.imwrite(images / "plate1_b.tif", second.image[:300, :457])
+    truth_b = second.labels[:300, :457]
+    (labels / "plate1_b").mkdir()
+    import imageio.v3 as iio
+
+    for k, value in enumerate(v for v in np.unique(truth_b) if v):
+        iio.imwrite(labels / "plate1_b" / f"nucleus_{k:03d}.png", ((truth_b == value) * 255).astype(np.uint8))
+    tifffile.imwrite(images / "plate1_c.tif", third.image)
+    write_imagej_rois(third.labels, labels / "plate1_c.zip")
+    return images, labels, {"plate1_a": first.labels, "plate1_b": truth_b, "plate1_c": third.labels}
+
+
+def test_from_folder_reads_all_three_formats(own_folder):
+    images, labels, truths = own_folder
+    own = datasets.from_folder(images, labels)
+    assert own.names == ("plate1_a", "plate1_b", "plate1_c") and own.split == "folder"
+    for sample in own:
+        np.testing.assert_array_equal(sample.labels > 0, truths[sample.name] > 0)
+        assert int(sample.labels.max()) == len(np.unique(truths[sample.name])) - 1
+
+
+def test_score_own_labels_from_the_cli(own_folder, capsys, tmp_path):
+    images, labels, truths = own_folder
+    predictions = tmp_path / "predictions"
+    predictions.mkdir()
+    for name, truth in truths.items():
+        tifffile.imwrite(predictions / f"{name}.tif", truth)
+    assert main(["score", str(predictions), "--labels", str(labels), "--images", str(images), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["average_f1"] == 1.0 and result["split"] == "folder"
+    assert result["dataset"] == f"folder:{images.resolve()}"
+    assert result["n_true"] == sum(len(np.unique(t)) - 1 for t in truths.values())
+    # without --images the predictions give the image sizes (the ROI zip needs them)
+    assert main(["score", str(predictions), "--labels", str(labels), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["average_f1"] == 1.0
+    (predictions / "plate1_b.tif").unlink()
+    assert main(["score", str(predictions), "--labels", str(labels), "--images", str(images), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["missing_predictions"] == ["plate1_b"] and result["average_f1"] == pytest.approx(2 / 3)
+
+
+def test_evaluate_a_baseline_on_own_images_is_cached_by_content(own_folder, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("NUCSEG_ZOO_DATA_DIR", str(tmp_path / "cache"))
+    images, labels, _ = own_folder
+    assert main(["evaluate", "cp-basic", "--images", str(images), "--labels", str(labels), "--json",
+                 "--no-progress"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["n_images"] == 3 and 0.6 < first["average_f1"] < 1.0
+    official = evaluate_source("cp-basic", dataset="bbbc039-sample", split="test")
+    by_name = {image["name"]: image for image in official.to_dict()["images"]}
+    same = {image["name"]: image for image in first["images"]}
+    assert same["plate1_a"]["f1"] == by_name[datasets.split_names("bbbc039-sample", "test")[0]]["f1"]
+    again = evaluate_source("cp-basic", dataset=datasets.from_folder(images, labels), split=None)
+    assert again.cached and again.scores.average_f1 == first["average_f1"]
+    shutil.copy(labels / "plate1_a_masks.tif", tmp_path / "copy.tif")
+    truth = tifffile.imread(labels / "plate1_a_masks.tif")
+    tifffile.imwrite(labels / "plate1_a_masks.tif", np.where(truth == truth.max(), 0, truth))  # one nucleus fewer
+    changed = evaluate_source("cp-basic", dataset=datasets.from_folder(images, labels), split=None)
+    assert not changed.cached and changed.scores.n_true == again.scores.n_true - 1
+
+
+def test_own_folder_arguments_are_checked(own_folder, capsys):
+    images, labels, _ = own_folder
+    assert main(["evaluate", "cp-basic", "--images", str(images)]) == 2
+    assert "need both --images DIR and --labels DIR" in capsys.readouterr().err
+    assert main(["evaluate", "cp-basic", "--images", str(images), "--labels", str(labels),
+                 "--dataset", "bbbc039"]) == 2
+    assert "do not go with --dataset/--split" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="pass split=None with a DatasetSplit"):
+        score_folder(images, dataset=datasets.from_folder(images, labels), split="test")
