@@ -399,8 +399,9 @@ def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
     from nucseg_zoo.baselines.tune import target
     from nucseg_zoo.evaluation import resolve_source
 
-    for path in registry.DATA_DIR.glob("*.json"):
-        shutil.copy(path, tmp_path / path.name)
+    for path in registry.DATA_DIR.iterdir():
+        if "@" not in path.name:
+            shutil.copy(path, tmp_path / path.name)
     record = json.loads((tmp_path / "cp_basic.json").read_text())
     record["params"]["min_area"], record["chosen_on"] = 10, "otherset/training"
     (tmp_path / "cp_basic@otherset.json").write_text(json.dumps(record))
@@ -415,3 +416,16 @@ def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="has no parameters tuned on 'nowhere'; it has: cp-basic, cp-basic@otherset"):
         get_baseline("cp-basic@nowhere")
     assert target("cp-basic", "bbbc039") == "cp-basic" and target("cp-basic", "otherset") == "cp-basic@otherset"
+
+
+@pytest.mark.parametrize("spec", ["cp-basic@dsb2018-fluo", "cp-advanced@dsb2018-fluo"])
+def test_dsb_parameter_records_were_chosen_on_its_training_split(spec):
+    record = baseline_record(spec)
+    name = spec.split("@")[0]
+    assert PARAMS[name].from_dict(record["params"]).to_dict() == record["params"]
+    assert record["chosen_on"] == "dsb2018-fluo/training" and 0.5 < record["training_average_f1"] <= 1.0
+    for dotted, values in SEARCH_GRIDS[name].items():
+        value = record["params"]
+        for key in dotted.split("."):
+            value = value[key]
+        assert value in values, dotted
