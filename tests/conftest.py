@@ -17,22 +17,23 @@ MIRROR_ENV = "NUCSEG_ZOO_BBBC039_MIRROR"
 DSB_MIRROR_ENV = "NUCSEG_ZOO_DSB2018_FLUO_MIRROR"
 
 
+def _configured_mirror(variable: str, what: str) -> str:
+    mirror = os.environ.get(variable)
+    if not mirror:
+        pytest.skip(f"${variable} is not set: {what} unavailable")
+    return mirror
+
+
 @pytest.fixture(scope="session")
 def bbbc039_mirror() -> str:
     """The configured BBBC039 mirror (skips the test when none is configured)."""
-    mirror = os.environ.get(MIRROR_ENV)
-    if not mirror:
-        pytest.skip(f"${MIRROR_ENV} is not set: the full BBBC039 dataset is unavailable")
-    return mirror
+    return _configured_mirror(MIRROR_ENV, "the full BBBC039 dataset is")
 
 
 @pytest.fixture(scope="session")
 def dsb2018_mirror() -> str:
     """The configured DSB2018 mirror (the folder holding stage1_train/; skips when none is configured)."""
-    mirror = os.environ.get(DSB_MIRROR_ENV)
-    if not mirror:
-        pytest.skip(f"${DSB_MIRROR_ENV} is not set: the DSB2018 images are unavailable")
-    return mirror
+    return _configured_mirror(DSB_MIRROR_ENV, "the DSB2018 images are")
 
 
 @pytest.fixture(scope="session")

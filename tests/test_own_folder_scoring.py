@@ -58,9 +58,9 @@ def test_score_own_labels_from_the_cli(own_folder, capsys, tmp_path):
     assert result["average_f1"] == 1.0 and result["split"] == "folder"
     assert result["dataset"] == f"folder:{images.resolve()}"
     assert result["n_true"] == sum(len(np.unique(t)) - 1 for t in truths.values())
-    # without --images the predictions give the image sizes (the ROI zip needs them)
-    assert main(["score", str(predictions), "--labels", str(labels), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["average_f1"] == 1.0
+    # critic: --labels alone read the prediction folder as the images, with segment's plot among them
+    assert main(["score", str(predictions), "--labels", str(labels)]) == 2
+    assert "need both --images DIR (the images, which give each label's name and size)" in capsys.readouterr().err
     (predictions / "plate1_b.tif").unlink()
     assert main(["score", str(predictions), "--labels", str(labels), "--images", str(images), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -78,7 +78,7 @@ def test_evaluate_a_baseline_on_own_images_is_cached_by_content(own_folder, caps
     by_name = {image["name"]: image for image in official.to_dict()["images"]}
     same = {image["name"]: image for image in first["images"]}
     assert same["plate1_a"]["f1"] == by_name[datasets.split_names("bbbc039-sample", "test")[0]]["f1"]
-    again = evaluate_source("cp-basic", dataset=datasets.from_folder(images, labels), split=None)
+    again = evaluate_source("cp-basic", dataset=datasets.from_folder(images, labels))  # no split needed
     assert again.cached and again.scores.average_f1 == first["average_f1"]
     shutil.copy(labels / "plate1_a_masks.tif", tmp_path / "copy.tif")
     truth = tifffile.imread(labels / "plate1_a_masks.tif")
@@ -90,9 +90,32 @@ def test_evaluate_a_baseline_on_own_images_is_cached_by_content(own_folder, caps
 def test_own_folder_arguments_are_checked(own_folder, capsys):
     images, labels, _ = own_folder
     assert main(["evaluate", "cp-basic", "--images", str(images)]) == 2
-    assert "need both --images DIR and --labels DIR" in capsys.readouterr().err
+    assert "need both --images DIR (the images, which give each label's name and size) and --labels DIR" in capsys.readouterr().err
     assert main(["evaluate", "cp-basic", "--images", str(images), "--labels", str(labels),
                  "--dataset", "bbbc039"]) == 2
     assert "do not go with --dataset/--split" in capsys.readouterr().err
     with pytest.raises(ValueError, match="pass split=None with a DatasetSplit"):
         score_folder(images, dataset=datasets.from_folder(images, labels), split="test")
+
+
+def test_segment_rois_pair_as_labels_and_colour_images_are_refused_as_segment_does(own_folder, tmp_path, capsys):
+    """Critic: `segment --rois` writes <stem>.rois.zip, which must pair unrenamed; an RGB image was
+    silently made grey by evaluate while segment refused it."""
+    images, labels, truths = own_folder
+    rois = tmp_path / "rois"
+    rois.mkdir()
+    from nucseg_zoo.screens.rois import write_imagej_rois
+
+    for name, truth in truths.items():
+        write_imagej_rois(truth, rois / f"{name}.rois.zip")
+    own = datasets.from_folder(images, rois)
+    for sample in own:
+        np.testing.assert_array_equal(sample.labels > 0, truths[sample.name] > 0)
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    grey = tifffile.imread(images / "plate1_a.tif")
+    tifffile.imwrite(colour / "plate1_a.tif", np.stack([grey] * 3, axis=-1), photometric="rgb")
+    (labels / "plate1_b").rename(tmp_path / "unused_b")
+    (labels / "plate1_c.zip").unlink()
+    assert main(["evaluate", "cp-basic", "--images", str(colour), "--labels", str(labels), "--no-progress"]) == 2
+    assert "expected a 2-D (y, x) single-channel image, got shape (520, 696, 3)" in capsys.readouterr().err

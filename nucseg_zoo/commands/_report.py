@@ -24,7 +24,8 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
     print(f"  average F1 (IoU 0.50-0.90): {scores.average_f1:.4f}")
     print("  F1 by IoU: " + "  ".join(f"{t:.2f}:{f:.3f}" for t, f in scores.f1.items()))
     print(f"  error rate at IoU 0.7: {scores.error_rate:.2%}   Jaccard: {scores.jaccard:.4f}")
-    print("  missed by size at 0.7: " + "  ".join(f"{b}:{v:.1%}" for b, v in scores.missed_by_size.items()))
+    print("  missed by size at 0.7: " + "  ".join(f"{b}:{'–' if v != v else f'{v:.1%}'}"
+                                                  for b, v in scores.missed_by_size.items()))
     print(f"  extra objects: {scores.extra_objects}   splits: {scores.splits}   merges: {scores.merges}")
     if evaluation.seconds_per_image is not None:
         print(f"  seconds per image: {evaluation.seconds_per_image:.3f}")

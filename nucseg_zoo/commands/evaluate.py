@@ -51,21 +51,32 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                         "tags _masks, _cp_masks, _labels accepted)")
 
 
-def data_from_arguments(args: argparse.Namespace, *, images_optional: bool = False):
+def data_from_arguments(args: argparse.Namespace, command: str):
     """``(dataset, split)`` for the harness: an id and split, or a folder's DatasetSplit and None.
+    Warnings while pairing the folder (labels without an image, binary-mask labels) are printed
+    as ``nucseg-zoo COMMAND: warning: ...``.
 
     Raises:
         ValueError: --images/--labels mixed with --dataset/--split, or one of them alone.
     """
+    import sys
+    import warnings
+
     if args.images is None and args.labels is None:
         return args.dataset or DEFAULT_DATASET, args.split or DEFAULT_SPLIT
     if args.dataset or args.split:
         raise ValueError("--images/--labels score your own annotated folder; they do not go with --dataset/--split")
-    if args.labels is None or (args.images is None and not images_optional):
-        raise ValueError("your own annotated images need both --images DIR and --labels DIR")
+    if args.labels is None or args.images is None:
+        raise ValueError("your own annotated images need both --images DIR (the images, which give each label's "
+                         "name and size) and --labels DIR")
     from nucseg_zoo.datasets import from_folder
 
-    return from_folder(args.images if args.images is not None else args.pred_dir, args.labels), None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        own = from_folder(args.images, args.labels)
+    for warning in caught:
+        print(f"nucseg-zoo {command}: warning: {warning.message}", file=sys.stderr)
+    return own, None
 
 
 def _assignment(text: str) -> tuple[str, object]:
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.commands._report import print_evaluation, write_json_atomically
     from nucseg_zoo.evaluation import evaluate_source
 
-    dataset, split = data_from_arguments(args)
+    dataset, split = data_from_arguments(args, "evaluate")
     evaluation = evaluate_source(args.source, dataset=dataset, split=split, limit=args.limit,
                                  device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
                                  sha256=args.sha256, postprocessing=dict(args.postprocessing) or None,

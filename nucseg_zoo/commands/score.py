@@ -1,4 +1,4 @@
-"""``nucseg-zoo score PRED_DIR [--dataset bbbc039 --split test | --labels DIR [--images DIR]] [--json] ...``."""
+"""``nucseg-zoo score PRED_DIR [--dataset bbbc039 --split test | --images DIR --labels DIR] [--json] ...``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "score", help="score a folder of predicted label images (TIFF/PNG by image stem)",
         description="Score PRED_DIR against an official split (--dataset, --split) or your own ground truth "
-                    "(--labels DIR; --images DIR gives the image sizes that ImageJ ROI zips need, by default the "
-                    "predictions give them).")
+                    "(--images DIR --labels DIR: the images name and size each label).")
     parser.add_argument("pred_dir", type=Path, help="folder of <image stem>.tif/.png label images")
     add_data_arguments(parser)
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.evaluation import score_folder
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        dataset, split = data_from_arguments(args, images_optional=True)
+        dataset, split = data_from_arguments(args, "score")
         evaluation = score_folder(args.pred_dir, dataset=dataset, split=split, mirror=args.mirror,
                                   label_components=args.label_components, only_present=args.only_present)
     for warning in caught:

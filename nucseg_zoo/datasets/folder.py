@@ -42,10 +42,11 @@ and ``.ome.tiff`` count as one suffix (``a.ome.tif`` has stem ``a``)."""
 ROI_SUFFIXES: tuple[str, ...] = (".zip", ".roi")
 """Suffixes (case-insensitive) of ImageJ ROI files: a ROI Manager set, or one ROI."""
 
-LABEL_TAGS: tuple[str, ...] = ("", "_cp_masks", "_masks", "_mask", "_labels", "_label", "-labels")
+LABEL_TAGS: tuple[str, ...] = ("", "_cp_masks", "_masks", "_mask", "_labels", "_label", "-labels", ".rois")
 """What may follow an image's stem in the name of its label entry (case-sensitive):
 nothing, Cellpose's ``_cp_masks``, the common ``_masks``/``_mask``/``_labels``/``_label``,
-and ``-labels`` of QuPath's label-image export scripts."""
+``-labels`` of QuPath's label-image export scripts, and ``.rois`` of ``nucseg-zoo segment
+--rois`` (``<stem>.rois.zip``)."""
 
 T = TypeVar("T")
 

@@ -9,8 +9,8 @@ Image formats (each returns a 2-D array, values unchanged):
 * ``png-grey``: an 8-bit grey, RGB or RGBA PNG whose colour channels are equal (a grey
   image saved as colour, as DSB2018's fluorescence images are); uint8. Colour images
   (channels that differ) are refused.
-* ``image``: any 2-D TIFF/PNG of an integer or floating dtype (a lab's own folder); a
-  grey image saved as RGB(A) is read as grey.
+* ``image``: any TIFF/PNG as stored (a lab's own folder); anything but a 2-D image is
+  refused by the segmenter's input check, as ``segment`` refuses it.
 
 Mask formats (each returns ``(H, W)`` int32 instance labels, 0 = background):
 
@@ -103,16 +103,10 @@ def read_grey_png(path: Path) -> np.ndarray:
 
 
 def read_any_image(path: Path) -> np.ndarray:
-    """Any 2-D TIFF/PNG image; an RGB(A) image with equal channels is read as grey.
-
-    Other shapes are returned as they are, for the segmenter's input check to name.
-    """
-    image = _imread(path)
-    if image.ndim == 3 and image.shape[-1] in (3, 4):
-        grey = _grey_of(image, path)
-        if grey is not None:
-            return grey
-    return image
+    """Any TIFF/PNG image, values and shape as stored: a colour or multi-channel image is not
+    converted, so the segmenter's input check refuses it with the same message as
+    ``nucseg-zoo segment`` (which names a grey image saved as RGB)."""
+    return _imread(path)
 
 
 def _graph_coloured(paths: Sequence[Path], shape: tuple[int, int] | None, connectivity: int) -> np.ndarray:

@@ -86,6 +86,11 @@ class DatasetSplit(Sequence[Sample]):
             raise ValueError(f"{dataset}/{split}: image names are not unique")
 
     @property
+    def label(self) -> str:
+        """How messages name it: ``"dataset/split"``, or the folder of a lab's own images."""
+        return self.dataset.removeprefix("folder:") if self.split == "folder" else f"{self.dataset}/{self.split}"
+
+    @property
     def names(self) -> tuple[str, ...]:
         """Image stems in official order."""
         return tuple(self._by_name)

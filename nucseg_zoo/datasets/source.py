@@ -196,7 +196,7 @@ def _download_unhashed_archive(card: DatasetCard, *, url: str, progressbar: bool
         except requests.exceptions.RequestException as err:
             raise ConnectionError(
                 f"could not download dataset {card.id!r} from {url} ({err}); without access to it, "
-                f"point to a copy with --mirror FOLDER or ${mirror_env_var(card.id)}") from err
+                f"point to a copy with --mirror FOLDER (Python: mirror=FOLDER) or ${mirror_env_var(card.id)}") from err
         import zipfile
 
         extracted = work_dir / "extracted"

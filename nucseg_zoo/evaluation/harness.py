@@ -133,7 +133,7 @@ def resolve_samples(dataset: str | datasets.DatasetSplit, split: str | None, *,
                     mirror: str | None = None) -> datasets.DatasetSplit:
     """The samples to evaluate: ``dataset`` itself when it is a :class:`~nucseg_zoo.datasets.DatasetSplit`
     (e.g. :func:`nucseg_zoo.datasets.from_folder`; ``split`` must then be None or its own), else
-    split ``split`` of the dataset id ``dataset`` (:func:`nucseg_zoo.datasets.load`).
+    split ``split`` (None: ``"test"``) of the dataset id ``dataset`` (:func:`nucseg_zoo.datasets.load`).
 
     Raises:
         ValueError: unknown dataset or split; a split given with a DatasetSplit that is not its own.
@@ -143,9 +143,7 @@ def resolve_samples(dataset: str | datasets.DatasetSplit, split: str | None, *,
             raise ValueError(f"split {split!r} given with the samples of {dataset.dataset}/{dataset.split}: "
                              "pass split=None with a DatasetSplit")
         return dataset
-    if split is None:
-        raise ValueError(f"which split of {dataset!r}? valid splits: {', '.join(datasets.card(dataset).splits)}")
-    return datasets.load(dataset, split, mirror=mirror)
+    return datasets.load(dataset, split or "test", mirror=mirror)
 
 
 def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | None = None,
@@ -180,7 +178,7 @@ def evaluate(
     *,
     source: str,
     dataset: str | datasets.DatasetSplit,
-    split: str | None = "test",
+    split: str | None = None,
     limit: int | None = None,
     mirror: str | None = None,
     progress: bool = False,
@@ -191,7 +189,7 @@ def evaluate(
     dataset, split = split_samples.dataset, split_samples.split
     samples = split_samples[:limit] if limit else split_samples
     scores, seconds = score_segmenter(segmenter, samples, size_bins=split_samples.size_bins,
-                                      progress=f"{source} on {dataset}/{split}" if progress else None)
+                                      progress=f"{source} on {split_samples.label}" if progress else None)
     return Evaluation(source=source, dataset=dataset, split=split, scores=scores,
                       seconds_per_image=float(np.mean(seconds)), image_seconds=seconds)
 
@@ -200,7 +198,7 @@ def score_folder(
     pred_dir: str | Path,
     *,
     dataset: str | datasets.DatasetSplit,
-    split: str | None = "test",
+    split: str | None = None,
     mirror: str | None = None,
     label_components: bool = False,
     only_present: bool = False,

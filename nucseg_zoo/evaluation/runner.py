@@ -59,7 +59,7 @@ def evaluate_source(
     source: str,
     *,
     dataset: str | datasets.DatasetSplit,
-    split: str | None = "test",
+    split: str | None = None,
     limit: int | None = None,
     device: str = "cpu",
     output_kind: str | None = None,
@@ -135,7 +135,7 @@ def evaluate_source(
     labels_path.parent.mkdir(parents=True, exist_ok=True)
     with LabelStoreWriter(labels_path) as store:
         scores, seconds = score_segmenter(segmenter, samples, on_labels=store.write, size_bins=split_samples.size_bins,
-                                          progress=f"{model_source.name} on {dataset}/{split}" if progress else None)
+                                          progress=f"{model_source.name} on {split_samples.label}" if progress else None)
     provenance = {
         "source_kind": model_source.kind,
         "source_name": model_source.name,
