@@ -17,9 +17,9 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         return
     scores = evaluation.scores
     print_image_table(evaluation)
-    where = (evaluation.dataset.removeprefix("folder:") if evaluation.split == "folder"
-             else f"{evaluation.dataset}/{evaluation.split}")
-    print(f"{evaluation.source} on {where}: {count(scores.n_images, 'image')}, "
+    from nucseg_zoo.datasets.samples import split_label
+
+    print(f"{evaluation.source} on {split_label(evaluation.dataset, evaluation.split)}: {count(scores.n_images, 'image')}, "
           f"{scores.n_true} true / {count(scores.n_pred, 'predicted object')}")
     print(f"  average F1 (IoU 0.50-0.90): {scores.average_f1:.4f}")
     print("  F1 by IoU: " + "  ".join(f"{t:.2f}:{f:.3f}" for t, f in scores.f1.items()))

@@ -32,7 +32,7 @@ named in code. ``card.yaml`` keys:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -176,14 +176,11 @@ def read_card(dataset_id: str) -> DatasetCard:
                                f"the card says {spec['n_images']}")
     if base is not None:
         bundled = Path(__file__).resolve().parent.parent / raw["bundled"]
-        return DatasetCard(
-            id=raw["id"], title=raw["title"], license=base.license, homepage=base.homepage, base_url=None,
-            archives=MappingProxyType({}), manifest=base.manifest, splits=MappingProxyType(splits),
-            mask_connectivity=base.mask_connectivity, citations=base.citations, image_template=base.image_template,
-            mask_template=base.mask_template, image_format=base.image_format, mask_format=base.mask_format,
-            bundled=bundled, size_bins=base.size_bins, description=raw.get("description", "").strip(),
-            facts=MappingProxyType(dict(raw.get("facts", {}))), name=raw.get("name", base.name),
-        )
+        return replace(base, id=raw["id"], title=raw["title"], base_url=None, archives=MappingProxyType({}),
+                       splits=MappingProxyType(splits), bundled=bundled, archive_url=None,
+                       description=raw.get("description", "").strip(),
+                       facts=MappingProxyType(dict(raw.get("facts", {}))), name=raw.get("name", base.name),
+                       fields_of=MappingProxyType({}))
     source, layout = raw["source"], raw.get("layout", {})
     if source["kind"] not in ("archives", "archive"):
         raise RuntimeError(f"card of {dataset_id!r}: unknown source kind {source['kind']!r} (archives, archive)")

@@ -3,7 +3,7 @@
 A dataset card names one image format and one mask format (``image_format``,
 ``mask_format``); :class:`~nucseg_zoo.datasets.samples.Sample` reads its files with them.
 
-Image formats (each returns a 2-D array, values unchanged):
+Image formats (values unchanged):
 
 * ``tiff-uint16``: a 2-D 16-bit TIFF (BBBC039).
 * ``png-grey``: an 8-bit grey, RGB or RGBA PNG whose colour channels are equal (a grey
@@ -75,7 +75,7 @@ def read_uint16_tiff(path: Path) -> np.ndarray:
     return image
 
 
-def _grey_of(image: np.ndarray, path: Path) -> np.ndarray | None:
+def _grey_of(image: np.ndarray) -> np.ndarray | None:
     """The grey plane of an ``(H, W, 3|4)`` image whose colour channels are equal, else None."""
     colour = image[..., :3]
     if np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 1], colour[..., 2]):
@@ -93,7 +93,7 @@ def read_grey_png(path: Path) -> np.ndarray:
     if image.dtype != np.uint8:
         raise ValueError(f"{path}: expected an 8-bit PNG, got dtype {image.dtype}")
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        grey = _grey_of(image, path)
+        grey = _grey_of(image)
         if grey is None:
             raise ValueError(f"{path}: expected a grey image (equal R, G and B channels), got a colour image")
         return grey

@@ -14,6 +14,12 @@ from nucseg_zoo.metrics.errors import SIZE_BINS, check_size_bins
 from nucseg_zoo.datasets.formats import SHAPE_FROM_IMAGE, image_reader, image_shape, mask_decoder
 
 
+def split_label(dataset: str, split: str) -> str:
+    """How messages name a split: ``"dataset/split"``, or the folder of a lab's own images
+    (dataset ``"folder:<path>"``, split ``"folder"``)."""
+    return dataset.removeprefix("folder:") if split == "folder" else f"{dataset}/{split}"
+
+
 @dataclass(frozen=True)
 class Sample:
     """One field of view. ``image`` and ``labels`` are read from disk on each access.
@@ -87,8 +93,8 @@ class DatasetSplit(Sequence[Sample]):
 
     @property
     def label(self) -> str:
-        """How messages name it: ``"dataset/split"``, or the folder of a lab's own images."""
-        return self.dataset.removeprefix("folder:") if self.split == "folder" else f"{self.dataset}/{self.split}"
+        """How messages name it (:func:`split_label`)."""
+        return split_label(self.dataset, self.split)
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable
@@ -93,14 +94,13 @@ def verify_files(root: Path, card: DatasetCard, relpaths: Iterable[str], *, reha
             unknown.append(relpath)
             continue
         try:
-            stat = path.stat()
+            info = path.stat()
         except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
             missing.append(relpath)
             continue
-        if not path.is_file():
-            missing.append(relpath)
-            continue
-        seen = [stat.st_size, stat.st_mtime_ns, expected]
+        seen = [info.st_size, info.st_mtime_ns, expected]
         if record.get(relpath) == seen:
             continue
         hashed += 1
