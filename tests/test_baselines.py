@@ -15,21 +15,14 @@ from blank_fields import blank_fields
 
 from nucseg_zoo.baselines import baseline_record, get_baseline, list_baselines
 from nucseg_zoo.baselines.cellprofiler import CPAdvancedParams
-from nucseg_zoo.baselines.evaluation import LoadedSample, load_samples
 from nucseg_zoo.baselines.features import FeatureSettings, normalize, pixel_features
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR
-from nucseg_zoo.baselines.random_forest import (
-    ForestSettings,
-    RandomForest,
-    RandomForestParams,
-    fit_forest,
-    sample_pixels,
-    training_set,
-)
-from nucseg_zoo.baselines.tune import SEARCH_GRIDS, coordinate_search
+from nucseg_zoo.baselines.random_forest import ForestSettings, RandomForest, RandomForestParams
 from nucseg_zoo.evaluation import score_segmenter
 from nucseg_zoo.metrics import score_image
+from nucseg_zoo.training.cellprofiler_tuning import SEARCH_GRIDS
+from nucseg_zoo.training.samples import load_samples
 
 NAMES = ("cp-basic", "cp-advanced", "random-forest")
 PARAMS = {"cp-basic": IdentifyParams, "cp-advanced": CPAdvancedParams, "random-forest": RandomForestParams}
@@ -325,30 +318,8 @@ def test_forest_with_wrong_hash_is_refused(tmp_path):
     record = dict(baseline_record("random-forest"))
     shutil.copy(DATA_DIR / record["forest_file"], tmp_path / record["forest_file"])
     record["forest_sha256"] = "sha256:" + "0" * 64
-    with pytest.raises(ValueError, match="train_random_forest"):
+    with pytest.raises(ValueError, match="nucseg_zoo.training.random_forest"):
         RandomForest.load(record, tmp_path)
-
-
-def test_sampling_balances_classes():
-    classes = np.zeros((50, 50), np.uint8)
-    classes[10:40, 10:40] = 1
-    classes[10:40, 10] = 2
-    features = np.arange(classes.size, dtype=np.float32).reshape(50, 50, 1)
-    x, y = sample_pixels(features, classes, 100, np.random.default_rng(0))
-    assert np.bincount(y).tolist() == [100, 100, 30]
-    np.testing.assert_array_equal(classes.ravel()[x[:, 0].astype(int)], y)
-
-
-def test_training_is_seeded(samples):
-    params = RandomForestParams(forest=ForestSettings(n_estimators=3, max_depth=4, samples_per_class=200))
-    crops = [LoadedSample(s.name, s.image[:200, :200], s.labels[:200, :200]) for s in samples[:2]]
-    x, y = training_set(crops, params)
-    assert x.shape == (1200, params.features.n_features)
-    image = samples[2].image[:128, :128]
-    first = RandomForest(fit_forest(x, y, params.forest), params).predict_probabilities(image)
-    x2, y2 = training_set(crops, params)
-    second = RandomForest(fit_forest(x2, y2, params.forest), params).predict_probabilities(image)
-    np.testing.assert_array_equal(first, second)
 
 
 def test_forest_and_feature_settings_must_agree(baselines):
@@ -370,18 +341,7 @@ def test_features_shape_and_normalisation():
                                atol=1e-4)
 
 
-# --- tuning -----------------------------------------------------------------------------
-
-def test_coordinate_search_finds_the_separable_optimum():
-    def objective(values):
-        if values["a"] == 3:
-            raise ValueError("invalid combination")
-        return -(values["a"] - 2) ** 2 - (values["nested"]["b"] - 0.5) ** 2
-
-    best, score = coordinate_search(objective, {"a": 0, "nested": {"b": 0.0}},
-                                    {"a": (0, 1, 2, 3), "nested.b": (0.0, 0.5, 1.0)}, progress=False)
-    assert best == {"a": 2, "nested": {"b": 0.5}} and score == 0.0
-
+# --- parameters per dataset -------------------------------------------------------------
 
 def test_dataclass_defaults_are_valid():
     for params_cls in PARAMS.values():
@@ -396,8 +356,8 @@ def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
     import shutil
 
     from nucseg_zoo.baselines import registry
-    from nucseg_zoo.baselines.tune import target
     from nucseg_zoo.evaluation import resolve_source
+    from nucseg_zoo.training.cellprofiler_tuning import target
 
     for path in registry.DATA_DIR.iterdir():
         if "@" not in path.name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -38,6 +39,39 @@ def test_demo_table_shows_whole_names_in_aligned_columns(sample_split, capsys, t
     images = [row.split()[1] for row in rows]
     assert images == (list(sample_split.names) + ["all"]) * 2  # whole names, not cut
     assert [row.split()[0] for row in rows] == ["cp-basic"] * 4 + [f"{name}:segment"] * 4
+
+
+def test_demo_runs_the_fast_segmenters_unless_told_otherwise():
+    """Issue 34: the demo ran every model (the DeepCell ensemble takes 10-40 s per image on a
+    CPU), so a newcomer waited minutes for the first table."""
+    from nucseg_zoo.cli import build_parser
+    from nucseg_zoo.commands.demo import FAST_SEGMENTERS, chosen_segmenters, every_segmenter
+
+    parser = build_parser()
+    every = every_segmenter()
+    assert set(FAST_SEGMENTERS) < set(every)  # each fast one exists; some are left out
+    assert "deepcell-bbbc039" in every and "deepcell-bbbc039" not in FAST_SEGMENTERS
+    assert chosen_segmenters(parser.parse_args(["demo"])) == [name for name in every if name in FAST_SEGMENTERS]
+    assert chosen_segmenters(parser.parse_args(["demo", "--all"])) == every
+    assert chosen_segmenters(parser.parse_args(["demo", "--model", "cp-advanced", "--model", "cp-basic"])) == [
+        "cp-advanced", "cp-basic"]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["demo", "--all", "--model", "cp-basic"])
+
+
+def test_demo_says_how_long_each_segmenter_took_and_what_it_left_out(capsys, monkeypatch):
+    import nucseg_zoo.commands.demo as demo
+
+    monkeypatch.setattr(demo, "FAST_SEGMENTERS", ("cp-basic",))  # the default run, one cheap segmenter
+    assert main(["demo"]) == 0
+    captured = capsys.readouterr()
+    assert [row.split()[0] for row in captured.out.splitlines()[1:]] == ["cp-basic"] * 4
+    assert "segmenting them with cp-basic (the fast segmenters; --all: every one)" in captured.err
+    assert re.search(r"^  cp-basic +\d+\.\d s \(loading \d+\.\d s, \d+\.\d\d s per image\)$", captured.err, re.M)
+    left_out = [name for name in demo.every_segmenter() if name != "cp-basic"]
+    assert f"not run (slower on a CPU): {', '.join(left_out)}\n`nucseg-zoo demo --all` runs every model" in captured.err
+    assert main(["demo", "--model", "cp-basic"]) == 0
+    assert "not run" not in capsys.readouterr().err  # the segmenters named are the ones wanted
 
 
 def test_datasets_list_and_info(capsys):

@@ -227,7 +227,7 @@ def test_segment_resumes_only_with_the_same_weights_however_the_model_is_spelled
                                                                                 tmp_path, monkeypatch):
     """Critic's report: ``segment`` run again with other weights skipped every image as done."""
     from nucseg_zoo.screens import segment_images
-    from nucseg_zoo.screens.batch import PlanError
+    from nucseg_zoo.screens.plan import PlanError
 
     module, low, high = weighted_module
     images = tmp_path / "images"
@@ -492,9 +492,9 @@ def test_only_the_models_failures_count_towards_the_early_stop(lab_module, sampl
         def segment(self, image):
             raise RuntimeError("no CUDA driver found")
 
-    import nucseg_zoo.screens.batch as batch
+    from nucseg_zoo.screens import worker
 
-    monkeypatch.setattr(batch, "_segmenter", lambda options: Broken())
+    monkeypatch.setattr(worker, "segmenter", lambda options: Broken())
     manifest = (out / "manifest.json").read_bytes()
     with pytest.raises(RunAborted, match="each of the first 2 images .* other 1 image without") as info:
         segment_images([plate], model=f"{lab_module}:segment", out=out, progress=False, abort_after=2)

@@ -168,7 +168,7 @@ def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, caps
     out.mkdir()
     out.chmod(0o555)
     if os.access(out, os.W_OK):  # root ignores permissions: make the probe fail instead
-        monkeypatch.setattr("nucseg_zoo.screens.batch._check_writable",
+        monkeypatch.setattr("nucseg_zoo.screens.plan._check_writable",
                             lambda folder: (_ for _ in ()).throw(PermissionError(f"{folder}: read-only")))
     monkeypatch.setattr(evaluation, "get_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
     assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2

@@ -7,9 +7,10 @@ Start with :func:`get_baseline`::
     labels = baseline.segment(image)         # (H, W) image -> (H, W) int32 labels
 
 The parameters (and the trained forest) ship in ``nucseg_zoo/baselines/data/``, each with
-the validation score it reached; ``python -m nucseg_zoo.baselines.tune`` and
-``python -m nucseg_zoo.baselines.train_random_forest`` regenerate them from BBBC039's
-training and validation splits. A baseline tuned on another dataset is named
+the validation score it reached; this package holds only what runs at inference. The
+training layer regenerates them from BBBC039's training and validation splits:
+``python -m nucseg_zoo.training.cellprofiler_tuning`` (:mod:`nucseg_zoo.training.cellprofiler_tuning`)
+and ``python -m nucseg_zoo.training.random_forest`` (:mod:`nucseg_zoo.training.random_forest`). A baseline tuned on another dataset is named
 ``<name>@<dataset>`` (``get_baseline("cp-basic@dsb2018-fluo")``), its record
 ``data/<file>@<dataset>.json``.
 """

@@ -8,7 +8,7 @@
   measurement-based filtering of the objects (solidity and mean intensity).
 
 Parameters of both are chosen on the BBBC039 validation split by
-``python -m nucseg_zoo.baselines.tune`` and ship in ``baselines/data/cp_*.json``.
+``python -m nucseg_zoo.training.cellprofiler_tuning`` and ship in ``baselines/data/cp_*.json``.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ def read_record(path: Path) -> dict[str, Any]:
         return json.loads(Path(path).read_text())
     except FileNotFoundError as err:
         raise FileNotFoundError(f"baseline parameter file {path} is missing; regenerate it "
-                                "with `python -m nucseg_zoo.baselines.tune` (CellProfiler-like "
-                                "baselines) or `python -m nucseg_zoo.baselines.train_random_forest`"
+                                "with `python -m nucseg_zoo.training.cellprofiler_tuning` (CellProfiler-like "
+                                "baselines) or `python -m nucseg_zoo.training.random_forest`"
                                 ) from err
 
 

@@ -7,14 +7,14 @@ trained on class-balanced pixel samples of the BBBC039 training split; its proba
 maps go through :func:`nucseg_zoo.postprocessing.probabilities_to_labels` with
 parameters tuned on the validation split. The trained forest ships as
 ``baselines/data/random_forest.joblib``, described (parameters, sha256, sample counts,
-validation score) by ``random_forest.json``; ``python -m
-nucseg_zoo.baselines.train_random_forest`` regenerates both.
+validation score) by ``random_forest.json``; ``python -m nucseg_zoo.training.random_forest``
+(:mod:`nucseg_zoo.training.random_forest`, which also holds the pixel sampling and the fit)
+regenerates both.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,7 +25,7 @@ from nucseg_zoo.baselines.features import FeatureSettings, pixel_features
 from nucseg_zoo.baselines.params import Params
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
-from nucseg_zoo.targets import CLASS_NAMES, three_class_targets
+from nucseg_zoo.targets import CLASS_NAMES
 
 if TYPE_CHECKING:
     from sklearn.ensemble import RandomForestClassifier
@@ -63,61 +63,6 @@ class RandomForestParams(Params):
     features: FeatureSettings = FeatureSettings()
     forest: ForestSettings = ForestSettings()
     postprocessing: PostprocessingParams = PostprocessingParams()
-
-
-def sample_pixels(features: np.ndarray, classes: np.ndarray, samples_per_class: int,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draw up to ``samples_per_class`` pixels of each class, without replacement.
-
-    Args:
-        features: ``(H, W, F)`` float32 pixel features.
-        classes: ``(H, W)`` uint8 classes 0..2.
-        samples_per_class: pixels per class (all of a class's pixels when it has fewer).
-        rng: the random generator (advanced by the draw).
-
-    Returns:
-        ``(X, y)``: ``(N, F)`` float32 features and ``(N,)`` uint8 classes, class by class.
-    """
-    flat_classes = classes.ravel()
-    chosen = []
-    for label in range(len(CLASS_NAMES)):
-        (where,) = np.nonzero(flat_classes == label)
-        if where.size > samples_per_class:
-            where = np.sort(rng.choice(where, size=samples_per_class, replace=False))
-        chosen.append(where)
-    index = np.concatenate(chosen)
-    return features.reshape(-1, features.shape[-1])[index], flat_classes[index]
-
-
-def training_set(samples: Iterable, params: RandomForestParams, *,
-                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced pixel samples of a training split, in the split's order.
-
-    Args:
-        samples: objects with ``.image`` (``(H, W)``) and ``.labels`` (``(H, W)`` int).
-        params: feature settings and sampling (``params.forest``).
-        progress: show a tqdm bar.
-
-    Returns:
-        ``(X, y)``: ``(N, F)`` float32 features and ``(N,)`` uint8 classes.
-    """
-    from tqdm import tqdm
-
-    rng = np.random.default_rng(params.forest.seed)
-    parts = [sample_pixels(pixel_features(sample.image, params.features), three_class_targets(sample.labels),
-                           params.forest.samples_per_class, rng)
-             for sample in tqdm(samples, desc="features", disable=not progress)]
-    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
-
-
-def fit_forest(features: np.ndarray, classes: np.ndarray, settings: ForestSettings) -> RandomForestClassifier:
-    """Fit the forest on ``(N, F)`` features and ``(N,)`` classes, single-threaded and seeded."""
-    from sklearn.ensemble import RandomForestClassifier
-
-    forest = RandomForestClassifier(n_estimators=settings.n_estimators, max_depth=settings.max_depth,
-                                    min_samples_leaf=settings.min_samples_leaf, random_state=settings.seed,
-                                    n_jobs=1)
-    return forest.fit(features, classes)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -181,5 +126,5 @@ class RandomForest:
         digest = "sha256:" + sha256_of(forest_path)
         if digest != record["forest_sha256"]:
             raise ValueError(f"{forest_path} has {digest}, the record expects {record['forest_sha256']}; "
-                             "regenerate it with `python -m nucseg_zoo.baselines.train_random_forest`")
+                             "regenerate it with `python -m nucseg_zoo.training.random_forest`")
         return cls(joblib.load(forest_path), RandomForestParams.from_dict(record["params"]))

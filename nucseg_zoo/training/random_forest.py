@@ -2,7 +2,7 @@
 
 Usage::
 
-    NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.baselines.train_random_forest
+    NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.training.random_forest
 
 Draws class-balanced pixel samples from the 100 training images, fits the seeded forest
 (single-threaded, so the result does not depend on the machine's core count), predicts
@@ -18,31 +18,84 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nucseg_zoo import datasets
-from nucseg_zoo.baselines.evaluation import load_samples
+from nucseg_zoo.baselines.features import pixel_features
 from nucseg_zoo.baselines.params import DATA_DIR, write_record
+from nucseg_zoo.baselines.random_forest import ForestSettings, RandomForest, RandomForestParams
 from nucseg_zoo.baselines.registry import RECORDS
-from nucseg_zoo.baselines.random_forest import (
-    ForestSettings,
-    RandomForest,
-    RandomForestParams,
-    fit_forest,
-    training_set,
-)
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.postprocessing import probabilities_to_labels
-from nucseg_zoo.targets import CLASS_NAMES
+from nucseg_zoo.targets import CLASS_NAMES, three_class_targets
+from nucseg_zoo.training.samples import load_samples
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import RandomForestClassifier
 
 log = logging.getLogger(__name__)
 
 DATASET = "bbbc039"
 FOREST_FILE = "random_forest.joblib"
+
+
+def sample_pixels(features: np.ndarray, classes: np.ndarray, samples_per_class: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draw up to ``samples_per_class`` pixels of each class, without replacement.
+
+    Args:
+        features: ``(H, W, F)`` float32 pixel features.
+        classes: ``(H, W)`` uint8 classes 0..2.
+        samples_per_class: pixels per class (all of a class's pixels when it has fewer).
+        rng: the random generator (advanced by the draw).
+
+    Returns:
+        ``(X, y)``: ``(N, F)`` float32 features and ``(N,)`` uint8 classes, class by class.
+    """
+    flat_classes = classes.ravel()
+    chosen = []
+    for label in range(len(CLASS_NAMES)):
+        (where,) = np.nonzero(flat_classes == label)
+        if where.size > samples_per_class:
+            where = np.sort(rng.choice(where, size=samples_per_class, replace=False))
+        chosen.append(where)
+    index = np.concatenate(chosen)
+    return features.reshape(-1, features.shape[-1])[index], flat_classes[index]
+
+
+def training_set(samples: Iterable, params: RandomForestParams, *,
+                 progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Class-balanced pixel samples of a training split, in the split's order.
+
+    Args:
+        samples: objects with ``.image`` (``(H, W)``) and ``.labels`` (``(H, W)`` int).
+        params: feature settings and sampling (``params.forest``).
+        progress: show a tqdm bar.
+
+    Returns:
+        ``(X, y)``: ``(N, F)`` float32 features and ``(N,)`` uint8 classes.
+    """
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(params.forest.seed)
+    parts = [sample_pixels(pixel_features(sample.image, params.features), three_class_targets(sample.labels),
+                           params.forest.samples_per_class, rng)
+             for sample in tqdm(samples, desc="features", disable=not progress)]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
+def fit_forest(features: np.ndarray, classes: np.ndarray, settings: ForestSettings) -> RandomForestClassifier:
+    """Fit the forest on ``(N, F)`` features and ``(N,)`` classes, single-threaded and seeded."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    forest = RandomForestClassifier(n_estimators=settings.n_estimators, max_depth=settings.max_depth,
+                                    min_samples_leaf=settings.min_samples_leaf, random_state=settings.seed,
+                                    n_jobs=1)
+    return forest.fit(features, classes)
 
 
 def _versions() -> dict[str, str]:
@@ -102,7 +155,7 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
         "chosen_on": f"{DATASET}/validation",
         "postprocessing_search_grid": SEARCH_GRID,
         "versions": _versions(),
-        "made_with": "python -m nucseg_zoo.baselines.train_random_forest",
+        "made_with": "python -m nucseg_zoo.training.random_forest",
     }
     write_record(out_dir / RECORDS[RandomForest.name], record)
     return record

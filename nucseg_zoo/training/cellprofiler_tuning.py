@@ -2,8 +2,9 @@
 
 Usage::
 
-    NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.baselines.tune [cp-basic cp-advanced]
-    NUCSEG_ZOO_DSB2018_FLUO_MIRROR=/path/to/dsb2018 python -m nucseg_zoo.baselines.tune \
+    NUCSEG_ZOO_BBBC039_MIRROR=/path/to/bbbc039 python -m nucseg_zoo.training.cellprofiler_tuning \
+        [cp-basic cp-advanced]
+    NUCSEG_ZOO_DSB2018_FLUO_MIRROR=/path/to/dsb2018 python -m nucseg_zoo.training.cellprofiler_tuning \
         --dataset dsb2018-fluo --split training [cp-basic cp-advanced]
 
 A coordinate search: starting from the dataclass defaults (for cp-advanced, with the
@@ -28,11 +29,11 @@ from tqdm import tqdm
 
 from nucseg_zoo import datasets
 from nucseg_zoo.baselines.cellprofiler import CPAdvanced, CPAdvancedParams, CPBasic
-from nucseg_zoo.baselines.evaluation import load_samples
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR, Params, read_record, write_record
 from nucseg_zoo.baselines.registry import RECORDS, record_path
 from nucseg_zoo.evaluation import score_segmenter
+from nucseg_zoo.training.samples import load_samples
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,7 @@ def tune(name: str, *, dataset: str = DEFAULT_DATASET, split: str = DEFAULT_SPLI
         f"{split}_average_f1": scores.average_f1,
         f"{split}_error_rate_at_0.7": scores.error_rate,
         "chosen_on": f"{dataset}/{split}",
-        "search": "coordinate search over SEARCH_GRIDS, `python -m nucseg_zoo.baselines.tune"
+        "search": "coordinate search over SEARCH_GRIDS, `python -m nucseg_zoo.training.cellprofiler_tuning"
                   + (f" --dataset {dataset} --split {split}" if (dataset, split) != (DEFAULT_DATASET, DEFAULT_SPLIT)
                      else "") + "".join(f" --fixed {prefix}" for prefix in fixed) + f" {name}`",
     }

@@ -1,4 +1,4 @@
-"""Dataset splits held in memory, for the repeated scoring of parameter searches."""
+"""Dataset splits held in memory, for the repeated scoring of parameter searches and training."""
 
 from __future__ import annotations
 

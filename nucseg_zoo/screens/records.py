@@ -1,0 +1,52 @@
+"""What a batch run is asked to do (:class:`RunOptions`) and what happened to each image
+(:class:`ImageResult`): the records every part of a run passes on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a batch run does besides segmenting (also recorded in the manifest)."""
+
+    source: str
+    model_sha256: str | None = None
+    """Identity of what ``source`` resolved to (:attr:`ModelSource.sha256`: a zoo model's weights,
+    a package's file, a Python segmenter's code and configuration); an earlier run's outputs
+    are its own when this matches, however the model was spelled."""
+    device: str = "cpu"
+    precision: str | None = None
+    """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
+    rois: bool = False
+    overwrite: bool = False
+    saturation_value: float | None = None
+    """Pixel value of saturation for the quality flag (default: the image dtype's maximum;
+    e.g. 4095 for 12-bit data stored as uint16)."""
+    statistics_inputs: tuple[str, ...] = ()
+    """For models whose preprocessing uses dataset statistics: the images they are fitted over
+    (every readable input), by each process that loads the model, before its first image."""
+
+
+@dataclass
+class ImageResult:
+    """What happened to one image (a row of ``images.parquet`` and of the manifest)."""
+
+    image: str
+    input: str
+    status: str  # "segmented", "skipped" (earlier run) or "failed"
+    reason: str | None = None
+    failed_while: str | None = None
+    """Of a failed image: "reading" (its file could not be read or failed the image checks, or
+    an earlier output was in the way) or "segmenting" (the model, measuring its labels or
+    writing them failed). Only "segmenting" failures count towards
+    :data:`~nucseg_zoo.screens.batch.ABORT_AFTER`."""
+    input_sha256: str | None = None
+    n_nuclei: int | None = None
+    quality: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+    process: int | None = None
+    """Process id that handled the image."""
+    model_loads: int | None = None
+    """How many times that process had loaded the model by then (1: once per process)."""

@@ -1,0 +1,77 @@
+"""Resume identity: which outputs in ``out`` this tool wrote, and from which input bytes and model.
+
+A label file records (in its TIFF description) the input path, the input's sha256 and the
+model; an image's measurements record the same in their Parquet metadata, with the image's
+row. An image is done when both match this run's input bytes and model, wherever the input
+file lies now; the model matches by its identity (sha256) where both sides have one, else
+(outputs of versions that recorded none) by its spelling.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from nucseg_zoo.screens.records import RunOptions
+
+LABEL_WRITER = "nucseg-zoo segment"
+"""``written_by`` of the label files' description and of the manifest: only files with it are
+ever replaced."""
+
+
+def earlier_record(target: Path) -> dict | None:
+    """What a label file written by this tool records, or None when it is not one of ours."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(target) as tif:
+            record = json.loads(tif.pages[0].description)
+    except Exception:  # not a TIFF, no or foreign description: not ours
+        return None
+    return record if isinstance(record, dict) and record.get("written_by") == LABEL_WRITER else None
+
+
+def measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | None:
+    """The per-image row stored with the measurements of an earlier run of this input and model,
+    or None when they are missing, unreadable or of something else."""
+    import pyarrow.parquet as pq
+
+    if not nuclei.is_file():
+        return None
+    try:
+        metadata = pq.read_schema(nuclei).metadata or {}
+        row = json.loads(metadata[b"nucseg_zoo"])
+    except Exception:  # unreadable or foreign measurements: redo them
+        return None
+    return row if row.get("input_sha256") == input_sha256 and same_model(row, options) else None
+
+
+def same_model(record: dict, options: RunOptions) -> bool:
+    """Whether outputs recorded with ``record`` come from this run's model: the same identity
+    (sha256) where both have one, else (outputs of versions that recorded none) the same spelling."""
+    if record.get("model_sha256") and options.model_sha256:
+        return record["model_sha256"] == options.model_sha256
+    return record.get("model") == options.source
+
+
+def other_model(record: dict, options: RunOptions) -> str:
+    """How the model of an earlier output differs from this run's, for messages."""
+    if record.get("model") == options.source:
+        return (f"by {options.source} as it was then (model sha256 {str(record.get('model_sha256'))[:12]}…, now "
+                f"{str(options.model_sha256)[:12]}…: other weights or settings)")
+    return f"by {record.get('model')}"
+
+
+def of_other_bytes(record: dict, path: Path) -> bool:
+    """Whether label ``record`` was made from other bytes than ``path`` holds, as far as the plan
+    can tell cheaply: the input is hashed only when ``record`` names another file (a moved or
+    copied input with the same bytes is the same image). An unchanged path, or a file that
+    cannot be read now, is left to each image's own check
+    (:func:`nucseg_zoo.screens.worker.prepare`)."""
+    if Path(str(record.get("input"))).resolve() == path.resolve():
+        return False
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest() != record.get("input_sha256")
+    except OSError:
+        return False
