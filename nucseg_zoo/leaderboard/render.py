@@ -16,6 +16,12 @@ for the others), laid out as::
 :func:`render` returns the generated pages' contents and :func:`render_atlases` the atlas
 files; :func:`write_pages` writes them (each atomically) only after all of them have been
 rendered.
+
+The README and the documentation pages (``docs/*.md``) quote the leaderboards, the dataset
+cards and the zoo entries in generated blocks: :func:`render_docs` fills them,
+:func:`stale_docs` lists the pages whose blocks are out of date and :func:`write_docs`
+rewrites those (``nucseg-zoo leaderboard`` and ``nucseg-zoo submit`` call it in a checkout,
+:func:`docs_root`).
 """
 
 from __future__ import annotations
@@ -539,7 +545,8 @@ def _block_datasets(docs: _DocsData, page: str) -> list[str]:
     splits, facts = [], []
     for dataset in datasets.list_datasets():
         card = datasets.card(dataset)
-        splits += [[f"`{dataset}`", f"`{s.name}`", f"{len(s.stems):,}", f"{s.n_nuclei:,}"] for s in card.splits.values()]
+        splits += [[f"`{dataset}`", f"`{split.name}`", f"{len(split.stems):,}", f"{split.n_nuclei:,}"]
+                   for split in card.splits.values()]
         shapes = card.facts.get("image_shapes", {})
         sizes = [s.replace("x", "×") for s in sorted(shapes, key=lambda s: tuple(int(n) for n in s.split("x")))]
         size = "–" if not sizes else sizes[0] if len(sizes) == 1 else f"{sizes[0]} to {sizes[-1]}"
