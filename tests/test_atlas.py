@@ -181,10 +181,10 @@ def test_compare_partitions_the_nuclei_by_who_finds_them(bbbc039_mirror, tmp_pat
     assert "no leaderboard entry 'no-such-entry'" in capsys.readouterr().err
 
 
-def test_readme_shows_the_comparison_the_command_draws(bbbc039_mirror):
+def test_the_results_page_shows_the_comparison_the_command_draws(bbbc039_mirror):
     comparison, _ = compare(COMMITTED, "unet-bbbc039", "unet-bbbc039-fast")
-    readme = (COMMITTED.parent / "README.md").read_text()
-    assert comparison.summary() in readme
+    page = (COMMITTED.parent / "docs" / "results.md").read_text()
+    assert comparison.summary() in page
     assert (COMMITTED / "compare-unet-bbbc039-unet-bbbc039-fast.png").is_file()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -253,14 +254,29 @@ def test_verify_reruns_an_entry_from_its_source(bbbc039_mirror):
     assert result.average_f1 == pytest.approx(result.recorded_average_f1, abs=1e-9)  # deterministic baseline
 
 
-def test_readme_quotes_the_leaderboard():
-    """The README's results table must show the committed leaderboard's numbers."""
-    readme = (COMMITTED.parent / "README.md").read_text().splitlines()
+def _section(page: Path, heading: str) -> list[str]:
+    """The lines of ``page`` below ``## heading`` up to the next ``##`` heading."""
+    lines = page.read_text().splitlines()
+    start = lines.index(f"## {heading}") + 1
+    end = next((k for k in range(start, len(lines)) if lines[k].startswith("## ")), len(lines))
+    return lines[start:end]
+
+
+def test_the_results_pages_quote_the_leaderboard():
+    """The generated results tables (docs/results.md, and the README's summary) show the
+    committed leaderboard's numbers."""
+    root = COMMITTED.parent
+    full_table = _section(root / "docs" / "results.md", "BBBC039 test split")
+    summaries = [(root / "README.md").read_text().splitlines(), _section(root / "docs" / "results.md", "Summary")]
     for row in json.loads((COMMITTED / "leaderboard.json").read_text())["entries"]:
         if row["kind"] == "submission":
             continue
-        [line] = [line for line in readme if line.startswith(f"| `{row['id']}`")]
-        assert f"| {row['average_f1']:.3f} |" in line and f"| {100 * row['error_rate_at_0.7']:.1f} % |" in line, line
+        f1, missed = f"{row['average_f1']:.3f}", f"{100 * row['error_rate_at_0.7']:.1f} %"
+        [line] = [line for line in full_table if re.match(rf"\| \d+ \| `{re.escape(row['id'])}` \|", line)]
+        assert f"| {f1} |" in line and f"| {missed} |" in line, line
+        for summary in summaries:
+            [line] = [line for line in summary if line.startswith(f"| `{row['id']}` |")]
+            assert line.split(" | ")[2] == f"{f1} / {missed}", line
 
 
 def test_zoo_metrics_files_are_the_leaderboard_results():

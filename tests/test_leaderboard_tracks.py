@@ -4,6 +4,7 @@ states what each learned from, and refuses results of another track."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -50,9 +51,24 @@ def test_a_result_of_another_track_is_refused(tmp_path):
         read_results(board / "results")
 
 
-def test_readme_quotes_the_dsb_track():
-    """The README's results table shows each row's DSB2018-fluo numbers from the committed track."""
-    readme = (VALIDATION.parent / "README.md").read_text().splitlines()
+def _section(page: Path, heading: str) -> list[str]:
+    """The lines of ``page`` below ``## heading`` up to the next ``##`` heading."""
+    lines = page.read_text().splitlines()
+    start = lines.index(f"## {heading}") + 1
+    end = next((k for k in range(start, len(lines)) if lines[k].startswith("## ")), len(lines))
+    return lines[start:end]
+
+
+def test_the_results_pages_quote_the_dsb_track():
+    """The generated results tables (docs/results.md, and the README's summary) show each row's
+    DSB2018-fluo numbers from the committed track."""
+    root = VALIDATION.parent
+    full_table = _section(root / "docs" / "results.md", "DSB2018-fluo test split")
+    summaries = [(root / "README.md").read_text().splitlines(), _section(root / "docs" / "results.md", "Summary")]
     for row in json.loads((DSB_TRACK / "leaderboard.json").read_text())["entries"]:
-        [line] = [line for line in readme if line.startswith(f"| `{row['id']}`")]
-        assert line.endswith(f"| {row['average_f1']:.3f} / {100 * row['error_rate_at_0.7']:.1f} % |"), line
+        f1, missed = f"{row['average_f1']:.3f}", f"{100 * row['error_rate_at_0.7']:.1f} %"
+        [line] = [line for line in full_table if re.match(rf"\| \d+ \| `{re.escape(row['id'])}` \|", line)]
+        assert f"| {f1} |" in line and f"| {missed} |" in line, line
+        for summary in summaries:
+            [line] = [line for line in summary if line.startswith(f"| `{row['id']}` |")]
+            assert line.endswith(f"| {f1} / {missed} |"), line

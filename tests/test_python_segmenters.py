@@ -350,10 +350,10 @@ def test_cli_evaluate_and_segment_run_a_python_segmenter(lab_module, sample_spli
     assert details["module_file"].endswith(f"{lab_module}.py") and len(details["callable_source_sha256"]) == 64
 
 
-def test_the_readme_cellpose_example_has_the_documented_form():
+def test_the_documented_cellpose_example_has_the_documented_form():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[1] / "docs" / "tutorials" / "evaluate-and-submit.md").read_text()
     block = readme[readme.index("# mylab_cellpose.py"):]
     source = textwrap.dedent(block[:block.index("```")])
     compile(source, "mylab_cellpose.py", "exec")  # valid Python: the example a lab copies
@@ -438,8 +438,8 @@ def test_segment_stops_when_its_first_images_all_fail_and_names_the_error_as_eva
     with pytest.raises(ValueError, match="abort_after must be at least 1"):
         segment_images([plate], model=f"{lab_module}:boom", out=tmp_path / "api", abort_after=0, progress=False)
     assert not (tmp_path / "api").exists()
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    assert f"the *first {ABORT_AFTER}* images" in readme and "--keep-going" in readme
+    tutorial = (Path(__file__).parents[1] / "docs" / "tutorials" / "segment-a-screen.md").read_text()
+    assert f"the *first {ABORT_AFTER}* images" in tutorial and "--keep-going" in tutorial
 
 
 def test_a_screen_whose_first_images_are_bad_files_or_too_few_is_not_stopped(lab_module, sample_split, tmp_path):

@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import UnknownEntry, render, stale_pages, update_builtin, verify, write_pages
-    from nucseg_zoo.leaderboard.render import GENERATED, render_folder_atlases
+    from nucseg_zoo.leaderboard.render import GENERATED, docs_root, render_folder_atlases, stale_docs, write_docs
 
     if args.no_atlases and (args.update or args.verify is not None):
         print("nucseg-zoo leaderboard: error: --no-atlases applies to regenerating or checking the pages, not to "
@@ -47,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
         print("nucseg-zoo leaderboard: error: --tolerance applies to --verify only", file=sys.stderr)
         return 2
     if args.check:
-        stale = stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)
-        for name in stale:
-            print(f"{args.dir / name} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
+        stale = [args.dir / name for name in stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)]
+        root = docs_root(args.dir)
+        stale += [root / page for page in stale_docs(root)] if root is not None else []
+        for path in stale:
+            print(f"{path} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
         return 1 if stale else 0
     if args.verify is not None:
         try:
@@ -71,4 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(args.dir / name)
     if not args.no_atlases:
         print(args.dir / "atlas")
+    root = docs_root(args.dir)
+    for path in write_docs(root) if root is not None else ():
+        print(path)
     return 0

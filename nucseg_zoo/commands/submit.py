@@ -40,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import submit
+    from nucseg_zoo.leaderboard.render import docs_root, write_docs
 
     record = submit(args.package, name=args.name, authors=args.authors, folder=args.dir, entry_id=args.entry_id,
                     sha256=args.sha256, device=args.device, output_kind=args.output_kind,
@@ -50,4 +51,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"added {record.entry.id!r}: average F1 {scores.average_f1:.4f}, missed at IoU 0.7 "
           f"{scores.error_rate:.1%} ({record.evaluation.provenance['output_kind']} output)", file=sys.stderr)
     print(args.dir / "results" / f"{record.entry.id}.json")
+    root = docs_root(args.dir)
+    for path in write_docs(root) if root is not None else ():  # the README's and docs' tables quote the pages
+        print(path)
     return 0
