@@ -184,7 +184,8 @@ def test_the_same_file_named_twice_is_segmented_once(field, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(["field.tif", "field.nuclei.parquet", *RUN_FILES])
 
 
-def test_a_failed_write_leaves_no_partial_file_and_is_reported(field, tmp_path, monkeypatch, capsys):
+def test_a_failed_write_stops_the_run_naming_the_file_and_leaves_no_partial_file(field, tmp_path, monkeypatch,
+                                                                                    capsys):
     def broken_write(path, *args, **kwargs):
         with open(path, "wb") as handle:
             handle.write(b"half a tiff")
@@ -192,9 +193,116 @@ def test_a_failed_write_leaves_no_partial_file_and_is_reported(field, tmp_path, 
 
     monkeypatch.setattr(tifffile, "imwrite", broken_write)
     out = tmp_path / "out"
-    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 1
-    assert "disk full" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == RUN_FILES  # no label file, no temporary file
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write {out / 'field.tif'} (OSError: disk full): the disk is full" in err
+    assert "broken model" not in err and "--keep-going" not in err
+    assert not out.exists()  # no label file, no temporary file; nothing finished, so no tables either
+
+
+@pytest.fixture
+def three_fields(tmp_path, sample_split):
+    """``plate/a.tif``, ``plate/b.tif``, ``plate/c.tif``: the three sample fields."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for name, sample in zip("abc", sample_split):
+        tifffile.imwrite(folder / f"{name}.tif", sample.image)
+    return folder
+
+
+def _manifest(out):
+    import json
+
+    return json.loads((out / "manifest.json").read_text())
+
+
+def _finished_part_is_consistent(out, stopped):
+    """The outputs of a run stopped after ``a``: a's files, tables of a alone, an incomplete manifest."""
+    import pandas as pd
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(["plate", *RUN_FILES])
+    assert sorted(p.name for p in (out / "plate").iterdir()) == ["a.nuclei.parquet", "a.tif"]  # nothing of b
+    manifest = _manifest(out)
+    assert (manifest["complete"], manifest["n_inputs"]) == (False, 3) and manifest["stopped"].startswith(stopped)
+    assert manifest["counts"] == {"segmented": 1, "skipped": 0, "failed": 0, "not_reached": 2}
+    assert [image["image"] for image in manifest["images"]] == ["plate/a"]
+    assert pd.read_parquet(out / "images.parquet")["image"].tolist() == ["plate/a"]
+    nuclei = pd.read_parquet(out / "nuclei.parquet")
+    assert len(nuclei) == manifest["images"][0]["n_nuclei"] > 20 and set(nuclei["image"]) == {"plate/a"}
+
+
+def _resumed(three_fields, out, capsys):
+    """Run the same command again: a is skipped, b and c are done, the manifest is complete."""
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 0
+    assert "2 images segmented, 1 skipped" in capsys.readouterr().err
+    manifest = _manifest(out)
+    assert manifest["complete"] is True and manifest["stopped"] is None
+    assert manifest["counts"] == {"segmented": 2, "skipped": 1, "failed": 0, "not_reached": 0}
+
+
+def test_a_full_disk_is_named_as_such_stops_the_run_and_leaves_the_finished_part(three_fields, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """Issue 37: with writes failing, `segment` said "the model failed on each of the first 5
+    images ... (a broken model or environment?) ... pass --keep-going"."""
+    import errno
+
+    real_write, calls = tifffile.imwrite, []
+
+    def full_after_one(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "imwrite", full_after_one)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: cannot write {out / 'plate' / 'b.tif'} (OSError: [Errno 28] No space left on device): the "
+            "disk is full, or a quota or file-size limit was reached; this is no fault of the model or the images; "
+            "the run stopped after 1 of 3 images; the finished part's tables and manifest (marked incomplete) are "
+            f"in {out}; free space and run the same command again to resume") in err
+    assert "broken model" not in err and "--keep-going" not in err and len(calls) == 2  # c was never tried
+    _finished_part_is_consistent(out, stopped=f"cannot write {out / 'plate' / 'b.tif'}")
+    monkeypatch.setattr(tifffile, "imwrite", real_write)
+    _resumed(three_fields, out, capsys)
+
+
+def test_ctrl_c_stops_with_one_line_and_leaves_the_finished_part(three_fields, tmp_path, monkeypatch, capsys):
+    """Issue 37: Ctrl-C printed a 91-line traceback and wrote no tables or manifest."""
+    from nucseg_zoo.baselines.cellprofiler import CPBasic
+
+    real_segment, calls = CPBasic.segment, []
+
+    def interrupted_on_the_second(self, image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_segment(self, image)
+
+    monkeypatch.setattr(CPBasic, "segment", interrupted_on_the_second)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err == (f"nucseg-zoo segment: interrupted after 1 of 3 images; the finished part's tables and manifest "
+                   f"(marked incomplete) are in {out}; run the same command again to resume\n")
+    _finished_part_is_consistent(out, stopped="interrupted")
+    monkeypatch.setattr(CPBasic, "segment", real_segment)
+    _resumed(three_fields, out, capsys)
+
+
+def test_ctrl_c_before_any_image_is_one_line_and_leaves_no_folder(field, tmp_path, monkeypatch, capsys):
+    from nucseg_zoo.baselines.cellprofiler import CPBasic
+
+    def interrupted(self, image):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CPBasic, "segment", interrupted)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), "--out", str(out), "--no-progress"]) == 130
+    assert capsys.readouterr().err == ("nucseg-zoo segment: interrupted after 0 of 1 image; no image was finished; "
+                                       "run the same command again to resume\n")
+    assert not out.exists()
 
 
 def test_demo_does_not_replace_earlier_outputs_unless_overwrite(tmp_path, capsys):

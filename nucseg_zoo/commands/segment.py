@@ -12,9 +12,15 @@ end. When the model fails on each of the first images it runs on
 (``screens.batch.ABORT_AFTER``; a broken model or environment; unreadable images do not
 count), the run stops there without writing tables (exit 2) unless ``--keep-going``.
 
+An output that cannot be written (a full disk, a quota or file-size limit) stops the run at
+once with an error naming the file (retrying other images cannot help); Ctrl-C stops it with
+one line. Either way the finished images' tables and manifest are written, the manifest with
+``"complete": false``, no file of an unfinished image is left, and the same command resumes.
+
 Exit status: 0 every image segmented (or skipped as done earlier); 1 some images failed
 (listed with the reason, the others are done); 2 the run could not start, or stopped
-because the model failed on its first images.
+because the model failed on its first images or an output could not be written; 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import argparse
 import sys
 from pathlib import Path
 
+INTERRUPTED = 130
+"""Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Segment every image with MODEL and measure every nucleus: label TIFFs mirroring the input "
                     "folders, nuclei.parquet (per nucleus), images.parquet (per image: count, quality flags, "
                     "DNA content), dna_content.png and manifest.json under --out. Exit status: 0 all done, "
-                    "1 some images failed (listed), 2 the run could not start or the model failed on its "
-                    "first images (stopped, see --keep-going).")
+                    "1 some images failed (listed), 2 the run could not start, the model failed on its "
+                    "first images (stopped, see --keep-going) or an output could not be written (a full disk), "
+                    "130 interrupted (Ctrl-C; the finished part's tables are written, rerun to resume).")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
                         "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
@@ -67,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Segment the images; the exit status as the module docstring says."""
     from nucseg_zoo._text import count
     from nucseg_zoo.screens.batch import ABORT_AFTER, RunAborted, segment_images
+    from nucseg_zoo.screens.stops import RunStopped
 
     def report(result) -> None:
         if result.status == "segmented":
@@ -83,6 +94,14 @@ def run(args: argparse.Namespace) -> int:
                                  on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
     except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
         raise RuntimeError(err.explain("--keep-going")) from err
+    except RunStopped as err:  # a failed write: an error (exit 2); Ctrl-C: one line, exit 130
+        if not err.interrupted:
+            raise
+        print(f"nucseg-zoo segment: {err}", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:  # before the first image (loading the model, checking the plan)
+        print("nucseg-zoo segment: interrupted before any image was finished", file=sys.stderr)
+        return INTERRUPTED
     counts = summary.counts()
     print(f"{count(counts['segmented'], 'image')} segmented, {counts['skipped']} skipped (done in an earlier run), "
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)

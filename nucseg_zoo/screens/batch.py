@@ -12,7 +12,8 @@ see :mod:`nucseg_zoo.screens.inputs`)::
     images.parquet         one row per image: status ("ok" or "failed" with the reason), nucleus
                            count, quality flags, DNA content (the same after a resumed run)
     dna_content.png        DNA-content histograms (integrated intensity, G1 peak = 2N)
-    manifest.json          model, its sha256 and details, versions, parameters, per-image status
+    manifest.json          model, its sha256 and details, versions, parameters, per-image status,
+                           "complete" (false for a run that was interrupted or ran out of disk)
 
 Every file is written atomically. An image whose label file and measurements come from
 the same input bytes and model is skipped (resume), wherever the input file lies now; an
@@ -21,7 +22,12 @@ batch. Only when the model fails on each of the first :data:`ABORT_AFTER` images
 (images that could not be read, and images skipped as done earlier, do not count), which is
 a broken model or environment, not bad images, does the run stop (:class:`RunAborted`)
 instead of failing the whole screen image by image; it then writes no tables
-(``abort_after=None`` / ``--keep-going`` to go on). A run that stops or cannot start removes
+(``abort_after=None`` / ``--keep-going`` to go on). An output that cannot be written (a full
+disk, a quota) stops the run at once, naming the file, and so does an interrupt (Ctrl-C); both
+write the finished images' tables and a manifest with ``"complete": false``
+(:class:`~nucseg_zoo.screens.stops.RunStopped`), and leave no file of an unfinished image
+(writes are atomic, and the label file of an image whose measurements could not be written is
+removed): the same command resumes. A run that stops or cannot start removes
 the ``out`` folder (and its parents) it created while they are still empty. Images are
 streamed: memory does not grow with their number (the per-image tables hold one row per
 image and the DNA-content readout one number per nucleus).
@@ -48,6 +54,7 @@ from nucseg_zoo.screens.executors import dask_client, run_images
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import ImageResult, RunOptions
+from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
 
 if TYPE_CHECKING:
@@ -159,6 +166,10 @@ def segment_images(
     Raises:
         PlanError: the run cannot start (see :class:`~nucseg_zoo.screens.plan.PlanError`); nothing has been written.
         RunAborted: the model failed on its first ``abort_after`` images; no tables were written.
+        RunStopped: interrupted (Ctrl-C: ``KeyboardInterrupt``), or an output could not be
+            written (a full disk; named, see :class:`~nucseg_zoo.screens.stops.OutputWriteError`):
+            the finished images' tables and manifest (``"complete": false``) are written where
+            the disk allows, nothing of an unfinished image is left, and the same call resumes.
         FileNotFoundError, ValueError: an input spec names no image.
 
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
@@ -204,20 +215,38 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
     batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
-    with dask_client(workers=workers, scheduler=scheduler) as client:
-        stream = run_images(items, out, options, client=client, batch_size=batch_size if batched else None,
-                            progress=progress)
-        results = _collect(stream, on_image, abort_after=abort_after, total=len(items))
+    results: list[ImageResult] = []
+    stop: KeyboardInterrupt | OutputWriteError | None = None
+    try:
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            stream = run_images(items, out, options, client=client, batch_size=batch_size if batched else None,
+                                progress=progress)
+            _collect(stream, results, on_image, abort_after=abort_after, total=len(items))
+    except (KeyboardInterrupt, OutputWriteError) as err:  # the finished part's tables are still written
+        stop = err
+    if stop is not None and not results:
+        raise RunStopped(out, 0, len(items), write_error=_write_error(stop), tables_written=False) from stop
     csv = csv or (out / "nuclei.csv").is_file()  # an earlier run's CSVs are kept current, never left stale
-    files = write_run_tables(results, out, csv=csv)
     parameters = {"device": options.device, "precision": getattr(segmenter, "precision", None),
                   "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,
                   "dataset_statistics": statistics}
-    files.append(write_manifest(out, options=options, source=source, parameters=parameters, started=started,
-                                results=results))
+    stopped = None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop)
+    try:
+        files = write_run_tables(results, out, csv=csv)
+        files.append(write_manifest(out, options=options, source=source, parameters=parameters, started=started,
+                                    results=results, n_inputs=len(items), stopped=stopped))
+    except OutputWriteError as err:  # the stop's own reason first (an interrupt, the image's failed write)
+        write_error = err if stop is None else _write_error(stop)
+        raise RunStopped(out, len(results), len(items), write_error=write_error, tables_written=False) from err
+    if stop is not None:
+        raise RunStopped(out, len(results), len(items), write_error=_write_error(stop)) from stop
     return RunSummary(out=out, results=results, files=files)
+
+
+def _write_error(stop: BaseException) -> OutputWriteError | None:
+    return stop if isinstance(stop, OutputWriteError) else None
 
 
 def _readable(path: Path) -> bool:
@@ -228,12 +257,11 @@ def _readable(path: Path) -> bool:
         return False
 
 
-def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None, *,
-             abort_after: int | None, total: int) -> list[ImageResult]:
-    """The results in input order; RunAborted when the model failed on each of the first
-    ``abort_after`` images it ran on (failures while reading and skipped images do not count)
-    and images are left."""
-    results = []
+def _collect(stream: Iterator[ImageResult], results: list[ImageResult],
+             on_image: Callable[[ImageResult], None] | None, *, abort_after: int | None, total: int) -> None:
+    """Append the results to ``results`` in input order (so that they are there when the run is
+    interrupted); RunAborted when the model failed on each of the first ``abort_after`` images
+    it ran on (failures while reading and skipped images do not count) and images are left."""
     first_failure, n_failed, model_worked = None, 0, False
     for result in stream:
         results.append(result)
@@ -244,4 +272,3 @@ def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], No
             first_failure, n_failed = first_failure or result, n_failed + 1
             if abort_after is not None and not model_worked and n_failed == abort_after and len(results) < total:
                 raise RunAborted(first_failure, n_failed=n_failed, n_left=total - len(results))
-    return results

@@ -18,10 +18,13 @@ from nucseg_zoo.screens.inputs import ImageInput, read_image
 from nucseg_zoo.screens.plan import image_outputs
 from nucseg_zoo.screens.records import ImageResult, RunOptions
 from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, measured, same_model
+from nucseg_zoo.screens.stops import OutputWriteError, writing
 from nucseg_zoo.screens.tables import nuclei_schema, write_table
 
 BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
-"""What a bad image or file raises; it is reported and the batch goes on."""
+"""What a bad image or file raises; it is reported and the batch goes on. (An output that
+cannot be written raises :class:`~nucseg_zoo.screens.stops.OutputWriteError`, none of these:
+it stops the run.)"""
 
 _SEGMENTERS: dict[tuple, Any] = {}
 _MODEL_LOADS = [0]
@@ -81,7 +84,8 @@ def prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResu
             if options.rois and not paths["rois"].is_file():  # ROIs asked for now, not in the earlier run
                 from nucseg_zoo.screens.rois import write_imagej_rois
 
-                write_imagej_rois(labels, paths["rois"])
+                with writing(paths["rois"]):
+                    write_imagej_rois(labels, paths["rois"])
             return result, None
     return result, read_image(item.path, data)
 
@@ -93,7 +97,12 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, labels: np.ndarray, out: Path,
                    options: RunOptions) -> None:
     """Measure one segmented image and write its label file, ROIs and measurements (the last
-    marks it done); fills ``result``."""
+    marks it done); fills ``result``.
+
+    Raises:
+        OutputWriteError: a file could not be written (named); this image's files written by
+            this call are removed again, so that nothing of it looks done.
+    """
     import tifffile
 
     from nucseg_zoo.screens.measure import image_quality, measure
@@ -104,19 +113,29 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     result.n_nuclei = len(nuclei)
     result.quality = _plain(image_quality(labels, image, saturation_value=options.saturation_value))
     paths = image_outputs(out, item.key)
-    paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
               "model": options.source, "model_sha256": options.model_sha256}
-    with atomic_path(paths["labels"]) as tmp:
-        tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
-    if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
-        from nucseg_zoo.screens.rois import write_imagej_rois
+    written = []
+    try:
+        with writing(paths["labels"].parent):
+            paths["labels"].parent.mkdir(parents=True, exist_ok=True)
+        with writing(paths["labels"]), atomic_path(paths["labels"]) as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
+        written.append(paths["labels"])
+        if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
+            from nucseg_zoo.screens.rois import write_imagej_rois
 
-        write_imagej_rois(labels, paths["rois"], overwrite=True)
-    write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
-                                          "model_sha256": options.model_sha256,
-                                          "n_nuclei": result.n_nuclei, "quality": result.quality},
-                schema=nuclei_schema())
+            with writing(paths["rois"]):
+                write_imagej_rois(labels, paths["rois"], overwrite=True)
+            written.append(paths["rois"])
+        write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
+                                              "model_sha256": options.model_sha256,
+                                              "n_nuclei": result.n_nuclei, "quality": result.quality},
+                    schema=nuclei_schema())
+    except OutputWriteError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     result.status = "segmented"
 
 
@@ -136,6 +155,9 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
     Returns:
         Its :class:`ImageResult`: "segmented", "skipped" (the outputs of an earlier run of the
         same input bytes and model exist) or "failed" with the reason.
+
+    Raises:
+        OutputWriteError: an output could not be written (nothing of this image is left).
     """
     started = time.perf_counter()
     try:
@@ -147,7 +169,7 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
             labels = segmenter(options).segment(image)
             result.model_loads = model_loads()
             _write_outputs(item, result, image, labels, out, options)
-        except BAD_IMAGE_ERRORS as err:  # the model failed on it (or writing did): report, go on
+        except BAD_IMAGE_ERRORS as err:  # the model or measuring failed on it: report, go on
             result = failed(item, err, "segmenting")
     result.seconds = time.perf_counter() - started
     return result
@@ -156,7 +178,8 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
 def finish_image(item: ImageInput, result: ImageResult, image: np.ndarray, probabilities: np.ndarray,
                  to_labels: Callable[[np.ndarray], np.ndarray], out: Path, options: RunOptions) -> ImageResult:
     """The CPU half of a batched run: labels from the network's output (``to_labels``, the
-    model's own postprocessing), measurements and files; never raises for a bad image."""
+    model's own postprocessing), measurements and files; never raises for a bad image
+    (:class:`~nucseg_zoo.screens.stops.OutputWriteError` for a failed write)."""
     started = time.perf_counter()
     try:
         _write_outputs(item, result, image, to_labels(probabilities), out, options)
