@@ -45,8 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
                         "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
-                        help="2-D TIFF (also single-plane OME-TIFF / ImageJ) or PNG files, folders (recursive) "
-                             "or quoted glob patterns such as 'plate1/**/*.tif'")
+                        help="TIFF (also OME-TIFF / ImageJ; each field of a multi-position file is segmented, "
+                             "outputs <stem>_s<series>) or PNG files, folders (recursive) or quoted glob patterns "
+                             "such as 'plate1/**/*.tif'")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo images whose outputs exist from an earlier run (default: skip them)")
@@ -69,8 +70,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="try every image even when the model fails on the first ones (default: stop after "
                              "the first few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them "
                              "all; unreadable images do not count)")
+    add_selection_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+
+def _warn_about_sizes(results: list, model: str) -> None:
+    """A warning listing the images whose nuclei are far from the model's training size."""
+    from nucseg_zoo.screens.sizes import SIZE_FACTOR
+
+    off = [r for r in results if r.quality.get("size_off_training")]
+    if not off:
+        return
+    shown = ", ".join(f"{r.image} ({r.quality['median_diameter']:.0f} px)" for r in off[:5])
+    print(f"nucseg-zoo segment: warning: in {len(off)} of {len(results)} images the nuclei's median diameter is more "
+          f"than {SIZE_FACTOR}x off the size {model} was trained on (size_off_training in images.parquet): "
+          f"{shown}{', ...' if len(off) > 5 else ''}; expect poor results at another magnification: rescale "
+          "those images to the training size", file=sys.stderr)
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--channel``, ``--plane``, ``--time``: which plane of a multi-dimensional image to segment."""
+    parser.add_argument("--channel", type=int, metavar="N",
+                        help="segment channel N (0-based) of multichannel images (axis C, or S of RGB): the "
+                             "nuclear stain, e.g. 1 when DNA is the second channel")
+    parser.add_argument("--plane", type=int, metavar="N",
+                        help="segment z-plane N (0-based) of z-stacks (axis Z, or the pages of a plain "
+                             "multi-page TIFF)")
+    parser.add_argument("--time", type=int, metavar="N", help="segment time point N (0-based) of time series (axis T)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -91,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                                  scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
                                  saturation_value=args.saturation_value, batch_size=args.batch_size,
                                  progress=not args.no_progress,
-                                 on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
+                                 on_image=report, abort_after=None if args.keep_going else ABORT_AFTER,
+                                 channel=args.channel, plane=args.plane, time=args.time)
     except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
         raise RuntimeError(err.explain("--keep-going")) from err
     except RunStopped as err:  # a failed write: an error (exit 2); Ctrl-C: one line, exit 130
@@ -107,4 +135,5 @@ def run(args: argparse.Namespace) -> int:
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)
     for result in summary.failed:
         print(f"  failed: {result.input}: {result.reason}", file=sys.stderr)
+    _warn_about_sizes(summary.results, args.source)
     return 1 if summary.failed else 0

@@ -10,7 +10,10 @@ see :mod:`nucseg_zoo.screens.inputs`)::
     <key>.rois.zip         ImageJ ROIs, one polygon per nucleus (``rois=True``)
     nuclei.parquet         every image's nuclei, in input order (``nuclei.csv`` with ``csv=True``)
     images.parquet         one row per image: status ("ok" or "failed" with the reason), nucleus
-                           count, quality flags, DNA content (the same after a resumed run)
+                           count, quality flags, median nucleus diameter and whether it is far
+                           from the model's training size (size_off_training, see
+                           :mod:`~nucseg_zoo.screens.sizes`), DNA content (the same after a
+                           resumed run)
     dna_content.png        DNA-content histograms (integrated intensity, G1 peak = 2N)
     manifest.json          model, its sha256 and details, versions, parameters, per-image status,
                            "complete" (false for a run that was interrupted or ran out of disk)
@@ -51,6 +54,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from nucseg_zoo._text import count
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
+from nucseg_zoo.screens.fields import Selection
+from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import ImageResult, RunOptions
@@ -129,12 +134,17 @@ def segment_images(
     progress: bool = True,
     on_image: Callable[[ImageResult], None] | None = None,
     abort_after: int | None = ABORT_AFTER,
+    channel: int | None = None,
+    plane: int | None = None,
+    time: int | None = None,
 ) -> RunSummary:
     """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
 
     Args:
-        inputs: image files, folders (searched recursively) and glob patterns (2-D TIFF,
-            single-plane OME-TIFF / ImageJ hyperstacks, PNG).
+        inputs: image files, folders (searched recursively) and glob patterns (TIFF, also
+            OME-TIFF / ImageJ hyperstacks, PNG). Each field of a TIFF of several is an image of
+            its own, keyed ``<stem>_s<series>``; previews are skipped
+            (:mod:`~nucseg_zoo.screens.fields`).
         model: zoo id, baseline, bioimage.io package path or URL, or a Python segmenter
             ``module:callable``.
         out: output folder (created).
@@ -159,6 +169,10 @@ def segment_images(
         abort_after: stop (:class:`RunAborted`) when the model failed on each of the first
             this many images it ran on and more images are left (images that could not be
             read, or were skipped as done earlier, do not count); None: try every image.
+        channel, plane, time: which channel (axis C, or S of RGB), z-plane (Z, or the pages of
+            an unlabelled stack) and time point (T) of each image to segment, 0-based; an
+            image with such an axis of several entries and no choice for it fails, naming its
+            axes. Recorded in the manifest and with every output.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
@@ -192,7 +206,9 @@ def segment_images(
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
     options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision, rois=rois,
-                         overwrite=overwrite, saturation_value=saturation_value)
+                         overwrite=overwrite, saturation_value=saturation_value,
+                         selection=Selection(channel=channel, plane=plane, time=time),
+                         training_diameter=training_diameter(source.kind, source.name))
     with removed_if_left_empty(out):
         return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
@@ -209,7 +225,8 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     if getattr(segmenter, "needs_dataset_statistics", False):
         # over every readable input image (also those skipped now), before any prediction, so
         # that no image's labels depend on the others and a resumed run uses the same statistics
-        options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
+        options = replace(options, statistics_inputs=tuple((str(i.path), i.series) for i in items
+                                                           if _readable(i, options)))
         statistics = worker.segmenter(options).dataset_statistics
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
@@ -231,6 +248,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
                   "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,
+                  "selection": options.selection.record(), "training_diameter": options.training_diameter,
                   "dataset_statistics": statistics}
     stopped = None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop)
     try:
@@ -249,9 +267,9 @@ def _write_error(stop: BaseException) -> OutputWriteError | None:
     return stop if isinstance(stop, OutputWriteError) else None
 
 
-def _readable(path: Path) -> bool:
+def _readable(item: ImageInput, options: RunOptions) -> bool:
     try:
-        read_image(path)
+        read_image(item.path, series=item.series, selection=options.selection)
         return True
     except (ValueError, OSError):
         return False

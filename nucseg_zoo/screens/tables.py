@@ -26,14 +26,15 @@ if TYPE_CHECKING:
     from nucseg_zoo.evaluation.sources import ModelSource
 
 IMAGES_COLUMNS: dict[str, str] = {
-    "image": "object", "input": "object", "status": "object", "reason": "object",
+    "image": "object", "input": "object", "series": "Int64", "status": "object", "reason": "object",
     "n_nuclei": "Int64", "blank_field": "boolean", "saturated_fraction": "float64", "area_fraction": "float64",
+    "median_diameter": "float64", "size_off_training": "boolean",
     "g1_peak": "float64", "fraction_2n": "float64", "fraction_4n": "float64",
 }
 """Columns of ``images.parquet``, in order, with their pandas dtypes: the same whichever images
 failed (a failed image has NA / NaN numbers), so that the tables of runs concatenate."""
 
-_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction")
+_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction", "median_diameter", "size_off_training")
 
 
 def nuclei_schema() -> pa.Schema:
@@ -118,7 +119,8 @@ def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *
     rows = []
     for r in results:
         readout = readouts.get(r.image)
-        rows.append({"image": r.image, "input": r.input, "status": "failed" if r.status == "failed" else "ok",
+        rows.append({"image": r.image, "input": r.input, "series": r.series,
+                     "status": "failed" if r.status == "failed" else "ok",
                      "reason": r.reason,
                      "n_nuclei": r.n_nuclei, **{k: r.quality.get(k) for k in _QUALITY_COLUMNS},
                      "g1_peak": None if readout is None else readout.g1_peak,

@@ -17,7 +17,7 @@ from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.screens.inputs import ImageInput, read_image
 from nucseg_zoo.screens.plan import image_outputs
 from nucseg_zoo.screens.records import ImageResult, RunOptions
-from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, measured, same_model
+from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, image_record, measured, same_image, same_model
 from nucseg_zoo.screens.stops import OutputWriteError, writing
 from nucseg_zoo.screens.tables import nuclei_schema, write_table
 
@@ -46,7 +46,9 @@ def segmenter(options: RunOptions) -> Any:
 
         opened = _open(options)
         if options.statistics_inputs:
-            fit_dataset_statistics(opened, LazyImages([Path(p) for p in options.statistics_inputs], read_image))
+            images = LazyImages(options.statistics_inputs, lambda item: read_image(
+                Path(item[0]), series=item[1], selection=options.selection))
+            fit_dataset_statistics(opened, images)
         _SEGMENTERS.clear()
         _SEGMENTERS[key] = opened
         _MODEL_LOADS[0] += 1
@@ -61,13 +63,15 @@ def model_loads() -> int:
 def prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResult, np.ndarray | None]:
     """Read and hash one image and decide whether it needs work: ``(result, image)``, the image
     None when the result is final (skipped as done earlier). Raises for a bad image."""
-    result = ImageResult(image=item.key, input=str(item.path), status="failed", process=os.getpid())
+    result = ImageResult(image=item.key, input=str(item.path), status="failed", series=item.series,
+                         process=os.getpid())
     data = item.path.read_bytes()
     result.input_sha256 = hashlib.sha256(data).hexdigest()
     paths = image_outputs(out, item.key)
     record = None if options.overwrite else earlier_record(paths["labels"])
     if record is not None:
-        if record.get("input_sha256") != result.input_sha256 or not same_model(record, options):
+        if record.get("input_sha256") != result.input_sha256 or not same_model(record, options) \
+                or not same_image(record, item, options):
             raise ValueError(f"{paths['labels']} holds the labels of other bytes (of {record.get('input')} by "
                              f"{record.get('model')}): the input changed since the earlier run, or they are "
                              "another image's; pass --overwrite to replace them")
@@ -75,22 +79,27 @@ def prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResu
         if earlier is not None:  # done in an earlier run (labels without measurements: interrupted, redone)
             import tifffile
 
-            from nucseg_zoo.screens.measure import image_quality
-
             labels = tifffile.imread(paths["labels"])
             # the quality flags again, with this run's options (e.g. a new --saturation-value)
-            quality = image_quality(labels, read_image(item.path, data), saturation_value=options.saturation_value)
-            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _plain(quality)
+            image = read_image(item.path, data, series=item.series, selection=options.selection)
+            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _quality(labels, image, options)
             if options.rois and not paths["rois"].is_file():  # ROIs asked for now, not in the earlier run
                 from nucseg_zoo.screens.rois import write_imagej_rois
 
                 with writing(paths["rois"]):
                     write_imagej_rois(labels, paths["rois"])
             return result, None
-    return result, read_image(item.path, data)
+    return result, read_image(item.path, data, series=item.series, selection=options.selection)
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
+def _quality(labels: np.ndarray, image: np.ndarray, options: RunOptions) -> dict[str, Any]:
+    """The quality flags of one image (:func:`~nucseg_zoo.screens.measure.image_quality`) and its
+    nuclei's size against the model's training data (:func:`~nucseg_zoo.screens.sizes.size_quality`)."""
+    from nucseg_zoo.screens.measure import image_quality
+    from nucseg_zoo.screens.sizes import size_quality
+
+    values = {**image_quality(labels, image, saturation_value=options.saturation_value),
+              **size_quality(labels, options.training_diameter)}
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 
@@ -105,16 +114,16 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     """
     import tifffile
 
-    from nucseg_zoo.screens.measure import image_quality, measure
+    from nucseg_zoo.screens.measure import measure
 
     labels = np.asarray(labels)
     labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
     nuclei = measure(labels, image, image_name=item.key)
     result.n_nuclei = len(nuclei)
-    result.quality = _plain(image_quality(labels, image, saturation_value=options.saturation_value))
+    result.quality = _quality(labels, image, options)
     paths = image_outputs(out, item.key)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source, "model_sha256": options.model_sha256}
+              "model": options.source, "model_sha256": options.model_sha256, **image_record(item, options)}
     written = []
     try:
         with writing(paths["labels"].parent):
@@ -145,7 +154,7 @@ def failed(item: ImageInput, err: BaseException, failed_while: str) -> ImageResu
 
     # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
     reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"
-    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=reason,
+    return ImageResult(image=item.key, input=str(item.path), status="failed", series=item.series, reason=reason,
                        failed_while=failed_while, process=os.getpid())
 
 
