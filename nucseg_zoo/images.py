@@ -9,6 +9,12 @@ from nucseg_zoo._text import count
 MAX_CHANNELS = 4
 """An axis of at most this many entries at either end of a 3-D image is taken for channels (RGB, RGBA, ...)."""
 
+MAX_MAGNITUDE = 1e18
+"""Largest pixel magnitude accepted. A larger value (e.g. float32's maximum, 3.4e38, as a fill
+or no-data value) is no intensity: its square overflows float32 (above 1.8e19), so means,
+variances and normalisations become infinite or NaN, and beside it every real intensity is
+zero (float32 keeps 7 significant digits). Such images are refused like NaN / infinite ones."""
+
 
 def as_image(image) -> np.ndarray:
     """Check a user image and return it as a 2-D numpy array (values unchanged).
@@ -21,8 +27,9 @@ def as_image(image) -> np.ndarray:
 
     Raises:
         ValueError: naming what is wrong: not 2-D (see :func:`not_single_channel_message`),
-            empty, wrong dims, boolean or non-numeric dtype, NaN or infinite values (how many
-            and where, see :func:`non_finite_message`).
+            empty, wrong dims, boolean or non-numeric dtype, NaN or infinite values, or finite
+            values of magnitude above :data:`MAX_MAGNITUDE` (how many and where, see
+            :func:`non_finite_message` and :func:`extreme_values_message`).
     """
     if hasattr(image, "dims") and hasattr(image, "values"):
         if tuple(image.dims) != ("y", "x"):
@@ -41,7 +48,14 @@ def as_image(image) -> np.ndarray:
         raise ValueError(f"expected an integer (e.g. uint8, uint16) or floating-point image, got dtype {image.dtype}")
     if np.issubdtype(image.dtype, np.floating) and not np.all(np.isfinite(image)):
         raise ValueError(non_finite_message(image))
+    if _may_exceed(image.dtype) and (image.max() > MAX_MAGNITUDE or image.min() < -MAX_MAGNITUDE):
+        raise ValueError(extreme_values_message(image))
     return image
+
+
+def _may_exceed(dtype: np.dtype) -> bool:
+    """Whether values of ``dtype`` can exceed :data:`MAX_MAGNITUDE` (floats, 64-bit integers)."""
+    return np.issubdtype(dtype, np.floating) or np.iinfo(dtype).max > MAX_MAGNITUDE
 
 
 def not_single_channel_message(image: np.ndarray) -> str:
@@ -76,19 +90,33 @@ def not_single_channel_message(image: np.ndarray) -> str:
             "or save it as a single-channel image")
 
 
-def non_finite_message(image: np.ndarray) -> str:
-    """How many pixels of a float ``image`` are NaN / infinite, and where (bounding box, first one)."""
-    bad = ~np.isfinite(image)
+def _where(bad: np.ndarray) -> tuple[int, str]:
+    """How many pixels of the ``(H, W)`` mask ``bad`` are set, and where (bounding box, first one)."""
     rows, columns = np.nonzero(bad)
-    n_nan = int(np.isnan(image).sum())
-    n_bad = len(rows)
-    where = (f"at row {rows[0]}, column {columns[0]}" if n_bad == 1 else
+    where = (f"at row {rows[0]}, column {columns[0]}" if len(rows) == 1 else
              f"within rows {rows.min()}-{rows.max()} and columns {columns.min()}-{columns.max()} "
              f"(first at row {rows[0]}, column {columns[0]})")
+    return len(rows), where
+
+
+def non_finite_message(image: np.ndarray) -> str:
+    """How many pixels of a float ``image`` are NaN / infinite, and where (bounding box, first one)."""
+    n_bad, where = _where(~np.isfinite(image))
+    n_nan = int(np.isnan(image).sum())
     return (f"image contains NaN or infinite values: {count(n_bad, 'pixel')} of {image.size:,} "
             f"{'is' if n_bad == 1 else 'are'} not finite "
             f"({n_nan} NaN, {n_bad - n_nan} infinite), {where}; replace them (e.g. with "
             "numpy.nan_to_num or the background level) or crop them out")
+
+
+def extreme_values_message(image: np.ndarray) -> str:
+    """How many pixels of ``image`` exceed :data:`MAX_MAGNITUDE` in magnitude, the largest, and where."""
+    magnitude = np.abs(image.astype(np.float64))
+    n_bad, where = _where(magnitude > MAX_MAGNITUDE)
+    return (f"image contains extreme values: {count(n_bad, 'pixel')} of {image.size:,} "
+            f"{'has' if n_bad == 1 else 'have'} a magnitude above {MAX_MAGNITUDE:.0e} (the largest "
+            f"{magnitude.max():.3g}), {where}; such values are no intensities (a fill or no-data value?) and "
+            "overflow float32 arithmetic; replace them (e.g. with the background level) or crop them out")
 
 
 def as_float_image(image) -> np.ndarray:

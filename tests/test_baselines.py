@@ -120,6 +120,11 @@ BAD_IMAGES = {
     "NaN": (np.full((16, 16), np.nan), "NaN"),
     "inf": (np.full((16, 16), np.inf), "NaN or infinite"),
     "bool": (np.zeros((16, 16), bool), "dtype"),
+    # issue 37: a band of float32's maximum (a fill value) raised scikit-learn's "Input X contains
+    # infinity or a value too large" from random-forest; the CellProfiler baselines found 0 nuclei
+    "extreme": (np.where(np.arange(16)[:, None] < 4, np.float32(3.4e38), np.float32(100)) * np.ones((16, 16), np.float32),
+                r"extreme values: 64 pixels of 256 have a magnitude above 1e\+18 \(the largest 3.4e\+38\), within rows 0-3"),
+    "int64 sentinel": (np.full((16, 16), np.iinfo(np.int64).max), "extreme values"),
 }
 
 

@@ -182,15 +182,17 @@ def test_segment_names_a_grey_image_saved_as_rgb_and_the_remedy(tmp_path, capsys
     (tifffile.imwrite if name.endswith(".tif") else iio.imwrite)(path, np.stack([grey] * 3, -1))
     assert main(["segment", "cp-basic", str(path), "--out", str(tmp_path / "out")]) == 1  # reported and skipped
     err = capsys.readouterr().err
-    assert "expected a 2-D (y, x) single-channel image, got shape (520, 696, 3)" in err
+    assert "expected a 2-D (y, x) single-channel image, found axes YXS, shape (520, 696, 3): 3 channels" in err
     assert "an RGB image whose colour channels are identical" in err and "single-channel (greyscale)" in err
+    assert "pass --channel 0 to 2 (channel= in Python)" in err
 
 
 def test_segment_names_the_channels_of_a_multichannel_image(tmp_path, capsys):
     two = tmp_path / "two.tif"
     tifffile.imwrite(two, np.stack([np.zeros((16, 16), np.uint16), np.ones((16, 16), np.uint16)]))
     assert main(["segment", "cp-basic", str(two), "--out", str(tmp_path / "out")]) == 1
-    assert "2 channels or planes (first axis); pass the nuclear-stain channel alone" in capsys.readouterr().err
+    assert (f"{two}: expected a 2-D (y, x) single-channel image, found axes QYX, shape (2, 16, 16): 2 planes; "
+            "pass --plane 0 or 1 (plane= in Python)") in capsys.readouterr().err
 
 
 def test_score_warns_when_no_file_is_named_like_an_image(tmp_path, capsys):

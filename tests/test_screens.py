@@ -51,7 +51,8 @@ def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, 
         assert images.set_index("image").loc[image, "fraction_2n"] == pytest.approx(readout.fraction_2n)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"] == "cp-basic" and len(manifest["model_sha256"]) == 64
-    assert manifest["counts"] == {"segmented": 4, "skipped": 0, "failed": 0}
+    assert manifest["counts"] == {"segmented": 4, "skipped": 0, "failed": 0, "not_reached": 0}
+    assert manifest["complete"] is True and manifest["parameters"]["selection"] == {}
     assert manifest["parameters"]["saturation_value"] == 4095 and "nucseg-zoo" in manifest["versions"]
     assert [image["status"] for image in manifest["images"]] == ["segmented"] * 4
     import roifile

@@ -36,6 +36,6 @@ def test_single_plane_hyperstacks_and_ome_tiffs_read_as_2d(plate, sample_split):
     np.testing.assert_array_equal(read_image(plate / "A" / "f2.tif"), sample_split[1].image)
     np.testing.assert_array_equal(read_image(plate / "A" / "f3.ome.tif"), sample_split[2].image)
     tifffile.imwrite(plate / "two.tif", np.zeros((2, 8, 8), np.uint16))
-    with pytest.raises(ValueError, match=r"2-D \(y, x\) single-channel image, got shape \(2, 8, 8\): 2 channels or "
-                                         r"planes \(first axis\); pass the nuclear-stain channel alone"):
+    with pytest.raises(ValueError, match=r"two.tif: expected a 2-D \(y, x\) single-channel image, found axes QYX, "
+                                         r"shape \(2, 8, 8\): 2 planes; pass --plane 0 or 1 \(plane= in Python\)$"):
         read_image(plate / "two.tif")

@@ -184,7 +184,8 @@ def test_the_same_file_named_twice_is_segmented_once(field, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted(["field.tif", "field.nuclei.parquet", *RUN_FILES])
 
 
-def test_a_failed_write_leaves_no_partial_file_and_is_reported(field, tmp_path, monkeypatch, capsys):
+def test_a_failed_write_stops_the_run_naming_the_file_and_leaves_no_partial_file(field, tmp_path, monkeypatch,
+                                                                                    capsys):
     def broken_write(path, *args, **kwargs):
         with open(path, "wb") as handle:
             handle.write(b"half a tiff")
@@ -192,9 +193,116 @@ def test_a_failed_write_leaves_no_partial_file_and_is_reported(field, tmp_path, 
 
     monkeypatch.setattr(tifffile, "imwrite", broken_write)
     out = tmp_path / "out"
-    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 1
-    assert "disk full" in capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == RUN_FILES  # no label file, no temporary file
+    assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: cannot write {out / 'field.tif'} (OSError: disk full): the disk is full" in err
+    assert "broken model" not in err and "--keep-going" not in err
+    assert not out.exists()  # no label file, no temporary file; nothing finished, so no tables either
+
+
+@pytest.fixture
+def three_fields(tmp_path, sample_split):
+    """``plate/a.tif``, ``plate/b.tif``, ``plate/c.tif``: the three sample fields."""
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for name, sample in zip("abc", sample_split):
+        tifffile.imwrite(folder / f"{name}.tif", sample.image)
+    return folder
+
+
+def _manifest(out):
+    import json
+
+    return json.loads((out / "manifest.json").read_text())
+
+
+def _finished_part_is_consistent(out, stopped):
+    """The outputs of a run stopped after ``a``: a's files, tables of a alone, an incomplete manifest."""
+    import pandas as pd
+
+    assert sorted(p.name for p in out.iterdir()) == sorted(["plate", *RUN_FILES])
+    assert sorted(p.name for p in (out / "plate").iterdir()) == ["a.nuclei.parquet", "a.tif"]  # nothing of b
+    manifest = _manifest(out)
+    assert (manifest["complete"], manifest["n_inputs"]) == (False, 3) and manifest["stopped"].startswith(stopped)
+    assert manifest["counts"] == {"segmented": 1, "skipped": 0, "failed": 0, "not_reached": 2}
+    assert [image["image"] for image in manifest["images"]] == ["plate/a"]
+    assert pd.read_parquet(out / "images.parquet")["image"].tolist() == ["plate/a"]
+    nuclei = pd.read_parquet(out / "nuclei.parquet")
+    assert len(nuclei) == manifest["images"][0]["n_nuclei"] > 20 and set(nuclei["image"]) == {"plate/a"}
+
+
+def _resumed(three_fields, out, capsys):
+    """Run the same command again: a is skipped, b and c are done, the manifest is complete."""
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 0
+    assert "2 images segmented, 1 skipped" in capsys.readouterr().err
+    manifest = _manifest(out)
+    assert manifest["complete"] is True and manifest["stopped"] is None
+    assert manifest["counts"] == {"segmented": 2, "skipped": 1, "failed": 0, "not_reached": 0}
+
+
+def test_a_full_disk_is_named_as_such_stops_the_run_and_leaves_the_finished_part(three_fields, tmp_path,
+                                                                                 monkeypatch, capsys):
+    """Issue 37: with writes failing, `segment` said "the model failed on each of the first 5
+    images ... (a broken model or environment?) ... pass --keep-going"."""
+    import errno
+
+    real_write, calls = tifffile.imwrite, []
+
+    def full_after_one(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile, "imwrite", full_after_one)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert (f"error: cannot write {out / 'plate' / 'b.tif'} (OSError: [Errno 28] No space left on device): the "
+            "disk is full, or a quota or file-size limit was reached; this is no fault of the model or the images; "
+            "the run stopped after 1 of 3 images; the finished part's tables and manifest (marked incomplete) are "
+            f"in {out}; free space and run the same command again to resume") in err
+    assert "broken model" not in err and "--keep-going" not in err and len(calls) == 2  # c was never tried
+    _finished_part_is_consistent(out, stopped=f"cannot write {out / 'plate' / 'b.tif'}")
+    monkeypatch.setattr(tifffile, "imwrite", real_write)
+    _resumed(three_fields, out, capsys)
+
+
+def test_ctrl_c_stops_with_one_line_and_leaves_the_finished_part(three_fields, tmp_path, monkeypatch, capsys):
+    """Issue 37: Ctrl-C printed a 91-line traceback and wrote no tables or manifest."""
+    from nucseg_zoo.baselines.cellprofiler import CPBasic
+
+    real_segment, calls = CPBasic.segment, []
+
+    def interrupted_on_the_second(self, image):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_segment(self, image)
+
+    monkeypatch.setattr(CPBasic, "segment", interrupted_on_the_second)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(three_fields), "--out", str(out), "--no-progress"]) == 130
+    err = capsys.readouterr().err
+    assert err == (f"nucseg-zoo segment: interrupted after 1 of 3 images; the finished part's tables and manifest "
+                   f"(marked incomplete) are in {out}; run the same command again to resume\n")
+    _finished_part_is_consistent(out, stopped="interrupted")
+    monkeypatch.setattr(CPBasic, "segment", real_segment)
+    _resumed(three_fields, out, capsys)
+
+
+def test_ctrl_c_before_any_image_is_one_line_and_leaves_no_folder(field, tmp_path, monkeypatch, capsys):
+    from nucseg_zoo.baselines.cellprofiler import CPBasic
+
+    def interrupted(self, image):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(CPBasic, "segment", interrupted)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(field), "--out", str(out), "--no-progress"]) == 130
+    assert capsys.readouterr().err == ("nucseg-zoo segment: interrupted after 0 of 1 image; no image was finished; "
+                                       "run the same command again to resume\n")
+    assert not out.exists()
 
 
 def test_demo_does_not_replace_earlier_outputs_unless_overwrite(tmp_path, capsys):
@@ -340,3 +448,109 @@ def test_a_run_that_writes_nothing_leaves_no_output_folder_behind(field, tmp_pat
     existing.mkdir()
     assert main(["segment", "cp-basic", str(field), "--out", str(existing), "--no-progress", *extra]) == 2
     assert existing.is_dir() and list(existing.iterdir()) == []
+
+
+# --- files of several images, channels and planes (issue 37 items 2 and 3) -------------------------
+
+def _crops(sample_split, size=192):
+    return [sample.image[:size, :size] for sample in sample_split][:2]
+
+
+def _labels_of(image):
+    from nucseg_zoo.evaluation import get_segmenter
+
+    return get_segmenter("cp-basic").segment(image)
+
+
+def test_every_field_of_a_multi_series_file_is_segmented_and_previews_never(tmp_path, sample_split, capsys):
+    """Issue 37: a two-series OME-TIFF gave one label image, of the first field; a TIFF whose
+    first page is a 64x64 thumbnail had the thumbnail segmented."""
+    import pandas as pd
+
+    first, second = _crops(sample_split)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    with tifffile.TiffWriter(inputs / "two.ome.tif", ome=True) as tif:  # two positions, as Micro-Manager writes
+        tif.write(first)
+        tif.write(second)
+    with tifffile.TiffWriter(inputs / "thumb.tif") as tif:  # a thumbnail page first, then the field
+        tif.write(second[::3, ::3][:64, :64])
+        tif.write(second)
+    with tifffile.TiffWriter(inputs / "pyramid.ome.tif", ome=True) as tif:  # SubIFD levels of one field
+        tif.write(first, subifds=1)
+        tif.write(first[::2, ::2], subfiletype=1)
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(inputs), "--out", str(out), "--no-progress"]) == 0
+    assert "4 images segmented" in capsys.readouterr().err
+    images = pd.read_parquet(out / "images.parquet")
+    assert images["image"].tolist() == ["in/pyramid", "in/thumb", "in/two_s0", "in/two_s1"]
+    assert images["series"].tolist() == [0, 1, 0, 1]
+    for key, crop in [("pyramid", first), ("thumb", second), ("two_s0", first), ("two_s1", second)]:
+        np.testing.assert_array_equal(tifffile.imread(out / "in" / f"{key}.tif") > 0, _labels_of(crop) > 0)
+    assert main(["segment", "cp-basic", str(inputs), "--out", str(out), "--no-progress"]) == 0
+    assert "0 images segmented, 4 skipped" in capsys.readouterr().err
+
+
+def test_the_nuclear_channel_is_chosen_with_channel_and_recorded(tmp_path, sample_split, capsys):
+    """Issue 37: a 2-channel TIFF whose DNA stain is channel 2 was refused with the hint
+    "pass image[0]" (the wrong channel), and `segment` could not choose it."""
+    import json
+
+    dna = _crops(sample_split)[0]
+    path = tmp_path / "two_channels.ome.tif"
+    tifffile.imwrite(path, np.stack([np.full_like(dna, 100), dna]), ome=True, metadata={"axes": "CYX"})
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(path), "--out", str(out), "--no-progress"]) == 1
+    assert (f"{path}: expected a 2-D (y, x) single-channel image, found axes CYX, shape (2, 192, 192): 2 channels; "
+            "pass --channel 0 or 1 (channel= in Python)") in capsys.readouterr().err
+    assert main(["segment", "cp-basic", str(path), "--out", str(out), "--channel", "1", "--no-progress"]) == 0
+    labels = tifffile.imread(out / "two_channels.tif")
+    np.testing.assert_array_equal(labels > 0, _labels_of(dna) > 0)
+    assert json.loads((out / "manifest.json").read_text())["parameters"]["selection"] == {"channel": 1}
+    with tifffile.TiffFile(out / "two_channels.tif") as tif:
+        assert json.loads(tif.pages[0].description)["selection"] == {"channel": 1}
+    capsys.readouterr()
+    assert main(["segment", "cp-basic", str(path), "--out", str(out), "--channel", "0", "--no-progress"]) == 2
+    assert "(series 0, channel 1) from an earlier run, not of the image this run chooses" in capsys.readouterr().err
+    assert main(["segment", "cp-basic", str(path), "--out", str(out), "--channel", "2", "--no-progress"]) == 2
+    assert main(["segment", "cp-basic", str(path), "--out", str(tmp_path / "o2"), "--channel", "2",
+                 "--no-progress"]) == 1
+    assert ("channel 2 does not exist (2 channels, 0-based: 0 or 1); pass --channel 0 or 1"
+            in capsys.readouterr().err)
+
+
+def test_a_z_stack_and_a_time_series_are_chosen_by_plane_and_time(tmp_path, sample_split):
+    from nucseg_zoo.screens import segment_images
+
+    dna = _crops(sample_split)[0]
+    stack = np.zeros((2, 3, 2) + dna.shape, np.uint16)  # TZCYX: the nuclei at t=1, z=2, c=0
+    stack[1, 2, 0] = dna
+    path = tmp_path / "hyper.tif"
+    tifffile.imwrite(path, stack, imagej=True, metadata={"axes": "TZCYX"})
+    summary = segment_images([path], model="cp-basic", out=tmp_path / "out", progress=False, time=1, plane=2,
+                             channel=0)
+    assert summary.counts() == {"segmented": 1, "skipped": 0, "failed": 0}
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "hyper.tif") > 0, _labels_of(dna) > 0)
+
+
+def test_nuclei_far_from_the_training_size_are_flagged_per_image(tmp_path, sample_split, capsys, one_torch_thread):
+    """Issue 37: at 2x magnification unet-bbbc039-fast dropped from F1@0.7 0.960 to 0.637 with no
+    warning. The training median (BBBC039's card) is 28.21 px; flagged outside 18.8-42.3 px."""
+    import json
+
+    import pandas as pd
+
+    image = sample_split[1].image
+    folder = tmp_path / "in"
+    folder.mkdir()
+    tifffile.imwrite(folder / "a_1x.tif", image[:256, :352])
+    tifffile.imwrite(folder / "b_2x.tif", np.kron(image[:128, :176], np.ones((2, 2), image.dtype)))
+    out = tmp_path / "out"
+    assert main(["segment", "unet-bbbc039-fast", str(folder), "--out", str(out), "--no-progress"]) == 0
+    images = pd.read_parquet(out / "images.parquet")
+    assert images["size_off_training"].tolist() == [False, True]
+    assert images["median_diameter"].round(0).tolist() == [29.0, 55.0]
+    assert json.loads((out / "manifest.json").read_text())["parameters"]["training_diameter"] == 28.21
+    assert ("warning: in 1 of 2 images the nuclei's median diameter is more than 1.5x off the size "
+            "unet-bbbc039-fast was trained on (size_off_training in images.parquet): in/b_2x (55 px)"
+            in capsys.readouterr().err)

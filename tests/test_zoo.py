@@ -171,6 +171,19 @@ def test_infinite_pixels_are_counted_apart_from_nan():
         as_image(image)
 
 
+def test_extreme_finite_values_are_refused_like_nan_by_every_zoo_model(zoo_model):
+    """Issue 37: a band of float32's maximum (a no-data fill) gave 0 nuclei and "ok"."""
+    image = _grey().astype(np.float32)
+    image[:40] = np.finfo(np.float32).max
+    with pytest.raises(ValueError, match=r"^image contains extreme values: 27,840 pixels of 361,920 have a "
+                                         r"magnitude above 1e\+18 \(the largest 3.4e\+38\), within rows 0-39 and "
+                                         r"columns 0-695 \(first at row 0, column 0\); such values are no intensities"):
+        zoo_model.segment(image)
+    from nucseg_zoo.images import as_image
+
+    assert as_image(np.full((4, 4), 1e17)).shape == (4, 4)  # below the bound: accepted
+
+
 @pytest.mark.parametrize("precision", ["int8", "FP32", "float32"])
 def test_an_unknown_precision_is_refused_when_loading(precision):
     """Critic's report: load_model accepted precision="int8" and failed with a bare KeyError

@@ -12,9 +12,15 @@ end. When the model fails on each of the first images it runs on
 (``screens.batch.ABORT_AFTER``; a broken model or environment; unreadable images do not
 count), the run stops there without writing tables (exit 2) unless ``--keep-going``.
 
+An output that cannot be written (a full disk, a quota or file-size limit) stops the run at
+once with an error naming the file (retrying other images cannot help); Ctrl-C stops it with
+one line. Either way the finished images' tables and manifest are written, the manifest with
+``"complete": false``, no file of an unfinished image is left, and the same command resumes.
+
 Exit status: 0 every image segmented (or skipped as done earlier); 1 some images failed
 (listed with the reason, the others are done); 2 the run could not start, or stopped
-because the model failed on its first images.
+because the model failed on its first images or an output could not be written; 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import argparse
 import sys
 from pathlib import Path
 
+INTERRUPTED = 130
+"""Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -30,13 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Segment every image with MODEL and measure every nucleus: label TIFFs mirroring the input "
                     "folders, nuclei.parquet (per nucleus), images.parquet (per image: count, quality flags, "
                     "DNA content), dna_content.png and manifest.json under --out. Exit status: 0 all done, "
-                    "1 some images failed (listed), 2 the run could not start or the model failed on its "
-                    "first images (stopped, see --keep-going).")
+                    "1 some images failed (listed), 2 the run could not start, the model failed on its "
+                    "first images (stopped, see --keep-going) or an output could not be written (a full disk), "
+                    "130 interrupted (Ctrl-C; the finished part's tables are written, rerun to resume).")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml, path or URL), "
                         "or a Python segmenter module:callable (image -> instance labels)")
     parser.add_argument("images", nargs="+",
-                        help="2-D TIFF (also single-plane OME-TIFF / ImageJ) or PNG files, folders (recursive) "
-                             "or quoted glob patterns such as 'plate1/**/*.tif'")
+                        help="TIFF (also OME-TIFF / ImageJ; each field of a multi-position file is segmented, "
+                             "outputs <stem>_s<series>) or PNG files, folders (recursive) or quoted glob patterns "
+                             "such as 'plate1/**/*.tif'")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--overwrite", action="store_true",
                         help="redo images whose outputs exist from an earlier run (default: skip them)")
@@ -59,14 +70,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="try every image even when the model fails on the first ones (default: stop after "
                              "the first few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them "
                              "all; unreadable images do not count)")
+    add_selection_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
+
+
+def _warn_about_sizes(results: list, model: str) -> None:
+    """A warning listing the images whose nuclei are far from the model's training size."""
+    from nucseg_zoo.screens.sizes import SIZE_FACTOR
+
+    off = [r for r in results if r.quality.get("size_off_training")]
+    if not off:
+        return
+    shown = ", ".join(f"{r.image} ({r.quality['median_diameter']:.0f} px)" for r in off[:5])
+    print(f"nucseg-zoo segment: warning: in {len(off)} of {len(results)} images the nuclei's median diameter is more "
+          f"than {SIZE_FACTOR}x off the size {model} was trained on (size_off_training in images.parquet): "
+          f"{shown}{', ...' if len(off) > 5 else ''}; expect poor results at another magnification: rescale "
+          "those images to the training size", file=sys.stderr)
+
+
+def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--channel``, ``--plane``, ``--time``: which plane of a multi-dimensional image to segment."""
+    parser.add_argument("--channel", type=int, metavar="N",
+                        help="segment channel N (0-based) of multichannel images (axis C, or S of RGB): the "
+                             "nuclear stain, e.g. 1 when DNA is the second channel")
+    parser.add_argument("--plane", type=int, metavar="N",
+                        help="segment z-plane N (0-based) of z-stacks (axis Z, or the pages of a plain "
+                             "multi-page TIFF)")
+    parser.add_argument("--time", type=int, metavar="N", help="segment time point N (0-based) of time series (axis T)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Segment the images; the exit status as the module docstring says."""
     from nucseg_zoo._text import count
     from nucseg_zoo.screens.batch import ABORT_AFTER, RunAborted, segment_images
+    from nucseg_zoo.screens.stops import RunStopped
 
     def report(result) -> None:
         if result.status == "segmented":
@@ -80,12 +118,22 @@ def run(args: argparse.Namespace) -> int:
                                  scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
                                  saturation_value=args.saturation_value, batch_size=args.batch_size,
                                  progress=not args.no_progress,
-                                 on_image=report, abort_after=None if args.keep_going else ABORT_AFTER)
+                                 on_image=report, abort_after=None if args.keep_going else ABORT_AFTER,
+                                 channel=args.channel, plane=args.plane, time=args.time)
     except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
         raise RuntimeError(err.explain("--keep-going")) from err
+    except RunStopped as err:  # a failed write: an error (exit 2); Ctrl-C: one line, exit 130
+        if not err.interrupted:
+            raise
+        print(f"nucseg-zoo segment: {err}", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:  # before the first image (loading the model, checking the plan)
+        print("nucseg-zoo segment: interrupted before any image was finished", file=sys.stderr)
+        return INTERRUPTED
     counts = summary.counts()
     print(f"{count(counts['segmented'], 'image')} segmented, {counts['skipped']} skipped (done in an earlier run), "
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)
     for result in summary.failed:
         print(f"  failed: {result.input}: {result.reason}", file=sys.stderr)
+    _warn_about_sizes(summary.results, args.source)
     return 1 if summary.failed else 0

@@ -10,9 +10,13 @@ see :mod:`nucseg_zoo.screens.inputs`)::
     <key>.rois.zip         ImageJ ROIs, one polygon per nucleus (``rois=True``)
     nuclei.parquet         every image's nuclei, in input order (``nuclei.csv`` with ``csv=True``)
     images.parquet         one row per image: status ("ok" or "failed" with the reason), nucleus
-                           count, quality flags, DNA content (the same after a resumed run)
+                           count, quality flags, median nucleus diameter and whether it is far
+                           from the model's training size (size_off_training, see
+                           :mod:`~nucseg_zoo.screens.sizes`), DNA content (the same after a
+                           resumed run)
     dna_content.png        DNA-content histograms (integrated intensity, G1 peak = 2N)
-    manifest.json          model, its sha256 and details, versions, parameters, per-image status
+    manifest.json          model, its sha256 and details, versions, parameters, per-image status,
+                           "complete" (false for a run that was interrupted or ran out of disk)
 
 Every file is written atomically. An image whose label file and measurements come from
 the same input bytes and model is skipped (resume), wherever the input file lies now; an
@@ -21,7 +25,12 @@ batch. Only when the model fails on each of the first :data:`ABORT_AFTER` images
 (images that could not be read, and images skipped as done earlier, do not count), which is
 a broken model or environment, not bad images, does the run stop (:class:`RunAborted`)
 instead of failing the whole screen image by image; it then writes no tables
-(``abort_after=None`` / ``--keep-going`` to go on). A run that stops or cannot start removes
+(``abort_after=None`` / ``--keep-going`` to go on). An output that cannot be written (a full
+disk, a quota) stops the run at once, naming the file, and so does an interrupt (Ctrl-C); both
+write the finished images' tables and a manifest with ``"complete": false``
+(:class:`~nucseg_zoo.screens.stops.RunStopped`), and leave no file of an unfinished image
+(writes are atomic, and the label file of an image whose measurements could not be written is
+removed): the same command resumes. A run that stops or cannot start removes
 the ``out`` folder (and its parents) it created while they are still empty. Images are
 streamed: memory does not grow with their number (the per-image tables hold one row per
 image and the DNA-content readout one number per nucleus).
@@ -45,9 +54,12 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 from nucseg_zoo._text import count
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
+from nucseg_zoo.screens.fields import Selection
+from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import ImageResult, RunOptions
+from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
 
 if TYPE_CHECKING:
@@ -122,12 +134,17 @@ def segment_images(
     progress: bool = True,
     on_image: Callable[[ImageResult], None] | None = None,
     abort_after: int | None = ABORT_AFTER,
+    channel: int | None = None,
+    plane: int | None = None,
+    time: int | None = None,
 ) -> RunSummary:
     """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
 
     Args:
-        inputs: image files, folders (searched recursively) and glob patterns (2-D TIFF,
-            single-plane OME-TIFF / ImageJ hyperstacks, PNG).
+        inputs: image files, folders (searched recursively) and glob patterns (TIFF, also
+            OME-TIFF / ImageJ hyperstacks, PNG). Each field of a TIFF of several is an image of
+            its own, keyed ``<stem>_s<series>``; previews are skipped
+            (:mod:`~nucseg_zoo.screens.fields`).
         model: zoo id, baseline, bioimage.io package path or URL, or a Python segmenter
             ``module:callable``.
         out: output folder (created).
@@ -152,6 +169,10 @@ def segment_images(
         abort_after: stop (:class:`RunAborted`) when the model failed on each of the first
             this many images it ran on and more images are left (images that could not be
             read, or were skipped as done earlier, do not count); None: try every image.
+        channel, plane, time: which channel (axis C, or S of RGB), z-plane (Z, or the pages of
+            an unlabelled stack) and time point (T) of each image to segment, 0-based; an
+            image with such an axis of several entries and no choice for it fails, naming its
+            axes. Recorded in the manifest and with every output.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
@@ -159,6 +180,10 @@ def segment_images(
     Raises:
         PlanError: the run cannot start (see :class:`~nucseg_zoo.screens.plan.PlanError`); nothing has been written.
         RunAborted: the model failed on its first ``abort_after`` images; no tables were written.
+        RunStopped: interrupted (Ctrl-C: ``KeyboardInterrupt``), or an output could not be
+            written (a full disk; named, see :class:`~nucseg_zoo.screens.stops.OutputWriteError`):
+            the finished images' tables and manifest (``"complete": false``) are written where
+            the disk allows, nothing of an unfinished image is left, and the same call resumes.
         FileNotFoundError, ValueError: an input spec names no image.
 
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
@@ -181,7 +206,9 @@ def segment_images(
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
     options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision, rois=rois,
-                         overwrite=overwrite, saturation_value=saturation_value)
+                         overwrite=overwrite, saturation_value=saturation_value,
+                         selection=Selection(channel=channel, plane=plane, time=time),
+                         training_diameter=training_diameter(source.kind, source.name))
     with removed_if_left_empty(out):
         return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
@@ -198,42 +225,61 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     if getattr(segmenter, "needs_dataset_statistics", False):
         # over every readable input image (also those skipped now), before any prediction, so
         # that no image's labels depend on the others and a resumed run uses the same statistics
-        options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
+        options = replace(options, statistics_inputs=tuple((str(i.path), i.series) for i in items
+                                                           if _readable(i, options)))
         statistics = worker.segmenter(options).dataset_statistics
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
     batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
-    with dask_client(workers=workers, scheduler=scheduler) as client:
-        stream = run_images(items, out, options, client=client, batch_size=batch_size if batched else None,
-                            progress=progress)
-        results = _collect(stream, on_image, abort_after=abort_after, total=len(items))
+    results: list[ImageResult] = []
+    stop: KeyboardInterrupt | OutputWriteError | None = None
+    try:
+        with dask_client(workers=workers, scheduler=scheduler) as client:
+            stream = run_images(items, out, options, client=client, batch_size=batch_size if batched else None,
+                                progress=progress)
+            _collect(stream, results, on_image, abort_after=abort_after, total=len(items))
+    except (KeyboardInterrupt, OutputWriteError) as err:  # the finished part's tables are still written
+        stop = err
+    if stop is not None and not results:
+        raise RunStopped(out, 0, len(items), write_error=_write_error(stop), tables_written=False) from stop
     csv = csv or (out / "nuclei.csv").is_file()  # an earlier run's CSVs are kept current, never left stale
-    files = write_run_tables(results, out, csv=csv)
     parameters = {"device": options.device, "precision": getattr(segmenter, "precision", None),
                   "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,
+                  "selection": options.selection.record(), "training_diameter": options.training_diameter,
                   "dataset_statistics": statistics}
-    files.append(write_manifest(out, options=options, source=source, parameters=parameters, started=started,
-                                results=results))
+    stopped = None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop)
+    try:
+        files = write_run_tables(results, out, csv=csv)
+        files.append(write_manifest(out, options=options, source=source, parameters=parameters, started=started,
+                                    results=results, n_inputs=len(items), stopped=stopped))
+    except OutputWriteError as err:  # the stop's own reason first (an interrupt, the image's failed write)
+        write_error = err if stop is None else _write_error(stop)
+        raise RunStopped(out, len(results), len(items), write_error=write_error, tables_written=False) from err
+    if stop is not None:
+        raise RunStopped(out, len(results), len(items), write_error=_write_error(stop)) from stop
     return RunSummary(out=out, results=results, files=files)
 
 
-def _readable(path: Path) -> bool:
+def _write_error(stop: BaseException) -> OutputWriteError | None:
+    return stop if isinstance(stop, OutputWriteError) else None
+
+
+def _readable(item: ImageInput, options: RunOptions) -> bool:
     try:
-        read_image(path)
+        read_image(item.path, series=item.series, selection=options.selection)
         return True
     except (ValueError, OSError):
         return False
 
 
-def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], None] | None, *,
-             abort_after: int | None, total: int) -> list[ImageResult]:
-    """The results in input order; RunAborted when the model failed on each of the first
-    ``abort_after`` images it ran on (failures while reading and skipped images do not count)
-    and images are left."""
-    results = []
+def _collect(stream: Iterator[ImageResult], results: list[ImageResult],
+             on_image: Callable[[ImageResult], None] | None, *, abort_after: int | None, total: int) -> None:
+    """Append the results to ``results`` in input order (so that they are there when the run is
+    interrupted); RunAborted when the model failed on each of the first ``abort_after`` images
+    it ran on (failures while reading and skipped images do not count) and images are left."""
     first_failure, n_failed, model_worked = None, 0, False
     for result in stream:
         results.append(result)
@@ -244,4 +290,3 @@ def _collect(stream: Iterator[ImageResult], on_image: Callable[[ImageResult], No
             first_failure, n_failed = first_failure or result, n_failed + 1
             if abort_after is not None and not model_worked and n_failed == abort_after and len(results) < total:
                 raise RunAborted(first_failure, n_failed=n_failed, n_left=total - len(results))
-    return results

@@ -9,8 +9,6 @@ together give ``OUT/plate1/A01.tif`` and ``OUT/plate2/A01.tif``.
 from __future__ import annotations
 
 import glob
-import io
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nucseg_zoo.screens._logging import quiet
+from nucseg_zoo.screens.fields import Selection, read_array, select, tiff_fields
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
 """Suffixes of the images a folder or pattern contributes (case-insensitive)."""
@@ -30,12 +28,16 @@ class ImageInput:
 
     Attributes:
         path: the image file as found (not resolved).
-        key: its outputs' path below ``--out`` without suffix, posix style (e.g. ``"plate1/A01"``);
-            also the ``image`` column of the tables.
+        key: its outputs' path below ``--out`` without suffix, posix style (e.g. ``"plate1/A01"``;
+            ``"plate1/A01_s1"`` for series 1 of a file of several fields); also the ``image``
+            column of the tables.
+        series: the TIFF series that is this image (:func:`nucseg_zoo.screens.fields.tiff_fields`),
+            None for other formats and unreadable files.
     """
 
     path: Path
     key: str
+    series: int | None = None
 
 
 def _stem(path: Path) -> str:
@@ -96,6 +98,9 @@ def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
     (``plate1/A/A01``), one matched by a pattern its path below the pattern's fixed part
     (``'screen/**/*.tif'`` → ``A/A01``), and explicitly named files their path below the
     files' common folder (one file: its name). A folder's keys do not change as it fills.
+    A TIFF of several fields (multi-position OME-TIFF series, pages of different shapes) gives
+    one input per field, keyed ``<key>_s<series>`` (tifffile's series index); its previews
+    (thumbnails, reduced-resolution pages) are none (:mod:`nucseg_zoo.screens.fields`).
 
     Args:
         specs: one spec or a sequence of them.
@@ -127,48 +132,49 @@ def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
     for path, root in found:
         relative = path.absolute().parent.relative_to(root or files_root)
         key = str(PurePosixPath(*relative.parts, _stem(path)))
-        if key in owners:
-            raise ValueError(f"{owners[key]} and {path} would write the same outputs ({key}.*): rename one "
-                             "or segment them into different --out folders")
-        owners[key] = path
-        inputs.append(ImageInput(path, key))
+        for field in _fields(path, key):
+            if field.key in owners:
+                raise ValueError(f"{owners[field.key]} and {path} would write the same outputs ({field.key}.*): "
+                                 "rename one or segment them into different --out folders")
+            owners[field.key] = path
+            inputs.append(field)
     return inputs
 
 
-def read_image(path: Path, data: bytes | None = None) -> np.ndarray:
-    """A 2-D image file: TIFF (also single-plane OME-TIFF and ImageJ hyperstacks, whose
-    singleton axes are dropped) by ``tifffile``, other formats by ``imageio``; decoded from
-    ``data`` (the file's bytes, already read) when given. It passes the check every segmenter
-    makes (:func:`nucseg_zoo.images.as_image`), so a bad file fails here, before any model runs.
+def _fields(path: Path, key: str) -> list[ImageInput]:
+    """The images of file ``path``: one per field of a TIFF of several (keys ``<key>_s<series>``),
+    else one, keyed ``key``."""
+    fields = tiff_fields(path) if path.suffix.lower() in (".tif", ".tiff") else None
+    if not fields:
+        return [ImageInput(path, key)]
+    if len(fields) == 1:
+        return [ImageInput(path, key, series=fields[0])]
+    return [ImageInput(path, f"{key}_s{series}", series=series) for series in fields]
+
+
+def read_image(path: Path, data: bytes | None = None, *, series: int | None = None,
+               selection: Selection | None = None) -> np.ndarray:
+    """One 2-D image of a file: series ``series`` (default the first) of a TIFF, also OME-TIFF
+    and ImageJ hyperstacks, read by ``tifffile`` at full resolution, other formats by
+    ``imageio``; decoded from ``data`` (the file's bytes, already read) when given; the plane
+    ``selection`` chooses (:func:`nucseg_zoo.screens.fields.select`; axes of one entry are
+    dropped). It passes the check every segmenter makes (:func:`nucseg_zoo.images.as_image`),
+    so a bad file fails here, before any model runs.
 
     Raises:
-        ValueError: naming the file: it cannot be read as an image, it has more than one
-            plane or channel (the shape is given), or its pixels are not integers or finite
-            floating-point numbers.
+        ValueError: naming the file: it cannot be read as an image, it has channels, planes
+            or time points that ``selection`` does not choose among (the axes found are named,
+            with the option to pass), or its pixels are not integers or finite numbers.
     """
-    import imageio.v3 as iio
-    import tifffile
-
-    from nucseg_zoo.images import as_image, not_single_channel_message
+    from nucseg_zoo.images import as_image
 
     try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            with quiet("tifffile", logging.ERROR):  # its warnings about a broken file come before our clearer error
-                image = tifffile.imread(path if data is None else io.BytesIO(data), squeeze=True)
-        else:
-            image = iio.imread(path if data is None else data, extension=path.suffix)
+        image, axes = read_array(path, data, series=series)
     except Exception as err:  # each reader has its own errors; all mean "not a readable image"
         raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
-    image = np.asarray(image)
     if image.size == 0:
         raise ValueError(f"{path}: cannot read it as an image: it holds no pixel data (an empty or truncated file?)")
-    shape = image.shape
-    if image.ndim > 2:
-        image = image.reshape([n for n in shape if n != 1])
-    if image.ndim != 2:
-        raise ValueError(f"{path}: {not_single_channel_message(image)}"
-                         + (f" (file shape {shape})" if image.shape != shape else ""))
     try:
-        return as_image(image)
-    except ValueError as err:  # dtype or values
-        raise ValueError(f"{path}: {err}") from None
+        return as_image(select(image, axes, selection or Selection()))
+    except ValueError as err:  # axes, dtype or values
+        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None

@@ -11,7 +11,15 @@ from typing import Iterator
 from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.screens.inputs import ImageInput
 from nucseg_zoo.screens.records import RunOptions
-from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, of_other_bytes, other_model, same_model
+from nucseg_zoo.screens.resume import (
+    LABEL_WRITER,
+    earlier_record,
+    of_other_bytes,
+    other_image,
+    other_model,
+    same_image,
+    same_model,
+)
 
 TABLES = ("nuclei.parquet", "images.parquet", "nuclei.csv", "images.csv", "manifest.json", "dna_content.png")
 """Run-level files in ``out``."""
@@ -52,6 +60,10 @@ def check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> None
             if not options.overwrite and not same_model(record, options):
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} {other_model(record, options)} "
                                 f"from an earlier run, not by {options.source}; pass --overwrite to replace it, "
+                                "or choose another --out")
+            if not options.overwrite and not same_image(record, item, options):
+                raise PlanError(f"{labels} holds the labels of {record.get('input')} ({other_image(record)}) from "
+                                "an earlier run, not of the image this run chooses; pass --overwrite to replace it, "
                                 "or choose another --out")
             if not options.overwrite and of_other_bytes(record, item.path):
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} from an earlier run, whose "

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nucseg_zoo.screens.fields import Selection
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -24,9 +26,16 @@ class RunOptions:
     saturation_value: float | None = None
     """Pixel value of saturation for the quality flag (default: the image dtype's maximum;
     e.g. 4095 for 12-bit data stored as uint16)."""
-    statistics_inputs: tuple[str, ...] = ()
+    training_diameter: float | None = None
+    """Median nucleus diameter (px) of the model's training data, for the size flag
+    (:mod:`~nucseg_zoo.screens.sizes`); None: unknown, no flag."""
+    selection: Selection = Selection()
+    """Which channel, z-plane and time point of each image is segmented (also recorded with
+    every output: an earlier output of another selection is not this run's)."""
+    statistics_inputs: tuple[tuple[str, int | None], ...] = ()
     """For models whose preprocessing uses dataset statistics: the images they are fitted over
-    (every readable input), by each process that loads the model, before its first image."""
+    (every readable input, as ``(path, series)``), by each process that loads the model, before
+    its first image."""
 
 
 @dataclass
@@ -36,6 +45,8 @@ class ImageResult:
     image: str
     input: str
     status: str  # "segmented", "skipped" (earlier run) or "failed"
+    series: int | None = None
+    """The TIFF series of ``input`` that is this image (None: other formats)."""
     reason: str | None = None
     failed_while: str | None = None
     """Of a failed image: "reading" (its file could not be read or failed the image checks, or

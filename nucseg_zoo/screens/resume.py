@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from nucseg_zoo.screens.inputs import ImageInput
 from nucseg_zoo.screens.records import RunOptions
 
 LABEL_WRITER = "nucseg-zoo segment"
@@ -53,6 +54,26 @@ def same_model(record: dict, options: RunOptions) -> bool:
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
     return record.get("model") == options.source
+
+
+def image_record(item: ImageInput, options: RunOptions) -> dict:
+    """What a label file records of which image of its input it holds: the TIFF series (files of
+    several fields) and the channel / plane / time point chosen, where there is one."""
+    return {**({"series": item.series} if item.series else {}),
+            **({"selection": options.selection.record()} if options.selection.record() else {})}
+
+
+def same_image(record: dict, item: ImageInput, options: RunOptions) -> bool:
+    """Whether label ``record`` holds the same image of its input as ``item`` with this run's
+    selection (outputs of versions that recorded neither hold series 0 with no selection)."""
+    return record.get("series", 0) == (item.series or 0) and \
+        record.get("selection", {}) == options.selection.record()
+
+
+def other_image(record: dict) -> str:
+    """Which image of its input label ``record`` holds, for messages."""
+    chosen = ", ".join(f"{role} {index}" for role, index in record.get("selection", {}).items())
+    return f"series {record.get('series', 0)}" + (f", {chosen}" if chosen else ", no channel/plane/time chosen")
 
 
 def other_model(record: dict, options: RunOptions) -> str:

@@ -1,6 +1,7 @@
 """The tables of a batch run: each image's measurements, the run's ``nuclei.parquet`` and
 ``images.parquet`` (and CSVs), the DNA-content figure and ``manifest.json``, each written
-atomically (layout: :mod:`nucseg_zoo.screens.batch`)."""
+atomically (layout: :mod:`nucseg_zoo.screens.batch`). A write that fails raises
+:class:`~nucseg_zoo.screens.stops.OutputWriteError` naming the file."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import numpy as np
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
 from nucseg_zoo.screens.records import ImageResult, RunOptions
 from nucseg_zoo.screens.resume import LABEL_WRITER
+from nucseg_zoo.screens.stops import writing
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,14 +26,15 @@ if TYPE_CHECKING:
     from nucseg_zoo.evaluation.sources import ModelSource
 
 IMAGES_COLUMNS: dict[str, str] = {
-    "image": "object", "input": "object", "status": "object", "reason": "object",
+    "image": "object", "input": "object", "series": "Int64", "status": "object", "reason": "object",
     "n_nuclei": "Int64", "blank_field": "boolean", "saturated_fraction": "float64", "area_fraction": "float64",
+    "median_diameter": "float64", "size_off_training": "boolean",
     "g1_peak": "float64", "fraction_2n": "float64", "fraction_4n": "float64",
 }
 """Columns of ``images.parquet``, in order, with their pandas dtypes: the same whichever images
 failed (a failed image has NA / NaN numbers), so that the tables of runs concatenate."""
 
-_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction")
+_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction", "median_diameter", "size_off_training")
 
 
 def nuclei_schema() -> pa.Schema:
@@ -63,7 +66,7 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: dict[str, Any], schem
     table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"nucseg_zoo": json.dumps(metadata, sort_keys=True).encode()})
-    with atomic_path(path) as tmp:
+    with writing(path), atomic_path(path) as tmp:
         pq.write_table(table, tmp, compression="zstd")
 
 
@@ -75,7 +78,8 @@ def write_run_tables(results: list[ImageResult], out: Path, *, csv: bool) -> lis
     files, intensities = _combine(results, out, csv=csv)
     readouts = {image: dna_content(values) for image, values in intensities.items()}
     files += _write_images_table(results, readouts, out, csv=csv)
-    files.append(plot_dna_content(readouts, out / "dna_content.png", overwrite=True))
+    with writing(out / "dna_content.png"):
+        files.append(plot_dna_content(readouts, out / "dna_content.png", overwrite=True))
     return files
 
 
@@ -89,7 +93,7 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
     targets = [out / "nuclei.parquet"] + ([out / "nuclei.csv"] if csv else [])
     intensities: dict[str, np.ndarray] = {}
     schema = nuclei_schema()
-    with contextlib.ExitStack() as stack:
+    with writing(" and ".join(map(str, targets))), contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_path(target)) for target in targets]
         writer = stack.enter_context(pq.ParquetWriter(tmps[0], schema, compression="zstd"))
         if csv:  # the header
@@ -115,7 +119,8 @@ def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *
     rows = []
     for r in results:
         readout = readouts.get(r.image)
-        rows.append({"image": r.image, "input": r.input, "status": "failed" if r.status == "failed" else "ok",
+        rows.append({"image": r.image, "input": r.input, "series": r.series,
+                     "status": "failed" if r.status == "failed" else "ok",
                      "reason": r.reason,
                      "n_nuclei": r.n_nuclei, **{k: r.quality.get(k) for k in _QUALITY_COLUMNS},
                      "g1_peak": None if readout is None else readout.g1_peak,
@@ -126,16 +131,18 @@ def _write_images_table(results: list[ImageResult], readouts: dict, out: Path, *
     write_table(frame, paths[0], {}, schema=images_schema())
     if csv:
         paths.append(out / "images.csv")
-        with atomic_path(paths[1]) as tmp:
+        with writing(paths[1]), atomic_path(paths[1]) as tmp:
             frame.to_csv(tmp, index=False)
     return paths
 
 
 def write_manifest(out: Path, *, options: RunOptions, source: ModelSource, parameters: dict[str, Any],
-                   started: datetime, results: list[ImageResult]) -> Path:
+                   started: datetime, results: list[ImageResult], n_inputs: int, stopped: str | None = None) -> Path:
     """Write ``manifest.json``: the model (spelling, sha256, kind, details), the run's
-    ``parameters``, the library versions, start and finish times (UTC), the counts by status
-    and every image's :class:`ImageResult`; return its path."""
+    ``parameters``, the library versions, start and finish times (UTC), whether the run is
+    ``complete`` (every one of its ``n_inputs`` images done) or why it ``stopped`` (e.g.
+    ``"interrupted"``), the counts by status (``not_reached``: images of a stopped run not
+    yet processed) and every finished image's :class:`ImageResult`; return its path."""
     manifest = {
         "written_by": LABEL_WRITER,
         "model": options.source, "model_sha256": source.sha256, "model_kind": source.kind,
@@ -144,11 +151,14 @@ def write_manifest(out: Path, *, options: RunOptions, source: ModelSource, param
         "versions": _versions(),
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "counts": {s: sum(r.status == s for r in results) for s in ("segmented", "skipped", "failed")},
+        "complete": stopped is None, "stopped": stopped, "n_inputs": n_inputs,
+        "counts": {**{s: sum(r.status == s for r in results) for s in ("segmented", "skipped", "failed")},
+                   "not_reached": n_inputs - len(results)},
         "images": [asdict(r) for r in results],
     }
     path = out / "manifest.json"
-    write_text_atomically(path, json.dumps(manifest, indent=1, default=str) + "\n")
+    with writing(path):
+        write_text_atomically(path, json.dumps(manifest, indent=1, default=str) + "\n")
     return path
 
 

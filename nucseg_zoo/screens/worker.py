@@ -17,11 +17,14 @@ from nucseg_zoo._atomic import atomic_path
 from nucseg_zoo.screens.inputs import ImageInput, read_image
 from nucseg_zoo.screens.plan import image_outputs
 from nucseg_zoo.screens.records import ImageResult, RunOptions
-from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, measured, same_model
+from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, image_record, measured, same_image, same_model
+from nucseg_zoo.screens.stops import OutputWriteError, writing
 from nucseg_zoo.screens.tables import nuclei_schema, write_table
 
 BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
-"""What a bad image or file raises; it is reported and the batch goes on."""
+"""What a bad image or file raises; it is reported and the batch goes on. (An output that
+cannot be written raises :class:`~nucseg_zoo.screens.stops.OutputWriteError`, none of these:
+it stops the run.)"""
 
 _SEGMENTERS: dict[tuple, Any] = {}
 _MODEL_LOADS = [0]
@@ -43,7 +46,9 @@ def segmenter(options: RunOptions) -> Any:
 
         opened = _open(options)
         if options.statistics_inputs:
-            fit_dataset_statistics(opened, LazyImages([Path(p) for p in options.statistics_inputs], read_image))
+            images = LazyImages(options.statistics_inputs, lambda item: read_image(
+                Path(item[0]), series=item[1], selection=options.selection))
+            fit_dataset_statistics(opened, images)
         _SEGMENTERS.clear()
         _SEGMENTERS[key] = opened
         _MODEL_LOADS[0] += 1
@@ -58,13 +63,15 @@ def model_loads() -> int:
 def prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResult, np.ndarray | None]:
     """Read and hash one image and decide whether it needs work: ``(result, image)``, the image
     None when the result is final (skipped as done earlier). Raises for a bad image."""
-    result = ImageResult(image=item.key, input=str(item.path), status="failed", process=os.getpid())
+    result = ImageResult(image=item.key, input=str(item.path), status="failed", series=item.series,
+                         process=os.getpid())
     data = item.path.read_bytes()
     result.input_sha256 = hashlib.sha256(data).hexdigest()
     paths = image_outputs(out, item.key)
     record = None if options.overwrite else earlier_record(paths["labels"])
     if record is not None:
-        if record.get("input_sha256") != result.input_sha256 or not same_model(record, options):
+        if record.get("input_sha256") != result.input_sha256 or not same_model(record, options) \
+                or not same_image(record, item, options):
             raise ValueError(f"{paths['labels']} holds the labels of other bytes (of {record.get('input')} by "
                              f"{record.get('model')}): the input changed since the earlier run, or they are "
                              "another image's; pass --overwrite to replace them")
@@ -72,51 +79,72 @@ def prepare(item: ImageInput, out: Path, options: RunOptions) -> tuple[ImageResu
         if earlier is not None:  # done in an earlier run (labels without measurements: interrupted, redone)
             import tifffile
 
-            from nucseg_zoo.screens.measure import image_quality
-
             labels = tifffile.imread(paths["labels"])
             # the quality flags again, with this run's options (e.g. a new --saturation-value)
-            quality = image_quality(labels, read_image(item.path, data), saturation_value=options.saturation_value)
-            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _plain(quality)
+            image = read_image(item.path, data, series=item.series, selection=options.selection)
+            result.status, result.n_nuclei, result.quality = "skipped", earlier["n_nuclei"], _quality(labels, image, options)
             if options.rois and not paths["rois"].is_file():  # ROIs asked for now, not in the earlier run
                 from nucseg_zoo.screens.rois import write_imagej_rois
 
-                write_imagej_rois(labels, paths["rois"])
+                with writing(paths["rois"]):
+                    write_imagej_rois(labels, paths["rois"])
             return result, None
-    return result, read_image(item.path, data)
+    return result, read_image(item.path, data, series=item.series, selection=options.selection)
 
 
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
+def _quality(labels: np.ndarray, image: np.ndarray, options: RunOptions) -> dict[str, Any]:
+    """The quality flags of one image (:func:`~nucseg_zoo.screens.measure.image_quality`) and its
+    nuclei's size against the model's training data (:func:`~nucseg_zoo.screens.sizes.size_quality`)."""
+    from nucseg_zoo.screens.measure import image_quality
+    from nucseg_zoo.screens.sizes import size_quality
+
+    values = {**image_quality(labels, image, saturation_value=options.saturation_value),
+              **size_quality(labels, options.training_diameter)}
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 
 def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, labels: np.ndarray, out: Path,
                    options: RunOptions) -> None:
     """Measure one segmented image and write its label file, ROIs and measurements (the last
-    marks it done); fills ``result``."""
+    marks it done); fills ``result``.
+
+    Raises:
+        OutputWriteError: a file could not be written (named); this image's files written by
+            this call are removed again, so that nothing of it looks done.
+    """
     import tifffile
 
-    from nucseg_zoo.screens.measure import image_quality, measure
+    from nucseg_zoo.screens.measure import measure
 
     labels = np.asarray(labels)
     labels = labels.astype(np.uint16 if labels.max(initial=0) <= np.iinfo(np.uint16).max else np.int32)
     nuclei = measure(labels, image, image_name=item.key)
     result.n_nuclei = len(nuclei)
-    result.quality = _plain(image_quality(labels, image, saturation_value=options.saturation_value))
+    result.quality = _quality(labels, image, options)
     paths = image_outputs(out, item.key)
-    paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source, "model_sha256": options.model_sha256}
-    with atomic_path(paths["labels"]) as tmp:
-        tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
-    if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
-        from nucseg_zoo.screens.rois import write_imagej_rois
+              "model": options.source, "model_sha256": options.model_sha256, **image_record(item, options)}
+    written = []
+    try:
+        with writing(paths["labels"].parent):
+            paths["labels"].parent.mkdir(parents=True, exist_ok=True)
+        with writing(paths["labels"]), atomic_path(paths["labels"]) as tmp:
+            tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
+        written.append(paths["labels"])
+        if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
+            from nucseg_zoo.screens.rois import write_imagej_rois
 
-        write_imagej_rois(labels, paths["rois"], overwrite=True)
-    write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
-                                          "model_sha256": options.model_sha256,
-                                          "n_nuclei": result.n_nuclei, "quality": result.quality},
-                schema=nuclei_schema())
+            with writing(paths["rois"]):
+                write_imagej_rois(labels, paths["rois"], overwrite=True)
+            written.append(paths["rois"])
+        write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
+                                              "model_sha256": options.model_sha256,
+                                              "n_nuclei": result.n_nuclei, "quality": result.quality},
+                    schema=nuclei_schema())
+    except OutputWriteError:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     result.status = "segmented"
 
 
@@ -126,7 +154,7 @@ def failed(item: ImageInput, err: BaseException, failed_while: str) -> ImageResu
 
     # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
     reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"
-    return ImageResult(image=item.key, input=str(item.path), status="failed", reason=reason,
+    return ImageResult(image=item.key, input=str(item.path), status="failed", series=item.series, reason=reason,
                        failed_while=failed_while, process=os.getpid())
 
 
@@ -136,6 +164,9 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
     Returns:
         Its :class:`ImageResult`: "segmented", "skipped" (the outputs of an earlier run of the
         same input bytes and model exist) or "failed" with the reason.
+
+    Raises:
+        OutputWriteError: an output could not be written (nothing of this image is left).
     """
     started = time.perf_counter()
     try:
@@ -147,7 +178,7 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
             labels = segmenter(options).segment(image)
             result.model_loads = model_loads()
             _write_outputs(item, result, image, labels, out, options)
-        except BAD_IMAGE_ERRORS as err:  # the model failed on it (or writing did): report, go on
+        except BAD_IMAGE_ERRORS as err:  # the model or measuring failed on it: report, go on
             result = failed(item, err, "segmenting")
     result.seconds = time.perf_counter() - started
     return result
@@ -156,7 +187,8 @@ def process_image(item: ImageInput, out: Path, options: RunOptions) -> ImageResu
 def finish_image(item: ImageInput, result: ImageResult, image: np.ndarray, probabilities: np.ndarray,
                  to_labels: Callable[[np.ndarray], np.ndarray], out: Path, options: RunOptions) -> ImageResult:
     """The CPU half of a batched run: labels from the network's output (``to_labels``, the
-    model's own postprocessing), measurements and files; never raises for a bad image."""
+    model's own postprocessing), measurements and files; never raises for a bad image
+    (:class:`~nucseg_zoo.screens.stops.OutputWriteError` for a failed write)."""
     started = time.perf_counter()
     try:
         _write_outputs(item, result, image, to_labels(probabilities), out, options)

@@ -1,0 +1,178 @@
+"""The images inside one input file, and the one 2-D plane of each that is segmented.
+
+A file may hold several images. In a TIFF, each tifffile *series* that is a field is an image
+of its own: the positions of a multi-position Micro-Manager or plate export (OME-TIFF series),
+or pages of different shapes. A series is not a field, but a preview, when its pages are marked
+reduced-resolution (TIFF NewSubfileType bit 0) or when it is at most half the largest series of
+the file in both height and width (a thumbnail, a pyramid level stored as a series); pyramid
+levels in SubIFDs belong to their series, whose full-resolution level is read.
+
+An image may have more axes than Y and X: channels (tifffile axes ``C`` and ``S``, e.g. RGB),
+z-planes (``Z``, and the unlabelled pages ``I`` / ``Q`` of a plain multi-page TIFF) and time
+points (``T``). A :class:`Selection` chooses one index (0-based) along each; axes of one entry
+are dropped. An axis left unchosen is refused with a message naming the axes found and the
+option that chooses along it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nucseg_zoo._text import count
+from nucseg_zoo.screens._logging import quiet
+
+AXIS_ROLES: dict[str, str] = {"C": "channel", "S": "channel", "Z": "plane", "I": "plane", "Q": "plane", "T": "time"}
+"""What a :class:`Selection` calls each tifffile axis it can choose along."""
+
+_NOUNS = {"channel": ("channel", "channels"), "plane": ("plane", "planes"), "time": ("time point", "time points")}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which plane of a multi-dimensional image to segment: 0-based indices, None where the
+    image must have no such axis (or one of a single entry).
+
+    Attributes:
+        channel: along the channel axis (``C``, or the samples ``S`` of an RGB image).
+        plane: along the z axis (``Z``, or the pages ``I`` / ``Q`` of an unlabelled stack).
+        time: along the time axis (``T``).
+    """
+
+    channel: int | None = None
+    plane: int | None = None
+    time: int | None = None
+
+    def __post_init__(self) -> None:
+        for role, index in self.record().items():
+            if index < 0:
+                raise ValueError(f"{role} must be a 0-based index (0 or more), got {index}")
+
+    def record(self) -> dict[str, int]:
+        """The indices that are set, e.g. ``{"channel": 1}`` (``{}`` for none): what outputs record."""
+        return {role: index for role, index in asdict(self).items() if index is not None}
+
+
+def tiff_fields(path: Path) -> list[int] | None:
+    """The indices of the series of TIFF ``path`` that are fields (module docstring), in file
+    order; None when the file cannot be opened as a TIFF (its error is reported when read)."""
+    import tifffile
+
+    try:
+        with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
+            series = list(tif.series)
+            sizes = [_height_width(s.shape, s.axes) for s in series]
+            reduced = [bool(s.keyframe.is_reduced) for s in series]
+    except Exception:  # any reader error: not a readable TIFF, reported when the image is read
+        return None
+    if not sizes:  # no image in it: reported when it is read
+        return None
+    tallest, widest = max(h for h, _ in sizes), max(w for _, w in sizes)
+    return [i for i, ((h, w), preview) in enumerate(zip(sizes, reduced))
+            if not preview and not (2 * h <= tallest and 2 * w <= widest)]
+
+
+def _height_width(shape: tuple[int, ...], axes: str) -> tuple[int, int]:
+    if "Y" in axes and "X" in axes:
+        return shape[axes.index("Y")], shape[axes.index("X")]
+    return tuple(shape[-2:]) if len(shape) >= 2 else (1, shape[0] if shape else 1)  # type: ignore[return-value]
+
+
+def read_array(path: Path, data: bytes | None = None, *, series: int | None = None) -> tuple[np.ndarray, str]:
+    """The pixels of series ``series`` (default 0) of a TIFF (full resolution), or of another
+    format by ``imageio``, with their axes (tifffile letters; ``YX`` / ``YXS`` for other formats).
+
+    Raises:
+        Whatever the reader raises for a file it cannot read.
+    """
+    import imageio.v3 as iio
+    import tifffile
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path if data is None else io.BytesIO(data)) as tif:
+            chosen = tif.series[series or 0]
+            return np.asarray(chosen.asarray()), chosen.axes
+    image = np.asarray(iio.imread(path if data is None else data, extension=path.suffix))
+    return image, {2: "YX", 3: "YXS"}.get(image.ndim, "Q" * (image.ndim - 2) + "YX")
+
+
+def select(image: np.ndarray, axes: str, selection: Selection) -> np.ndarray:
+    """The 2-D ``(y, x)`` plane of ``image`` (axes ``axes``) that ``selection`` chooses.
+
+    Raises:
+        ValueError: an axis of several entries is left unchosen, an index is out of range, or
+            the image has an axis no selection chooses along; the message names the axes found
+            (e.g. ``found axes CYX, shape (2, 512, 512): 2 channels; pass --channel 0 or 1``).
+    """
+    if len(axes) != image.ndim:
+        raise ValueError(f"expected axes for each of the {image.ndim} dimensions of shape {image.shape}, got {axes!r}")
+    found = f"found axes {axes}, shape {image.shape}"
+    sizes = {role: [] for role in _NOUNS}
+    for axis, n in zip(axes, image.shape):
+        if axis in "YX":
+            continue
+        if axis not in AXIS_ROLES:
+            raise ValueError(f"{found}: axis {axis} ({n} entries) is neither a channel, a z-plane nor a time "
+                             "point; save the nuclear-stain plane alone as a 2-D image")
+        sizes[AXIS_ROLES[axis]].append((axis, n))
+    index: list[int | slice] = []
+    unchosen = []
+    for axis, n in zip(axes, image.shape):
+        if axis in "YX":
+            index.append(slice(None))
+            continue
+        role = AXIS_ROLES[axis]
+        wanted = getattr(selection, role)
+        several = [a for a, m in sizes[role] if m > 1]
+        if wanted is not None and len(several) > 1:
+            raise ValueError(f"{found}: --{role} is ambiguous, axes {' and '.join(several)} both hold "
+                             f"{_NOUNS[role][1]}; save the nuclear-stain plane alone as a 2-D image")
+        target = several[0] if several else sizes[role][0][0]  # the axis a chosen index applies to
+        if wanted is None or axis != target:
+            if wanted is None and n > 1:
+                unchosen.append((role, n))
+            index.append(0)
+        elif wanted >= n:
+            raise ValueError(f"{found}: {role} {wanted} does not exist ({_described(role, n)}, 0-based: "
+                             f"{_choices(n)}); {_remedy(role, n)}")
+        else:
+            index.append(wanted)
+    for role, wanted in selection.record().items():
+        if not sizes[role] and wanted > 0:  # no such axis: only index 0 exists
+            raise ValueError(f"{found}: {role} {wanted} does not exist (no {role} axis: 1 {_NOUNS[role][0]}, "
+                             "0-based: 0)")
+    if unchosen:
+        what = ", ".join(_described(role, n) for role, n in unchosen)
+        remedies = "; ".join(_remedy(role, n) for role, n in unchosen)
+        raise ValueError(f"expected a 2-D (y, x) single-channel image, {found}: {what}"
+                         f"{_grey_note(image, axes)}; {remedies}")
+    plane = image[tuple(index)]
+    return plane if axes.index("Y") < axes.index("X") else plane.T
+
+
+def _described(role: str, n: int) -> str:
+    return count(n, *_NOUNS[role])
+
+
+def _choices(n: int) -> str:
+    return "0" if n == 1 else "0 or 1" if n == 2 else f"0 to {n - 1}"
+
+
+def _remedy(role: str, n: int) -> str:
+    """How to choose along ``role`` (command line and Python)."""
+    return f"pass --{role} {_choices(n)} ({role}= in Python)"
+
+
+def _grey_note(image: np.ndarray, axes: str) -> str:
+    """For an RGB(A) image whose colour samples are identical: that it is a grey image saved as colour."""
+    if "S" not in axes or image.shape[axes.index("S")] not in (3, 4):
+        return ""
+    colour = np.moveaxis(image, axes.index("S"), 0)[:3]
+    if not all(np.array_equal(colour[0], plane) for plane in colour[1:]):
+        return ""
+    return (", an RGB image whose colour channels are identical, i.e. a grey image saved as colour: save it as a "
+            "single-channel (greyscale) image (in Fiji: Image > Type > 8-bit or 16-bit)")
