@@ -76,6 +76,9 @@ class RunOptions:
     device: str = "cpu"
     precision: str | None = None
     """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
+    output_kind: str | None = None
+    """Of a bioimage.io package: the output kind to read its output as (None: the one its rdf
+    declares or its output tells apart); part of the outputs' identity."""
     rois: bool = False
     overwrite: bool = False
     saturation_value: float | None = None
@@ -174,8 +177,11 @@ def _measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | No
 
 
 def _same_model(record: dict, options: RunOptions) -> bool:
-    """Whether outputs recorded with ``record`` come from this run's model: the same identity
-    (sha256) where both have one, else (outputs of versions that recorded none) the same spelling."""
+    """Whether outputs recorded with ``record`` come from this run's model: the same output kind
+    chosen (or none) and the same identity (sha256) where both have one, else (outputs of
+    versions that recorded none) the same spelling."""
+    if record.get("output_kind") != options.output_kind:
+        return False
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
     return record.get("model") == options.source
@@ -183,6 +189,9 @@ def _same_model(record: dict, options: RunOptions) -> bool:
 
 def _other_model(record: dict, options: RunOptions) -> str:
     """How the model of an earlier output differs from this run's, for messages."""
+    if record.get("output_kind") != options.output_kind:
+        return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
+                f"{options.output_kind or 'its own'})")
     if record.get("model") == options.source:
         return (f"by {options.source} as it was then (model sha256 {str(record.get('model_sha256'))[:12]}…, now "
                 f"{str(options.model_sha256)[:12]}…: other weights or settings)")
@@ -196,12 +205,14 @@ _MODEL_LOADS = [0]
 def _segmenter(options: RunOptions):
     """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
-    key = (options.source, options.model_sha256, options.device, options.precision, options.statistics_inputs)
+    key = (options.source, options.model_sha256, options.device, options.precision, options.output_kind,
+           options.statistics_inputs)
     if key not in _SEGMENTERS:
         from nucseg_zoo.evaluation import get_segmenter
         from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
 
-        segmenter = get_segmenter(options.source, device=options.device, precision=options.precision)
+        segmenter = get_segmenter(options.source, device=options.device, precision=options.precision,
+                                  output_kind=options.output_kind)
         if options.statistics_inputs:
             fit_dataset_statistics(segmenter, LazyImages([Path(p) for p in options.statistics_inputs], read_image))
         _SEGMENTERS.clear()
@@ -283,7 +294,8 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     paths = _outputs(out, item.key)
     paths["labels"].parent.mkdir(parents=True, exist_ok=True)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source, "model_sha256": options.model_sha256}
+              "model": options.source, "model_sha256": options.model_sha256,
+              **({"output_kind": options.output_kind} if options.output_kind else {})}
     with atomic_path(paths["labels"]) as tmp:
         tifffile.imwrite(tmp, labels, compression="zlib", description=json.dumps(record), metadata=None)
     if options.rois or paths["rois"].is_file():  # an earlier run's ROIs are replaced with these labels' ROIs
@@ -292,6 +304,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
         write_imagej_rois(labels, paths["rois"], overwrite=True)
     _write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
                                            "model_sha256": options.model_sha256,
+                                           **({"output_kind": options.output_kind} if options.output_kind else {}),
                                            "n_nuclei": result.n_nuclei, "quality": result.quality},
                  schema=nuclei_schema())
     result.status = "segmented"
@@ -680,6 +693,7 @@ def segment_images(
     out: str | os.PathLike,
     device: str = "cpu",
     precision: str | None = None,
+    output_kind: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     rois: bool = False,
@@ -703,6 +717,9 @@ def segment_images(
         precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the
             device has it natively (CPUs with AVX-512 bf16 or AMX, CUDA), else fp32. (The
             leaderboard evaluates in fp32, the packages' precision.)
+        output_kind: of a bioimage.io package: the output kind to read its output as
+            (:func:`nucseg_zoo.postprocessing.list_output_kinds`; default: the one its rdf
+            declares or its output tells apart, else the package is refused).
         workers: run on a new Dask ``LocalCluster`` with this many single-threaded worker
             processes; each loads the model once.
         scheduler: address of a running ``dask.distributed`` scheduler to use instead.
@@ -748,8 +765,8 @@ def segment_images(
     out = Path(out)
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
-    options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision, rois=rois,
-                         overwrite=overwrite, saturation_value=saturation_value)
+    options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision,
+                         output_kind=output_kind, rois=rois, overwrite=overwrite, saturation_value=saturation_value)
     with _removed_if_left_empty(out):
         return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
@@ -807,6 +824,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
         "model": options.source, "model_sha256": source.sha256, "model_kind": source.kind,
         "model_details": source.details,  # e.g. a Python segmenter's module file, version, source hash
         "parameters": {"device": options.device, "precision": getattr(segmenter, "precision", None),
+                       "output_kind": options.output_kind,
                        "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                        "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                        "batch_size": batch_size if batched else None,
