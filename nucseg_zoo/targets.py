@@ -1,6 +1,11 @@
-"""Three-class training targets (background / interior / boundary) from instance labels."""
+"""Three-class training targets (background / interior / boundary) from instance labels.
+
+The targets of the ``three_class`` output kind (:mod:`nucseg_zoo.postprocessing.three_class`).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -75,3 +80,32 @@ def _small_objects(labels: np.ndarray, max_area: int) -> np.ndarray:
     small = areas <= max_area
     small[0] = False
     return small[labels]
+
+
+@dataclass(frozen=True)
+class ThreeClassTargets:
+    """The three-class training target builder of a recipe: labels → (classes, weights).
+
+    Attributes:
+        class_weights: loss weight of background, interior and boundary pixels.
+        thin_boundary_max_area: see :func:`three_class_targets` (0 = the paper's band for all).
+        small_interior_weight: see :func:`pixel_weights` (None = the interior class weight).
+    """
+
+    class_weights: tuple[float, ...] = (1.0, 1.0, 1.0)
+    thin_boundary_max_area: int = 0
+    small_interior_weight: float | None = None
+
+    @classmethod
+    def from_recipe(cls, recipe) -> "ThreeClassTargets":
+        """The builder of a :class:`~nucseg_zoo.training.recipe.Recipe` (its ``class_weights``,
+        ``thin_boundary_max_area`` and ``small_interior_weight``)."""
+        return cls(tuple(recipe.class_weights), recipe.thin_boundary_max_area, recipe.small_interior_weight)
+
+    def __call__(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(H, W)`` uint8 classes (:func:`three_class_targets`) and ``(H, W)`` float32 weights
+        (:func:`pixel_weights`) of ``(H, W)`` integer instance labels."""
+        classes = three_class_targets(labels, thin_boundary_max_area=self.thin_boundary_max_area)
+        weights = pixel_weights(labels, classes, self.class_weights, small_max_area=self.thin_boundary_max_area,
+                                small_interior_weight=self.small_interior_weight)
+        return classes, weights

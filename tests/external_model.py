@@ -25,6 +25,7 @@ MIN_SIZE, STEP, HALO = 64, 16, 8
 STARDIST_RAYS, STARDIST_RADIUS = 16, 10.0
 
 OUTPUT_CHANNELS = {"foreground_boundary": ["foreground", "boundary"], "binary_mask": ["mask"],
+                   "three_class": ["background", "interior", "boundary"],
                    "stardist": ["prob", *(f"dist{k}" for k in range(STARDIST_RAYS))]}
 
 
@@ -42,7 +43,10 @@ def _network(variant: str):
                 return (foreground > 0.5).float()
             dilated = torch.nn.functional.max_pool2d(foreground, 3, stride=1, padding=1)
             eroded = -torch.nn.functional.max_pool2d(-foreground, 3, stride=1, padding=1)
-            return torch.cat([foreground, (dilated - eroded).clamp(0.0, 1.0)], dim=1)
+            boundary = (dilated - eroded).clamp(0.0, 1.0)
+            if variant == "three_class":  # the same map as the foreground_boundary adapter makes of these two
+                return torch.cat([1.0 - foreground, foreground * (1.0 - boundary), foreground * boundary], dim=1)
+            return torch.cat([foreground, boundary], dim=1)
 
     return ThresholdNet().eval()
 
@@ -134,7 +138,9 @@ def build_external_package(folder: Path, image: np.ndarray, *, variant: str = "f
     """Write ``folder/threshold-model.zip`` built from a crop of ``image``.
 
     Args:
-        variant: "foreground_boundary" (2 float channels), "binary_mask" (1 channel, 0/1) or
+        variant: "foreground_boundary" (2 float channels), "binary_mask" (1 channel, 0/1),
+            "three_class" (3 float channels: background, interior, boundary made of the same
+            two maps; no ``config.nucseg_zoo``, so its output kind is undeclared) or
             "stardist" (1 + 16 channels: object probability and ray distances as StarDist's
             export lays them out; add ``config.stardist`` with ``edit``).
         weight_format: "onnx" (axes b, c, y, x) or "keras_hdf5" (TensorFlow; axes b, y, x, c;

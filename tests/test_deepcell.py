@@ -187,8 +187,8 @@ def test_valid_training_form_trains_on_centre_cropped_targets(tmp_path, one_torc
 def two_member_zoo(tmp_path, monkeypatch):
     """A copy of the zoo with deepcell-bbbc039 shrunk to two members and the bundled sample as
     its validation split, and two finished member runs (random networks)."""
-    import nucseg_zoo.training.ensemble as ensemble
-    import nucseg_zoo.training.tuning as tuning
+    import nucseg_zoo.postprocessing.registry as output_kinds
+    from nucseg_zoo.postprocessing import THREE_CLASS, Tuning
 
     root = tmp_path / "zoo"
     entry_dir = root / MODEL_ID
@@ -208,8 +208,8 @@ def two_member_zoo(tmp_path, monkeypatch):
     raw.update(members=2, dataset="bbbc039-sample", validation_split="test")
     raw.pop("init_from", None)  # trained from scratch
     (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
-    monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.4, 0.5)})
-    monkeypatch.setattr(ensemble, "RESCUE_GRID", {"min_size": (12, 16)})
+    small_grids = Tuning(search={"interior_threshold": (0.4, 0.5)}, refine={"min_size": (12, 16)})
+    monkeypatch.setitem(output_kinds._KINDS, "three_class", replace(THREE_CLASS, tuning=small_grids))
     runs = tmp_path / "runs"
     for k in range(2):
         folder = runs / f"member-{k}"

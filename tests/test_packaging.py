@@ -32,7 +32,8 @@ from nucseg_zoo.packaging import layout as L  # noqa: E402
 from nucseg_zoo.packaging.receptive_field import receptive_field_radius  # noqa: E402
 from nucseg_zoo.postprocessing import PostprocessingParams  # noqa: E402
 from nucseg_zoo.training.recipe import Recipe  # noqa: E402
-from nucseg_zoo.zoo.bioimageio_model import BioimageioModel, infer_output_kind  # noqa: E402
+from nucseg_zoo.zoo.bioimageio_model import BioimageioModel  # noqa: E402
+from nucseg_zoo.zoo.bioimageio_rdf import UndeclaredOutputKindError, read_output_kind  # noqa: E402
 from nucseg_zoo.zoo.entry import WeightsFile, ZooEntry, read_entry  # noqa: E402
 from nucseg_zoo.zoo.model import ZooModel  # noqa: E402
 from nucseg_zoo.zoo.registry import zoo_entry_dir  # noqa: E402
@@ -443,11 +444,17 @@ def test_output_kind_inference(random_package, tmp_path):
     def declared(rdf):
         rdf["config"]["nucseg_zoo"]["output_kind"] = "foreground"
 
-    for i, (edit, kind) in enumerate([(no_config, "three_class"), (two_channels, "foreground_boundary"),
-                                      (one_channel, "foreground"), (labels, "instance_labels"),
-                                      (declared, "foreground")]):
+    for i, (edit, kind) in enumerate([(two_channels, "foreground_boundary"), (one_channel, "foreground"),
+                                      (labels, "instance_labels"), (declared, "foreground")]):
         descr = _description(random_package.path, tmp_path / str(i), edit)
-        assert infer_output_kind(descr, descr.outputs[0]) == kind
+        assert read_output_kind(descr, descr.outputs[0])[0].name == kind
+    # three float channels may be three-class probabilities or Cellpose-style flows: not guessed
+    descr = _description(random_package.path, tmp_path / "undeclared", no_config)
+    with pytest.raises(UndeclaredOutputKindError, match=r"does not declare its output kind.*output 'probabilities' "
+                       r"has 3 channels \(background, interior, boundary\), data type float32, axes \(batch, "
+                       r"channel, y, x\).*Cellpose-style flows.*--output-kind.*three_class"):
+        read_output_kind(descr, descr.outputs[0])
+    assert read_output_kind(descr, descr.outputs[0], "three_class")[0].name == "three_class"
 
 
 def test_models_that_cannot_take_a_2d_single_channel_image(random_package, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.postprocessing import (
+    InstanceLabelParams,
     PostprocessingParams,
     from_foreground,
     from_foreground_boundary,
@@ -67,7 +68,7 @@ def test_adapters_for_other_output_conventions(sample_split):
     assert summarize([score_image(truth, fb, name="fb")]).average_f1 > 0.9
     fg = from_foreground(foreground)  # no boundary: touching nuclei merge, but objects are found
     assert fg.max() > 0.7 * truth.max()
-    relabelled = from_instance_labels(truth * 3, PostprocessingParams(min_size=0))
+    relabelled = from_instance_labels(truth * 3, InstanceLabelParams(min_size=0))
     assert relabelled.max() == truth.max() and relabelled.dtype == np.int32
     np.testing.assert_array_equal(to_labels(truth, "instance_labels"), from_instance_labels(truth))
 
@@ -76,7 +77,7 @@ def test_min_size_removes_small_objects():
     labels = np.zeros((30, 30), np.int32)
     labels[2:5, 2:5] = 1   # 9 px
     labels[10:20, 10:20] = 2
-    assert from_instance_labels(labels, PostprocessingParams(min_size=16)).max() == 1
+    assert from_instance_labels(labels, InstanceLabelParams(min_size=16)).max() == 1
 
 
 def test_params_round_trip_and_validation():
@@ -110,4 +111,4 @@ def test_an_instance_label_output_that_is_an_image_warns(sample_split):
     image = (sample_split[0].image // 16).astype(np.uint8)
     with pytest.warns(IntensityImageWarning, match=r"the model's instance-label output looks like an intensity "
                                                    r"image.*--output-kind"):
-        to_labels(image[None].astype(np.float32), "instance_labels", PostprocessingParams(min_size=0))
+        to_labels(image[None].astype(np.float32), "instance_labels", InstanceLabelParams(min_size=0))

@@ -18,7 +18,7 @@ from external_model import STARDIST_RAYS, build_external_package  # noqa: E402
 from nucseg_zoo.cli import main  # noqa: E402
 from nucseg_zoo.evaluation import evaluate_source  # noqa: E402
 from nucseg_zoo.metrics import score_image, summarize  # noqa: E402
-from nucseg_zoo.star_convex import StarDistParams, stardist_to_labels  # noqa: E402
+from nucseg_zoo.postprocessing import StarDistParams, stardist_to_labels  # noqa: E402
 from nucseg_zoo.zoo.bioimageio_model import BioimageioModel  # noqa: E402
 
 

@@ -13,7 +13,7 @@ stardist_models = pytest.importorskip("stardist.models")
 
 from nucseg_zoo.metrics import match  # noqa: E402
 from nucseg_zoo.normalization import PercentileNormalization  # noqa: E402
-from nucseg_zoo.star_convex import StarDistParams  # noqa: E402
+from nucseg_zoo.postprocessing import StarDistParams  # noqa: E402
 from nucseg_zoo.zoo.bioimageio_model import BioimageioModel  # noqa: E402
 
 GRID, N_RAYS = (2, 2), 16

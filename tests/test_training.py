@@ -10,13 +10,9 @@ import pytest
 import yaml
 import torch
 
-from nucseg_zoo.training.loop import (
-    learning_rate,
-    soft_cross_entropy,
-    train,
-    training_memory_format,
-    weighted_cross_entropy,
-)
+from nucseg_zoo.losses import soft_cross_entropy, weighted_cross_entropy
+from nucseg_zoo.targets import ThreeClassTargets
+from nucseg_zoo.training.loop import learning_rate, train, training_memory_format
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
@@ -94,8 +90,9 @@ def test_crop_sampler_cuts_crops_from_thin_boundary_targets_when_asked():
 
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     samples = datasets.load("bbbc039-sample", "test")
-    paper = CropSampler(samples, recipe.normalization, 64, Augmentation())
-    thin = CropSampler(samples, recipe.normalization, 64, Augmentation(), thin_boundary_max_area=250)
+    paper = CropSampler(samples, recipe.normalization, 64, Augmentation(), targets=ThreeClassTargets())
+    thin = CropSampler(samples, recipe.normalization, 64, Augmentation(),
+                       targets=ThreeClassTargets(thin_boundary_max_area=250))
     for sample, paper_target, thin_target in zip(samples, paper.targets, thin.targets):
         np.testing.assert_array_equal(paper_target, three_class_targets(sample.labels))
         np.testing.assert_array_equal(thin_target, three_class_targets(sample.labels, thin_boundary_max_area=250))
@@ -112,7 +109,8 @@ def test_crop_sampler_crops_pixel_weights_with_their_targets():
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     samples = datasets.load("bbbc039-sample", "test")
     sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(elastic={"alpha": 30.0, "sigma": 6.0}),
-                          class_weights=(1.0, 1.0, 10.0), thin_boundary_max_area=250, small_interior_weight=5.0)
+                          targets=ThreeClassTargets((1.0, 1.0, 10.0), thin_boundary_max_area=250,
+                                                    small_interior_weight=5.0))
     for sample, target, weight in zip(samples, sampler.targets, sampler.weights):
         np.testing.assert_array_equal(weight, pixel_weights(sample.labels, target, (1.0, 1.0, 10.0),
                                                             small_max_area=250, small_interior_weight=5.0))
@@ -141,12 +139,12 @@ def test_hot_pixel_augmentation_sets_isolated_pixels_and_keeps_the_targets():
     with_hot = Augmentation(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0),
                             hot_pixels={"probability": 1.0, "max_count": 30, "values": [4.0, 5.0]})
     # one crop per generator: the hot pixels are drawn after the crop, so the crops match
+    plain_sampler = CropSampler(samples, recipe.normalization, 64, plain, targets=ThreeClassTargets())
+    hot_sampler = CropSampler(samples, recipe.normalization, 64, with_hot, targets=ThreeClassTargets())
     images, targets, _ = (np.concatenate(parts) for parts in zip(*(
-        CropSampler(samples, recipe.normalization, 64, plain).batch(np.random.default_rng(seed), 1)
-        for seed in range(8))))
+        plain_sampler.batch(np.random.default_rng(seed), 1) for seed in range(8))))
     hot_images, hot_targets, _ = (np.concatenate(parts) for parts in zip(*(
-        CropSampler(samples, recipe.normalization, 64, with_hot).batch(np.random.default_rng(seed), 1)
-        for seed in range(8))))
+        hot_sampler.batch(np.random.default_rng(seed), 1) for seed in range(8))))
     np.testing.assert_array_equal(hot_targets, targets)
     changed = hot_images != images
     assert changed.any(axis=(1, 2, 3)).all() and (changed.sum(axis=(1, 2, 3)) <= 30).all()
@@ -186,7 +184,7 @@ def test_framed_crops_lie_against_a_zero_frame_that_is_background():
     plain = dict(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
     sampler = CropSampler(samples, recipe.normalization, 128,
                           Augmentation(**plain, padded_borders={"probability": 1.0, "max_width": 40}),
-                          class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
+                          targets=ThreeClassTargets((2.0, 1.0, 10.0)), soft_targets=teacher)
     images, targets, weights, soft = sampler.batch(np.random.default_rng(1), 16)
     for image, target, weight, probabilities in zip(images[:, 0], targets, weights, soft):
         # the frame: the lowest value of the crop, along at least one whole side, all background
@@ -216,7 +214,7 @@ def test_blank_field_augmentation_gives_normalised_all_background_crops():
     samples = datasets.load("bbbc039-sample", "test")
     teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
     sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(blank_fields={"probability": 1.0}),
-                          class_weights=(2.0, 1.0, 10.0), soft_targets=teacher)
+                          targets=ThreeClassTargets((2.0, 1.0, 10.0)), soft_targets=teacher)
     images, targets, weights, soft = sampler.batch(np.random.default_rng(2), 12)
     assert (targets == BACKGROUND).all() and (weights == 2.0).all()
     np.testing.assert_array_equal(soft[:, 0], 1.0)
@@ -283,8 +281,8 @@ def test_train_builds_its_crops_from_the_recipes_target_and_weight_options(tiny_
     monkeypatch.setattr(loop, "CropSampler", RecordingSampler)
     recipe = replace(tiny_recipe, epochs=1, steps_per_epoch=1, thin_boundary_max_area=123, small_interior_weight=4.0)
     train(recipe, tmp_path, precision="fp32", progress=False)
-    assert seen == {"class_weights": recipe.class_weights, "thin_boundary_max_area": 123, "small_interior_weight": 4.0,
-                    "soft_targets": None}
+    assert seen == {"targets": ThreeClassTargets(recipe.class_weights, thin_boundary_max_area=123,
+                                                 small_interior_weight=4.0), "soft_targets": None}
 
 
 def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
@@ -298,7 +296,7 @@ def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
         Recipe.from_yaml(path)
 
 
-def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage_two_lowers_the_error(sample_split, monkeypatch):
+def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage_two_lowers_the_error(sample_split):
     from scipy import ndimage as ndi
 
     from nucseg_zoo.postprocessing import PostprocessingParams
@@ -306,9 +304,8 @@ def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage
     from nucseg_zoo.training import tuning
     from nucseg_zoo.training.loop import average_f1, validation_summary
 
-    monkeypatch.setattr(tuning, "SEARCH_GRID", {"interior_threshold": (0.3, 0.5), "method": ("grow", "watershed"),
-                                                "grow_distance": (1, 2), "background_threshold": (0.5,),
-                                                "min_seed_size": (4, 8)})
+    search = {"interior_threshold": (0.3, 0.5), "method": ("grow", "watershed"), "grow_distance": (1, 2),
+              "background_threshold": (0.5,), "min_seed_size": (4, 8)}
     rng = np.random.default_rng(0)
     truths = [sample.labels for sample in sample_split]
     probabilities = []
@@ -317,21 +314,21 @@ def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage
         noisy = ndi.gaussian_filter(onehot, (0, 1.5, 1.5)) + rng.normal(0, 0.15, onehot.shape).astype(np.float32)
         probabilities.append(np.clip(noisy, 0, None) / np.clip(noisy, 0, None).sum(0, keepdims=True).clip(1e-6))
 
-    sequential = tuning.tune_params(probabilities, truths, workers=1)
-    parallel = tuning.tune_params(probabilities, truths, workers=2)
+    sequential = tuning.tune_params(probabilities, truths, "three_class", search=search, workers=1)
+    parallel = tuning.tune_params(probabilities, truths, "three_class", search=search, workers=2)
     assert parallel == sequential
     params, score = sequential
-    assert score.average_f1 == average_f1(probabilities, truths, params)
+    assert score.average_f1 == average_f1(probabilities, truths, params, kind="three_class")
     assert score.average_f1 >= average_f1(probabilities, truths, PostprocessingParams(
-        interior_threshold=0.3, method="grow", grow_distance=1, background_threshold=0.5))
+        interior_threshold=0.3, method="grow", grow_distance=1, background_threshold=0.5), kind="three_class")
 
     # stage two: the lowest error rate among the rescue grid's points within the F1 tolerance
     rescue_grid = {"rescue_background_threshold": (0.0, 0.05, 0.3), "rescue_max_eccentricity": (0.8, 1.0)}
-    rescued, rescued_score = tuning.tune_params(probabilities, truths, workers=2, rescue_grid=rescue_grid,
-                                                f1_tolerance=0.01)
+    rescued, rescued_score = tuning.tune_params(probabilities, truths, "three_class", search=search, workers=2,
+                                                refine=rescue_grid, f1_tolerance=0.01)
     points = [replace(params, rescue_background_threshold=t, rescue_max_eccentricity=e)
               for t in (0.0, 0.05, 0.3) for e in (0.8, 1.0)]
-    summaries = [validation_summary(probabilities, truths, point) for point in points]
+    summaries = [validation_summary(probabilities, truths, point, kind="three_class") for point in points]
     eligible = [s.error_rate for s in summaries if s.average_f1 >= score.average_f1 - 0.01]
     assert rescued in points and rescued_score.error_rate == min(eligible) <= score.error_rate
     assert rescued_score.average_f1 >= score.average_f1 - 0.01
@@ -358,15 +355,17 @@ def test_crop_sampler_moves_soft_targets_with_their_image_and_labels():
     recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
     samples = datasets.load("bbbc039-sample", "test")
     one_hot = [np.eye(3, dtype=np.float32)[three_class_targets(s.labels)].transpose(2, 0, 1) for s in samples]
-    sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(), soft_targets=one_hot)
+    sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(), targets=ThreeClassTargets(),
+                          soft_targets=one_hot)
     images, targets, weights, soft = sampler.batch(np.random.default_rng(1), 32)
     assert soft.shape == (32, 3, 64, 64) and soft.dtype == np.float32
     np.testing.assert_array_equal(soft.argmax(axis=1), targets)
     with pytest.raises(ValueError, match="one .* map per sample"):
-        CropSampler(samples, recipe.normalization, 64, Augmentation(), soft_targets=one_hot[:2])
+        CropSampler(samples, recipe.normalization, 64, Augmentation(), targets=ThreeClassTargets(),
+                    soft_targets=one_hot[:2])
     with pytest.raises(ValueError, match="elastic"):
         CropSampler(samples, recipe.normalization, 64, Augmentation(elastic={"alpha": 1.0, "sigma": 1.0}),
-                    soft_targets=one_hot)
+                    targets=ThreeClassTargets(), soft_targets=one_hot)
 
 
 def test_soft_cross_entropy_of_one_hot_targets_is_the_weighted_cross_entropy():

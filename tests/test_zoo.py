@@ -11,6 +11,7 @@ from blank_fields import blank_fields
 
 import nucseg_zoo
 from nucseg_zoo.metrics import score_image, summarize
+from nucseg_zoo.postprocessing import get_output_kind
 from nucseg_zoo.zoo.entry import WeightsFile, read_entry
 
 
@@ -51,6 +52,8 @@ def test_every_entry_is_complete_and_its_parameter_count_is_recomputed(model_id)
     assert sum(p.numel() for p in network.parameters()) == entry.raw["num_params"]
     assert (entry.dir / "README.md").is_file() and (entry.dir / entry.raw["training_log"]).is_file()
     assert entry.recipe.validation_split == "validation"  # postprocessing tuned on validation
+    kind = get_output_kind(entry.output_kind)  # a registered kind, its parameters and channels
+    assert isinstance(entry.postprocessing, kind.params) and kind.channels.fits(len(entry.channel_names))
 
 
 def test_segment_a_sample_image(model, sample_split):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nucseg_zoo.postprocessing import OUTPUT_KINDS
+from nucseg_zoo.postprocessing import list_output_kinds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_data_arguments(parser)
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
-    parser.add_argument("--output-kind", choices=OUTPUT_KINDS,
-                        help="how to turn a bioimage.io model's output into instances (default: from its rdf)")
+    parser.add_argument("--output-kind", choices=list_output_kinds(),
+                        help="how to turn a bioimage.io model's output into instances (default: the kind its rdf "
+                             "declares or its output tells apart; a package that does neither is refused)")
     parser.add_argument("--weight-format", help="weight format of a bioimage.io package (default: bioimageio.core's)")
     parser.add_argument("--sha256", help="expected sha256 of the package file or download")
     parser.add_argument("--postprocessing", metavar="NAME=VALUE", action="append", type=_assignment, default=[],

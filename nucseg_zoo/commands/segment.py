@@ -29,6 +29,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from nucseg_zoo.postprocessing import list_output_kinds
+
 INTERRUPTED = 130
 """Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 
@@ -55,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
                         help="zoo models: network precision (default: bf16 where the device has it natively, "
                              "else fp32; the leaderboard uses fp32)")
+    parser.add_argument("--output-kind", choices=list_output_kinds(),
+                        help="how to turn a bioimage.io package's output into instances (default: the kind its rdf "
+                             "declares or its output tells apart; a package that does neither is refused)")
     scale = parser.add_mutually_exclusive_group()
     scale.add_argument("--workers", type=int, help="run on a new Dask LocalCluster with N worker processes")
     scale.add_argument("--scheduler", help="address of a running dask.distributed scheduler, e.g. tcp://host:8786")
@@ -114,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         summary = segment_images(args.images, model=args.source, out=args.out, device=args.device,
-                                 precision=args.precision, workers=args.workers,
+                                 precision=args.precision, output_kind=args.output_kind, workers=args.workers,
                                  scheduler=args.scheduler, rois=args.rois, csv=args.csv, overwrite=args.overwrite,
                                  saturation_value=args.saturation_value, batch_size=args.batch_size,
                                  progress=not args.no_progress,

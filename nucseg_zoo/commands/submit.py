@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from nucseg_zoo.postprocessing import OUTPUT_KINDS
+from nucseg_zoo.postprocessing import list_output_kinds
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--id", dest="entry_id", help="entry id / result file name (default: from --name)")
     parser.add_argument("--dir", type=Path, default=Path("validation"), help="leaderboard folder (default: validation)")
     parser.add_argument("--sha256", help="expected sha256 of the package file or download")
-    parser.add_argument("--output-kind", choices=OUTPUT_KINDS, help="default: from the package's rdf")
+    parser.add_argument("--output-kind", choices=list_output_kinds(),
+                        help="default: the kind the package's rdf declares or its output tells apart")
     parser.add_argument("--weight-format", help="default: bioimageio.core's choice")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")

@@ -81,8 +81,10 @@ def evaluate_source(
             hashed for the cache key.
         limit: only the first ``limit`` images of the split (a quick look).
         device: "cpu", "cuda", "cuda:N" or "mps" (checked by :func:`nucseg_zoo.devices.check_device`).
-        output_kind: postprocessing adapter for a bioimage.io model's output (default:
-            inferred from its rdf); the choice and its reason are recorded.
+        output_kind: output kind of a bioimage.io model's output (default: the one its rdf
+            declares or its output tells apart, see
+            :func:`nucseg_zoo.zoo.bioimageio_rdf.read_output_kind`); the choice and its reason
+            are recorded.
         weight_format: weight format of a bioimage.io package (default: bioimageio.core's choice).
         sha256: expected sha256 of a package file or download.
         postprocessing: postprocessing parameters of a bioimage.io package to replace, e.g.

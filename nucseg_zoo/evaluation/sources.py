@@ -41,7 +41,7 @@ from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.datasets.source import cache_dir, is_url, sha256_of
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.evaluation.python_source import describe, file_path_hint, is_python_spec
-from nucseg_zoo.postprocessing import OUTPUT_KINDS
+from nucseg_zoo.postprocessing import get_output_kind
 
 log = logging.getLogger(__name__)
 
@@ -484,8 +484,8 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
     :func:`nucseg_zoo.postprocessing.override_params`).
     """
     device = check_device(device)  # also for segmenters that ignore it: a missing GPU is an error everywhere
-    if output_kind is not None and output_kind not in OUTPUT_KINDS:
-        raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
+    if output_kind is not None:
+        get_output_kind(output_kind)  # an unknown name is an error before anything is loaded
     if source.kind == "bioimageio":
         from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 

@@ -114,7 +114,7 @@ def submit(
     """
     from nucseg_zoo.packaging.validate import PackageValidationError, load_valid_description, test_package
 
-    from nucseg_zoo.zoo.bioimageio_model import check_single_channel_2d
+    from nucseg_zoo.zoo.bioimageio_rdf import check_single_channel_2d
 
     folder = Path(folder)
     read_references(folder)  # a leaderboard folder, before any work

@@ -15,7 +15,7 @@ runs:
   ``model._axes_tile_overlap``, rounded up to a multiple of 8; the smallest input leaves
   room for it);
 * ``config.stardist`` with the library version, the optimised ``thresholds`` and the
-  training ``config`` (what :mod:`nucseg_zoo.star_convex` and StarDist's Fiji plugin read).
+  training ``config`` (what :mod:`nucseg_zoo.postprocessing.star_convex` and StarDist's Fiji plugin read).
 
 Needs ``pip install "nucseg-zoo[tensorflow]"``.
 """

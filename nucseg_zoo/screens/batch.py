@@ -124,6 +124,7 @@ def segment_images(
     out: str | os.PathLike,
     device: str = "cpu",
     precision: str | None = None,
+    output_kind: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
     rois: bool = False,
@@ -152,6 +153,9 @@ def segment_images(
         precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the
             device has it natively (CPUs with AVX-512 bf16 or AMX, CUDA), else fp32. (The
             leaderboard evaluates in fp32, the packages' precision.)
+        output_kind: of a bioimage.io package: the output kind to read its output as
+            (:func:`nucseg_zoo.postprocessing.list_output_kinds`; default: the one its rdf
+            declares or its output tells apart, else the package is refused).
         workers: run on a new Dask ``LocalCluster`` with this many single-threaded worker
             processes; each loads the model once.
         scheduler: address of a running ``dask.distributed`` scheduler to use instead.
@@ -205,7 +209,8 @@ def segment_images(
     out = Path(out)
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
-    options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision, rois=rois,
+    options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision,
+                         output_kind=output_kind, rois=rois,
                          overwrite=overwrite, saturation_value=saturation_value,
                          selection=Selection(channel=channel, plane=plane, time=time),
                          training_diameter=training_diameter(source.kind, source.name))
@@ -245,6 +250,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
         raise RunStopped(out, 0, len(items), write_error=_write_error(stop), tables_written=False) from stop
     csv = csv or (out / "nuclei.csv").is_file()  # an earlier run's CSVs are kept current, never left stale
     parameters = {"device": options.device, "precision": getattr(segmenter, "precision", None),
+                  "output_kind": options.output_kind,
                   "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,

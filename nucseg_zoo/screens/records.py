@@ -21,6 +21,9 @@ class RunOptions:
     device: str = "cpu"
     precision: str | None = None
     """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
+    output_kind: str | None = None
+    """Of a bioimage.io package: the output kind to read its output as (None: the one its rdf
+    declares or its output tells apart); part of the outputs' identity."""
     rois: bool = False
     overwrite: bool = False
     saturation_value: float | None = None

@@ -49,8 +49,11 @@ def measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | Non
 
 
 def same_model(record: dict, options: RunOptions) -> bool:
-    """Whether outputs recorded with ``record`` come from this run's model: the same identity
-    (sha256) where both have one, else (outputs of versions that recorded none) the same spelling."""
+    """Whether outputs recorded with ``record`` come from this run's model: the same output kind
+    chosen (or none) and the same identity (sha256) where both have one, else (outputs of
+    versions that recorded none) the same spelling."""
+    if record.get("output_kind") != options.output_kind:
+        return False
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
     return record.get("model") == options.source
@@ -78,6 +81,9 @@ def other_image(record: dict) -> str:
 
 def other_model(record: dict, options: RunOptions) -> str:
     """How the model of an earlier output differs from this run's, for messages."""
+    if record.get("output_kind") != options.output_kind:
+        return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
+                f"{options.output_kind or 'its own'})")
     if record.get("model") == options.source:
         return (f"by {options.source} as it was then (model sha256 {str(record.get('model_sha256'))[:12]}…, now "
                 f"{str(options.model_sha256)[:12]}…: other weights or settings)")

@@ -31,16 +31,18 @@ _MODEL_LOADS = [0]
 
 
 def _open(options: RunOptions) -> Any:
-    """A new segmenter for ``options``' model, device and precision."""
+    """A new segmenter for ``options``' model, device, precision and output kind."""
     from nucseg_zoo.evaluation import get_segmenter
 
-    return get_segmenter(options.source, device=options.device, precision=options.precision)
+    return get_segmenter(options.source, device=options.device, precision=options.precision,
+                         output_kind=options.output_kind)
 
 
 def segmenter(options: RunOptions) -> Any:
     """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
-    key = (options.source, options.model_sha256, options.device, options.precision, options.statistics_inputs)
+    key = (options.source, options.model_sha256, options.device, options.precision, options.output_kind,
+           options.statistics_inputs)
     if key not in _SEGMENTERS:
         from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
 
@@ -123,7 +125,8 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     result.quality = _quality(labels, image, options)
     paths = image_outputs(out, item.key)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source, "model_sha256": options.model_sha256, **image_record(item, options)}
+              "model": options.source, "model_sha256": options.model_sha256, **image_record(item, options),
+              **({"output_kind": options.output_kind} if options.output_kind else {})}
     written = []
     try:
         with writing(paths["labels"].parent):
@@ -139,6 +142,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
             written.append(paths["rois"])
         write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
                                               "model_sha256": options.model_sha256,
+                                              **({"output_kind": options.output_kind} if options.output_kind else {}),
                                               "n_nuclei": result.n_nuclei, "quality": result.quality},
                     schema=nuclei_schema())
     except OutputWriteError:

@@ -1,7 +1,8 @@
-"""Training data: normalised images, 3-class targets and augmented random crops."""
+"""Training data: normalised images, their output kind's targets and augmented random crops."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,29 +10,42 @@ from scipy import ndimage as ndi
 
 from nucseg_zoo.datasets.samples import DatasetSplit
 from nucseg_zoo.normalization import PercentileNormalization
-from nucseg_zoo.targets import BACKGROUND, pixel_weights, three_class_targets
 from nucseg_zoo.training.recipe import Augmentation
 
 
 class CropSampler:
     """Draw augmented ``(image, target, weight[, soft target])`` crops from a training split in memory.
 
-    ``soft_targets``: optional per-sample ``(C, H, W)`` teacher probabilities (distillation),
-    cropped and flipped/rotated with the image.
+    Args:
+        samples: the training split.
+        normalization: the recipe's input normalisation.
+        crop_size: side (px) of the square crops.
+        augmentation: the recipe's augmentation.
+        targets: the output kind's target builder (``Training.targets(recipe)`` of
+            :class:`~nucseg_zoo.postprocessing.Training`, e.g.
+            :class:`~nucseg_zoo.targets.ThreeClassTargets`): ``(H, W)`` instance labels →
+            ``(H, W)`` target and ``(H, W)`` float32 weights. Applied to an empty label image
+            it gives the target and weight of pixels known to be background (blank fields,
+            zero frames).
+        soft_targets: optional per-sample ``(C, H, W)`` teacher probabilities (distillation)
+            of a kind with class targets, cropped and flipped/rotated with the image.
+
+    Raises:
+        ValueError: ``soft_targets`` of another count or size, or with elastic augmentation.
     """
 
     def __init__(self, samples: DatasetSplit, normalization: PercentileNormalization, crop_size: int,
-                 augmentation: Augmentation, *, class_weights: tuple[float, ...] = (1.0, 1.0, 1.0),
-                 thin_boundary_max_area: int = 0, small_interior_weight: float | None = None,
+                 augmentation: Augmentation, *, targets: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
                  soft_targets: list[np.ndarray] | None = None):
         self.images = [normalization(sample.image) for sample in samples]
         # raw images, only for padded_borders (a framed image is normalised with its frame)
         self.raw_images = [sample.image for sample in samples] if augmentation.padded_borders else None
-        self.targets = [three_class_targets(sample.labels, thin_boundary_max_area=thin_boundary_max_area)
-                        for sample in samples]
-        self.weights = [pixel_weights(sample.labels, target, class_weights, small_max_area=thin_boundary_max_area,
-                                      small_interior_weight=small_interior_weight)
-                        for sample, target in zip(samples, self.targets)]
+        pairs = [targets(sample.labels) for sample in samples]
+        self.targets = [target for target, _ in pairs]
+        self.weights = [weight for _, weight in pairs]
+        background_target, background_weight = targets(np.zeros((1, 1), np.int32))
+        self.background_target = background_target[0, 0]
+        self.background_weight = background_weight[0, 0]
         if soft_targets is not None:
             if len(soft_targets) != len(self.images) or any(
                     soft.shape[1:] != image.shape for soft, image in zip(soft_targets, self.images)):
@@ -42,14 +56,15 @@ class CropSampler:
         self.normalization = normalization
         self.crop_size = crop_size
         self.augmentation = augmentation
-        self.background_weight = class_weights[0]
 
     def batch(self, rng: np.random.Generator, batch_size: int) -> tuple[np.ndarray, ...]:
-        """``(B, 1, S, S)`` float32 images, ``(B, S, S)`` int64 class targets, float32 pixel weights
-        and, with ``soft_targets``, ``(B, C, S, S)`` float32 teacher probabilities."""
+        """``(B, 1, S, S)`` float32 images, ``(B, S, S)`` targets (int64 for class targets, torch's
+        index type; float32 for others), float32 pixel weights and, with ``soft_targets``,
+        ``(B, C, S, S)`` float32 teacher probabilities."""
         crops = [self._crop(rng) for _ in range(batch_size)]
         images = np.stack([c[0] for c in crops])[:, None]
-        targets = np.stack([c[1] for c in crops]).astype(np.int64)
+        targets = np.stack([c[1] for c in crops])
+        targets = targets.astype(np.int64 if np.issubdtype(targets.dtype, np.integer) else np.float32)
         rest = tuple(np.stack([c[k] for c in crops]) for k in range(2, len(crops[0])))
         return (images, targets, *rest)
 
@@ -101,8 +116,8 @@ class CropSampler:
         x = {2: 0, 3: width - size}.get(side, rng.integers(width - size + 1))
         window = np.s_[y:y + size, x:x + size]
         outside = frame.mask[window]
-        target = np.where(outside, BACKGROUND, self.targets[index][window])
-        weight = np.where(outside, np.float32(self.background_weight), self.weights[index][window])
+        target = np.where(outside, self.background_target, self.targets[index][window])
+        weight = np.where(outside, self.background_weight, self.weights[index][window])
         soft = None
         if self.soft_targets is not None:
             soft = self.soft_targets[index][(slice(None), *window)].copy()
@@ -113,7 +128,7 @@ class CropSampler:
         """A synthetic empty field, normalised like a real image: every pixel background."""
         shape = (self.crop_size, self.crop_size)
         image = self.normalization(synthetic_blank_field(rng, shape))
-        target = np.full(shape, BACKGROUND, self.targets[0].dtype)
+        target = np.full(shape, self.background_target, self.targets[0].dtype)
         weight = np.full(shape, self.background_weight, np.float32)
         soft = None
         if self.soft_targets is not None:
@@ -123,8 +138,8 @@ class CropSampler:
 
     @property
     def _background_probabilities(self) -> np.ndarray:
-        """``(C,)`` float32 soft target of a pixel known to be background: one-hot at BACKGROUND."""
-        return np.eye(self.soft_targets[0].shape[0], dtype=np.float32)[BACKGROUND]
+        """``(C,)`` float32 soft target of a pixel known to be background: one-hot at its class."""
+        return np.eye(self.soft_targets[0].shape[0], dtype=np.float32)[self.background_target]
 
 
 def synthetic_blank_field(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:

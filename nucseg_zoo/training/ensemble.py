@@ -23,12 +23,14 @@ from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.loop import (
+    RECIPE_OUTPUT_KIND,
     build_model,
+    recipe_output_kind,
     validation_predictions,
     validation_summary,
 )
 from nucseg_zoo.training.recipe import Recipe
-from nucseg_zoo.training.tuning import RESCUE_GRID, tune_params
+from nucseg_zoo.training.tuning import tune_params
 
 VALIDATION_FILE = "validation.json"
 
@@ -64,7 +66,7 @@ def without_border(probabilities: np.ndarray, band: int) -> np.ndarray:
 
 
 def _scores(probabilities: list[np.ndarray], truths: list[np.ndarray], params: PostprocessingParams) -> dict:
-    summary = validation_summary(probabilities, truths, params)
+    summary = validation_summary(probabilities, truths, params, kind=RECIPE_OUTPUT_KIND)
     return {"average_f1": summary.average_f1, "error_rate_at_0.7": summary.error_rate}
 
 
@@ -127,7 +129,8 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     truths = [s.labels for s in samples]
     per_member = member_probabilities(recipe, [run / "best.pt" for run in runs], samples, device=device,
                                       precision=precision)
-    params, score = tune_params(ensemble_average(per_member), truths, rescue_grid=RESCUE_GRID)
+    kind = recipe_output_kind(recipe)
+    params, score = tune_params(ensemble_average(per_member), truths, kind, refine=kind.tuning.refine)
     comparison = compare_on_validation(per_member, truths, params, border_band=entry.raw.get("original_border_px"))
     chosen_on = f"{recipe.dataset}/{recipe.validation_split}"
 

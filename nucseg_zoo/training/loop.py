@@ -9,6 +9,11 @@ Layout of a run folder::
 
 Each epoch draws its crops from a generator seeded by (recipe seed, epoch), so a run
 resumed after an interruption continues exactly as an uninterrupted one would.
+
+Targets, loss and the network's output activation come from the training record of the
+output kind the recipe trains (:data:`RECIPE_OUTPUT_KIND`, see
+:class:`nucseg_zoo.postprocessing.Training`); validation postprocesses with that kind's
+adapter.
 """
 
 from __future__ import annotations
@@ -29,11 +34,35 @@ from nucseg_zoo._atomic import atomic_path, refuse_to_overwrite
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
-from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
+from nucseg_zoo.postprocessing import KindParams, OutputKind, get_output_kind
 from nucseg_zoo.training.data import CropSampler, balanced_pixel_mask
 from nucseg_zoo.training.recipe import PIXEL_SAMPLING, Recipe
 
 log = logging.getLogger(__name__)
+
+RECIPE_OUTPUT_KIND = "three_class"
+"""The output kind every recipe's network is trained to give. Recipes name no kind yet: their
+``class_weights``, ``thin_boundary_max_area`` and ``small_interior_weight`` are this kind's
+target options (:class:`nucseg_zoo.targets.ThreeClassTargets`)."""
+
+
+def recipe_output_kind(recipe: Recipe) -> OutputKind:
+    """The registered kind ``recipe`` trains (:data:`RECIPE_OUTPUT_KIND`), checked to be
+    trainable with the recipe's options.
+
+    Raises:
+        ValueError: the kind has no training record, or the recipe asks for distillation or
+            class-balanced pixel sampling that the kind's targets do not allow.
+    """
+    kind = get_output_kind(RECIPE_OUTPUT_KIND)
+    if kind.training is None:
+        raise ValueError(f"output kind {kind.name} cannot be trained here (no training record)")
+    if recipe.distillation and kind.training.soft_loss is None:
+        raise ValueError(f"output kind {kind.name} has no distillation loss; the recipe's distillation cannot apply")
+    if PIXEL_SAMPLING[recipe.pixel_sampling] and not kind.training.class_targets:
+        raise ValueError(f"pixel_sampling {recipe.pixel_sampling!r} balances classes; output kind {kind.name} "
+                         "has no class targets")
+    return kind
 
 
 def atomic_torch_save(obj: object, path: Path) -> None:
@@ -152,48 +181,33 @@ def weight_average(recipe: Recipe, model: torch.nn.Module) -> torch.optim.swa_ut
 
 def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, device: torch.device,
                            precision: str) -> list[np.ndarray]:
-    """Softmax probability maps ``(3, H, W)`` of every validation image (``model``: the
-    shipped form with logits output, see :func:`build_model`)."""
+    """The network's output ``(C, H, W)`` float32 for every validation image, in the recipe's
+    output kind (three-class softmax maps; ``model``: the shipped form with logits output,
+    see :func:`build_model`)."""
+    activation = recipe_output_kind(recipe).training.output
     model.eval()
-    probabilities = []
+    outputs = []
     step, halo = recipe.architecture["size_step"], recipe.architecture["halo"]
     for sample in samples:
         logits = predict_tiled(model, recipe.normalization(sample.image), device=device, precision=precision,
                                step=step, halo=halo)
-        probabilities.append(torch.softmax(torch.from_numpy(logits), dim=0).numpy())
-    return probabilities
+        outputs.append(activation(logits))
+    return outputs
 
 
-def weighted_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, pixel_weights: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy averaged with per-pixel weights: ``sum(w * ce) / sum(w)``.
-
-    With weights looked up from the class of each pixel this is torch's class-weighted
-    ``cross_entropy(logits, targets, weight=...)``.
-    """
-    losses = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
-    return (losses * pixel_weights).sum() / pixel_weights.sum()
-
-
-def soft_cross_entropy(logits: torch.Tensor, soft_targets: torch.Tensor, pixel_weights: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy against per-pixel probabilities ``(B, C, H, W)``, averaged with pixel weights.
-
-    ``sum(w * -sum_c p_c log q_c) / sum(w)``; it differs from the KL divergence of
-    Hinton et al. 2015 by the teacher's entropy, a constant.
-    """
-    losses = -(soft_targets * torch.log_softmax(logits.float(), dim=1)).sum(dim=1)
-    return (losses * pixel_weights).sum() / pixel_weights.sum()
+def validation_summary(outputs: list[np.ndarray], truths: list[np.ndarray], params: KindParams, *,
+                       kind: str | OutputKind) -> DatasetScores:
+    """Metric summary of the postprocessed outputs (of ``kind``, with its ``params``) against
+    the ground truth ``(H, W)`` integer labels."""
+    kind = get_output_kind(kind)
+    return summarize([score_image(truth, kind.to_labels(output, params), name=str(index))
+                      for index, (output, truth) in enumerate(zip(outputs, truths))])
 
 
-def validation_summary(probabilities: list[np.ndarray], truths: list[np.ndarray],
-                       params: PostprocessingParams) -> DatasetScores:
-    """Metric summary of the postprocessed probability maps against the ground truth."""
-    return summarize([score_image(truth, probabilities_to_labels(prob, params), name=str(index))
-                      for index, (prob, truth) in enumerate(zip(probabilities, truths))])
-
-
-def average_f1(probabilities: list[np.ndarray], truths: list[np.ndarray], params: PostprocessingParams) -> float:
-    """Average F1 of the postprocessed probability maps against the ground truth."""
-    return validation_summary(probabilities, truths, params).average_f1
+def average_f1(outputs: list[np.ndarray], truths: list[np.ndarray], params: KindParams, *,
+               kind: str | OutputKind) -> float:
+    """Average F1 of the postprocessed outputs against the ground truth (see :func:`validation_summary`)."""
+    return validation_summary(outputs, truths, params, kind=kind).average_f1
 
 
 def train(
@@ -230,9 +244,12 @@ def train(
             ``overwrite`` is set (checked before any work).
         ValueError, DeviceUnavailableError: ``device`` is unknown or missing here
             (:func:`nucseg_zoo.devices.check_device`, checked before any work).
+        ValueError: the recipe's output kind cannot be trained with its options
+            (:func:`recipe_output_kind`, checked before any work).
     """
     run_dir = Path(run_dir)
     torch_device = torch.device(check_device(device))
+    kind = recipe_output_kind(recipe)
     last_path, best_path, log_path = run_dir / "last.pt", run_dir / "best.pt", run_dir / "log.jsonl"
     if not (resume or overwrite):
         for path in (last_path, best_path, log_path):
@@ -272,9 +289,7 @@ def train(
         soft_targets = teacher_probabilities(recipe.distillation, train_samples, device=device,
                                              precision=precision, progress=progress)
     train_set = CropSampler(train_samples, recipe.normalization, recipe.crop_size, recipe.augmentation,
-                            class_weights=recipe.class_weights,
-                            thin_boundary_max_area=recipe.thin_boundary_max_area,
-                            small_interior_weight=recipe.small_interior_weight, soft_targets=soft_targets)
+                            targets=kind.training.targets(recipe), soft_targets=soft_targets)
     separate_eval_form = bool(recipe.architecture.get("training_kwargs"))
     distillation_weight = recipe.distillation["weight"] if recipe.distillation else 0.0
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
@@ -302,11 +317,11 @@ def train(
                 pixel_weights = balanced_pixel_mask(targets, rng, per=PIXEL_SAMPLING[recipe.pixel_sampling])
             targets = torch.from_numpy(np.ascontiguousarray(targets)).to(torch_device)
             pixel_weights = torch.from_numpy(np.ascontiguousarray(pixel_weights)).to(torch_device)
-            loss = weighted_cross_entropy(logits, targets, pixel_weights)
+            loss = kind.training.loss(logits, targets, pixel_weights)
             if soft:
                 teacher = torch.from_numpy(np.ascontiguousarray(soft[0])).to(torch_device)
                 loss = ((1 - distillation_weight) * loss
-                        + distillation_weight * soft_cross_entropy(logits, teacher, pixel_weights))
+                        + distillation_weight * kind.training.soft_loss(logits, teacher, pixel_weights))
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
@@ -323,8 +338,8 @@ def train(
             trained_state = shipped.state_dict()
             shipped = build_model(recipe).to(torch_device).to(memory_format=layout)
             shipped.load_state_dict(trained_state)
-        probabilities = validation_predictions(shipped, val_samples, recipe, torch_device, precision)
-        val_f1 = average_f1(probabilities, val_truths, PostprocessingParams())
+        outputs = validation_predictions(shipped, val_samples, recipe, torch_device, precision)
+        val_f1 = average_f1(outputs, val_truths, kind.params(), kind=kind)
         record = {"recipe_version": recipe.version, "epoch": epoch + 1, "step": (epoch + 1) * recipe.steps_per_epoch,
                   "train_loss": train_loss, "validation_average_f1": val_f1,
                   "lr": learning_rate(recipe, (epoch + 1) * recipe.steps_per_epoch - 1),

@@ -117,7 +117,8 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
     """
     from tqdm import tqdm
 
-    from nucseg_zoo.training.tuning import SEARCH_GRID, tune_params
+    from nucseg_zoo.postprocessing import THREE_CLASS
+    from nucseg_zoo.training.tuning import tune_params
 
     training = datasets.load(DATASET, split="training", mirror=mirror)
     features, classes = training_set(training, params, progress=progress)
@@ -129,7 +130,7 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
     probabilities = [untuned.predict_probabilities(s.image) for s in tqdm(validation, desc="validation",
                                                                            disable=not progress)]
     truths = [s.labels for s in validation]
-    postprocessing, _ = tune_params(probabilities, truths, base=params.postprocessing)
+    postprocessing, _ = tune_params(probabilities, truths, THREE_CLASS, base=params.postprocessing)
     baseline = RandomForest(forest, dataclasses.replace(params, postprocessing=postprocessing))
     scores = summarize(score_image(s.labels, probabilities_to_labels(p, postprocessing), name=s.name)
                        for s, p in zip(validation, probabilities))
@@ -153,7 +154,7 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
         "validation_average_f1": scores.average_f1,
         "validation_error_rate_at_0.7": scores.error_rate,
         "chosen_on": f"{DATASET}/validation",
-        "postprocessing_search_grid": SEARCH_GRID,
+        "postprocessing_search_grid": THREE_CLASS.tuning.search,
         "versions": _versions(),
         "made_with": "python -m nucseg_zoo.training.random_forest",
     }

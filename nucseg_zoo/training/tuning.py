@@ -1,9 +1,11 @@
 """Choice of postprocessing parameters on the validation split (never on test).
 
-Two stages: :data:`SEARCH_GRID` for the best average F1, then (optionally)
-:data:`RESCUE_GRID` around that choice for the lowest error rate at IoU 0.7 among the
-points whose average F1 stays within :data:`F1_TOLERANCE` of it — the paper's two
-headline numbers, with average F1 first.
+The grids are the output kind's (:class:`nucseg_zoo.postprocessing.Tuning`; the three-class
+kind's are :data:`~nucseg_zoo.postprocessing.three_class.SEARCH_GRID` and
+:data:`~nucseg_zoo.postprocessing.three_class.RESCUE_GRID`). Two stages: the search grid for
+the best average F1, then (optionally) a refining grid around that choice for the lowest
+error rate at IoU 0.7 among the points whose average F1 stays within :data:`F1_TOLERANCE`
+of it — the paper's two headline numbers, with average F1 first.
 """
 
 from __future__ import annotations
@@ -23,29 +25,14 @@ import torch
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.devices import check_device
-from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.postprocessing import KindParams, OutputKind, get_output_kind
 from nucseg_zoo.training.loop import (
     build_model,
+    recipe_output_kind,
     validation_predictions,
     validation_summary,
 )
 from nucseg_zoo.training.recipe import Recipe
-
-# Grid searched on validation; the defaults of PostprocessingParams lie inside it.
-SEARCH_GRID = {
-    "interior_threshold": (0.3, 0.4, 0.5, 0.6, 0.7),
-    "method": ("grow", "watershed"),
-    "grow_distance": (1, 2, 3, 4),
-    "background_threshold": (0.3, 0.5, 0.7),
-    "min_seed_size": (2, 4, 8),
-}
-
-# Second stage: rescuing unseeded blobs (threshold 0 = off, so stage one's choice is in it).
-RESCUE_GRID = {
-    "rescue_background_threshold": (0.0, 0.02, 0.05, 0.1),
-    "rescue_max_eccentricity": (0.7, 0.8, 0.9),
-    "min_size": (12, 16),
-}
 
 F1_TOLERANCE = 0.002
 """How much validation average F1 the second stage may give up for a lower error rate."""
@@ -59,28 +46,45 @@ class ValidationScore:
     error_rate: float
 
 
-def tune_params(probabilities: list[np.ndarray], truths: list[np.ndarray],
-                base: PostprocessingParams | None = None, *, workers: int | None = None,
-                rescue_grid: Mapping[str, tuple] | None = None, f1_tolerance: float = F1_TOLERANCE,
-                ) -> tuple[PostprocessingParams, ValidationScore]:
-    """Grid-search the postprocessing parameters; return (params, their validation score).
+def tune_params(outputs: list[np.ndarray], truths: list[np.ndarray], kind: str | OutputKind, *,
+                base: KindParams | None = None, search: Mapping[str, tuple] | None = None,
+                refine: Mapping[str, tuple] | None = None, workers: int | None = None,
+                f1_tolerance: float = F1_TOLERANCE) -> tuple[KindParams, ValidationScore]:
+    """Grid-search a kind's postprocessing parameters; return (params, their validation score).
 
-    Stage one takes the best average F1 over :data:`SEARCH_GRID`. With ``rescue_grid``
-    (e.g. :data:`RESCUE_GRID`), stage two varies those parameters around stage one's
-    choice and takes the lowest error rate at IoU 0.7 among the points whose average F1
-    is at least stage one's minus ``f1_tolerance``.
+    Stage one takes the best average F1 over ``search``. With ``refine`` (e.g. the kind's
+    ``tuning.refine``), stage two varies those parameters around stage one's choice and
+    takes the lowest error rate at IoU 0.7 among the points whose average F1 is at least
+    stage one's minus ``f1_tolerance``.
 
-    ``workers`` processes score the grid points (default: one per CPU the process may use;
-    platforms without ``fork`` score in this process); ties go to the first grid point, so
-    the result does not depend on ``workers``.
+    Args:
+        outputs: the model's ``(C, H, W)`` outputs of ``kind`` for the validation images.
+        truths: their ``(H, W)`` integer ground-truth labels.
+        kind: a registered kind name or record.
+        base: the parameters the grids vary (default: the kind's defaults).
+        search: stage one's grid, parameter name → values (default: the kind's ``tuning.search``).
+        refine: stage two's grid, or None for stage one only.
+        workers: processes scoring the grid points (default: one per CPU the process may
+            use; platforms without ``fork`` score in this process). Ties go to the first grid
+            point, so the result does not depend on ``workers``.
+        f1_tolerance: see stage two.
+
+    Raises:
+        ValueError: ``kind`` is unknown, or has no tuning grid and ``search`` is None.
     """
-    candidates = _grid(base or PostprocessingParams(), SEARCH_GRID)
-    scores = _score_all(candidates, probabilities, truths, workers)
+    kind = get_output_kind(kind)
+    if search is None:
+        if kind.tuning is None:
+            raise ValueError(f"output kind {kind.name} has no tuning grid (its parameters come with the model); "
+                             "pass search=")
+        search = kind.tuning.search
+    candidates = _grid(base or kind.params(), search)
+    scores = _score_all(candidates, outputs, truths, kind, workers)
     best = max(range(len(candidates)), key=lambda i: (scores[i].average_f1, -i))
     chosen, score = candidates[best], scores[best]
-    if rescue_grid:
-        candidates = _grid(chosen, rescue_grid)
-        scores = _score_all(candidates, probabilities, truths, workers)
+    if refine:
+        candidates = _grid(chosen, refine)
+        scores = _score_all(candidates, outputs, truths, kind, workers)
         floor = score.average_f1 - f1_tolerance
         eligible = [i for i in range(len(candidates)) if scores[i].average_f1 >= floor]
         if eligible:
@@ -89,25 +93,26 @@ def tune_params(probabilities: list[np.ndarray], truths: list[np.ndarray],
     return chosen, score
 
 
-def _grid(base: PostprocessingParams, grid: Mapping[str, tuple]) -> list[PostprocessingParams]:
+def _grid(base: KindParams, grid: Mapping[str, tuple]) -> list[KindParams]:
     keys = list(grid)
     return [replace(base, **dict(zip(keys, values))) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _score_all(candidates: list[PostprocessingParams], probabilities: list[np.ndarray],
-               truths: list[np.ndarray], workers: int | None) -> list[ValidationScore]:
+def _score_all(candidates: list[KindParams], outputs: list[np.ndarray], truths: list[np.ndarray],
+               kind: OutputKind, workers: int | None) -> list[ValidationScore]:
     workers = workers or _usable_cpus()
     if workers == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [_validation_score(probabilities, truths, candidate) for candidate in candidates]
-    # fork: the workers inherit the modules and need no importable __main__ (unlike spawn)
+        return [_validation_score(outputs, truths, kind, candidate) for candidate in candidates]
+    # fork: the workers inherit the modules (and any kind registered at run time) and need no
+    # importable __main__ (unlike spawn)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=_init_worker, initargs=(probabilities, truths)) as pool:
+                             initializer=_init_worker, initargs=(outputs, truths, kind)) as pool:
         return list(pool.map(_score, candidates, chunksize=4))
 
 
-def _validation_score(probabilities: list[np.ndarray], truths: list[np.ndarray],
-                      params: PostprocessingParams) -> ValidationScore:
-    summary = validation_summary(probabilities, truths, params)
+def _validation_score(outputs: list[np.ndarray], truths: list[np.ndarray], kind: OutputKind,
+                      params: KindParams) -> ValidationScore:
+    summary = validation_summary(outputs, truths, params, kind=kind)
     return ValidationScore(summary.average_f1, summary.error_rate)
 
 
@@ -117,22 +122,23 @@ def _usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
-_worker_data: tuple[list[np.ndarray], list[np.ndarray]] = ([], [])
-"""The validation probabilities and truths, set once in each worker process."""
+_worker_data: tuple = ()
+"""The validation outputs, truths and output kind, set once in each worker process."""
 
 
-def _init_worker(probabilities: list[np.ndarray], truths: list[np.ndarray]) -> None:
+def _init_worker(outputs: list[np.ndarray], truths: list[np.ndarray], kind: OutputKind) -> None:
     global _worker_data
-    _worker_data = (probabilities, truths)
+    _worker_data = (outputs, truths, kind)
 
 
-def _score(params: PostprocessingParams) -> ValidationScore:
+def _score(params: KindParams) -> ValidationScore:
     return _validation_score(*_worker_data, params)
 
 
 def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu",
              mirror: str | None = None) -> Path:
-    """Tune postprocessing for ``weights`` on the recipe's validation split.
+    """Tune postprocessing for ``weights`` on the recipe's validation split, over both grids
+    of the recipe's output kind.
 
     Writes ``run_dir/postprocessing.json`` (parameters, the validation average F1 and
     error rate they reach, and the split they were chosen on) atomically and returns its
@@ -141,11 +147,13 @@ def tune_run(recipe: Recipe, weights: Path, run_dir: Path, *, device: str = "cpu
     torch_device = torch.device(check_device(device))
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
+    kind = recipe_output_kind(recipe)
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     # fp32: the precision of the harness and of the model's bioimage.io package, so the
-    # parameters are tuned on the probabilities the leaderboard scores
-    probabilities = validation_predictions(model, samples, recipe, torch_device, "fp32")
-    params, score = tune_params(probabilities, [s.labels for s in samples], rescue_grid=RESCUE_GRID)
+    # parameters are tuned on the outputs the leaderboard scores
+    outputs = validation_predictions(model, samples, recipe, torch_device, "fp32")
+    refine = kind.tuning.refine if kind.tuning is not None else None
+    params, score = tune_params(outputs, [s.labels for s in samples], kind, refine=refine)
     out = Path(run_dir) / "postprocessing.json"
     write_text_atomically(out, json.dumps({"params": params.to_dict(), "validation_average_f1": score.average_f1,
                                            "validation_error_rate": score.error_rate,

@@ -6,119 +6,31 @@ labels. Borders and tiles follow the one convention of :mod:`nucseg_zoo.tiling`:
 preprocessed image is padded by the output halo on every side (with the package's
 declared padding mode, else symmetric — bioimageio.core's default) and cut into blocks of
 a valid input size whose inner parts tile the image. Images up to ``tile`` px run as one
-block, as ``bioimageio.core.predict`` runs a whole image (padding by the halo).
+block, as ``bioimageio.core.predict`` runs a whole image (padding by the halo). What the
+package's rdf says (axes, sizes, output kind, parameters) is read by
+:mod:`nucseg_zoo.zoo.bioimageio_rdf`.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from nucseg_zoo.devices import check_device
-from nucseg_zoo.postprocessing import OUTPUT_CHANNELS, OUTPUT_KINDS, PostprocessingParams, override_params, to_labels
-from nucseg_zoo.star_convex import MIN_RAYS, StarDistParams
 from nucseg_zoo.images import as_image
-from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, predict_blocks
-
-logger = logging.getLogger(__name__)
-
-_SPATIAL = ("y", "x")
-_INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool")
-
-
-def _padding_mode(input_descr) -> tuple[str, dict[str, Any]]:
-    pad = getattr(input_descr, "pad", None)
-    if pad is None:
-        return BORDER_MODE, {}
-    if pad.mode == "constant":
-        return "constant", {"constant_values": pad.value}
-    return pad.mode, {}
-
-
-def _fail(descr, problem: str) -> ValueError:
-    return ValueError(f"bioimage.io model {descr.name!r} cannot take a single-channel 2-D image: {problem}")
-
-
-def _input_plan(descr) -> tuple[Any, dict[str, AxisPlan]]:
-    """The single input tensor and the size plan of its y/x axes; ValueError otherwise."""
-    from bioimageio.core.digest_spec import get_input_halo
-    from bioimageio.spec.model import v0_5
-
-    inputs = [t for t in descr.inputs if not t.optional]
-    if len(inputs) != 1:
-        raise _fail(descr, f"it needs {len(inputs)} input tensors ({', '.join(str(t.id) for t in inputs)})")
-    tensor = inputs[0]
-    halos = get_input_halo(descr).get(tensor.id, {})
-    plans: dict[str, AxisPlan] = {}
-    for axis in tensor.axes:
-        if axis.type == "batch":
-            continue
-        if axis.type == "channel":
-            if axis.size != 1:
-                raise _fail(descr, f"input '{tensor.id}' has {axis.size} channels ({', '.join(axis.channel_names)})")
-            continue
-        if axis.type != "space" or str(axis.id) not in _SPATIAL:
-            raise _fail(descr, f"input '{tensor.id}' has a {axis.type} axis '{axis.id}'")
-        size = axis.size
-        halo = halos.get(axis.id)
-        halo = 0 if halo is None else max(halo.left, halo.right)
-        if isinstance(size, int):
-            plans[str(axis.id)] = AxisPlan(min=size, step=0, halo=halo)
-        elif isinstance(size, v0_5.ParameterizedSize):
-            plans[str(axis.id)] = AxisPlan(min=size.min, step=size.step, halo=halo)
-        else:
-            raise _fail(descr, f"input axis '{axis.id}' has an unsupported size {size!r}")
-    if set(plans) != set(_SPATIAL):
-        raise _fail(descr, f"input '{tensor.id}' has spatial axes {sorted(plans)}, expected y and x")
-    return tensor, plans
-
-
-def _output_tensor(descr, input_tensor):
-    """The first output; its y/x must have the input's size (same scale, no offset)."""
-    from bioimageio.spec.model import v0_5
-
-    output = descr.outputs[0]
-    if len(descr.outputs) > 1:
-        logger.info("%s has %d outputs; using the first, '%s'", descr.name, len(descr.outputs), output.id)
-    scales = {str(a.id): a.scale for a in input_tensor.axes if a.type == "space"}
-    spatial = []
-    for axis in output.axes:
-        if axis.type in ("batch", "channel"):
-            continue
-        size = axis.size
-        if (axis.type != "space" or str(axis.id) not in _SPATIAL or not isinstance(size, v0_5.SizeReference)
-                or size.tensor_id != input_tensor.id or str(size.axis_id) != str(axis.id) or size.offset
-                or axis.scale != scales.get(str(axis.id))):
-            raise ValueError(f"bioimage.io model {descr.name!r}: output '{output.id}' axis '{axis.id}' does not "
-                             f"have the input's size; only same-size y/x outputs are supported")
-        spatial.append(str(axis.id))
-    if sorted(spatial) != sorted(_SPATIAL):
-        raise ValueError(f"bioimage.io model {descr.name!r}: output '{output.id}' has spatial axes {spatial}")
-    return output
-
-
-def _dataset_measures(descr) -> set:
-    """The dataset-scope measures the preprocessing needs; ValueError for dataset-scope postprocessing."""
-    from bioimageio.core.proc_setup import get_requried_measures  # (sic: the library's spelling)
-
-    required = get_requried_measures(descr)
-    post = {m for m in required.post if m.scope == "dataset"}
-    if post:
-        raise ValueError(f"bioimage.io model {descr.name!r}: its postprocessing uses statistics over a whole "
-                         f"dataset ({', '.join(sorted(_measure_name(m) for m in post))}), which would make each "
-                         "image's result depend on the other images; not supported")
-    return {m for m in required.pre if m.scope == "dataset"}
-
-
-def _measure_name(measure) -> str:
-    """``"image: dataset mean over (batch, y, x)"``-style name of a bioimage.io measure."""
-    axes = "all axes" if measure.axes is None else ", ".join(str(a) for a in measure.axes)
-    q = getattr(measure, "q", None)
-    what = f"quantile {q:g}" if q is not None else measure.name
-    return f"{measure.member_id}: {measure.scope} {what} over {axes}"
+from nucseg_zoo.postprocessing import KindParams, override_params
+from nucseg_zoo.tiling import predict_blocks
+from nucseg_zoo.zoo.bioimageio_rdf import (
+    dataset_measures,
+    input_plan,
+    measure_name,
+    output_tensor,
+    package_params,
+    padding_mode,
+    read_output_kind,
+)
 
 
 def _plain(value) -> float | list:
@@ -129,71 +41,23 @@ def _plain(value) -> float | list:
     return float(array) if array.ndim == 0 else array.tolist()
 
 
-def check_single_channel_2d(descr) -> None:
-    """Raise ``ValueError`` unless the model takes one single-channel 2-D image and returns
-    a same-size output (what the harness and :class:`BioimageioModel` can run)."""
-    tensor, _ = _input_plan(descr)
-    _output_tensor(descr, tensor)
-
-
-def _config(descr, key: str) -> dict[str, Any]:
-    """``config.<key>`` of the rdf as a dict (empty when absent): a field the spec declares
-    (``stardist`` in 0.5) or an extra entry (``nucseg_zoo``)."""
-    config = descr.config
-    value = getattr(config, key, None) or (getattr(config, "model_extra", None) or {}).get(key)
-    if hasattr(value, "model_dump"):
-        value = value.model_dump()
-    return dict(value) if isinstance(value, dict) else {}
-
-
-def _nucseg_config(descr) -> dict[str, Any]:
-    return _config(descr, "nucseg_zoo")
-
-
-def _channels(output) -> int:
-    return next((a.size for a in output.axes if a.type == "channel"), 1)
-
-
-def infer_output_kind(descr, output) -> str:
-    """Output convention of a model: ``config.nucseg_zoo.output_kind`` if given; ``stardist``
-    for a package with ``config.stardist`` (StarDist's bioimage.io export); else from the
-    output tensor (integer data → instance_labels; 3 / 2 / 1 float channels → three_class /
-    foreground_boundary / foreground; 4 or more → stardist, probability + rays)."""
-    return explain_output_kind(descr, output)[0]
-
-
-def explain_output_kind(descr, output) -> tuple[str, str]:
-    """:func:`infer_output_kind` and the reason for it (recorded with evaluation results)."""
-    declared = _nucseg_config(descr).get("output_kind")
-    if declared is not None:
-        if declared not in OUTPUT_KINDS:
-            raise ValueError(f"config.nucseg_zoo.output_kind {declared!r} is not one of {', '.join(OUTPUT_KINDS)}")
-        return declared, "rdf config.nucseg_zoo.output_kind"
-    channels = _channels(output)
-    if _config(descr, "stardist"):
-        return "stardist", (f"rdf config.stardist (StarDist: output '{output.id}' holds the object probability "
-                            f"and {channels - 1} ray distances; StarDist's NMS)")
-    data = output.data if not isinstance(output.data, (list, tuple)) else output.data[0]
-    if str(data.type) in _INTEGER_TYPES:
-        return "instance_labels", f"rdf: output '{output.id}' has integer data ({data.type})"
-    if channels >= 1 + MIN_RAYS:
-        return "stardist", (f"rdf: output '{output.id}' has {channels} float channels, read as StarDist's object "
-                            f"probability and {channels - 1} ray distances (no config.stardist: StarDist's default "
-                            "thresholds)")
-    kinds = {3: "three_class", 2: "foreground_boundary", 1: "foreground"}
-    return kinds[channels], f"rdf: output '{output.id}' has {channels} float channel(s)"
-
-
 class BioimageioModel:
     """A bioimage.io model package, ready to run (not a description).
 
     Same interface as :class:`~nucseg_zoo.zoo.model.ZooModel`: ``predict(image)`` gives
-    the output ``(C, H, W)``, ``segment(image)`` instance labels through the shared
-    postprocessing (parameters from ``config.nucseg_zoo.postprocessing`` when the package
-    has them, else the defaults) or, for a StarDist output, the stardist library's NMS
-    (thresholds and grid from ``config.stardist``, see :mod:`nucseg_zoo.star_convex`).
-    ``postprocessing_overrides`` replaces named parameters of either kind (e.g.
-    ``{"prob_thresh": 0.6}``); the parameters used are :attr:`postprocessing`.
+    the output ``(C, H, W)``, ``segment(image)`` instance labels through the adapter of the
+    package's output kind (:attr:`output_kind`, declared in the rdf or chosen with
+    ``output_kind``; see :func:`~nucseg_zoo.zoo.bioimageio_rdf.read_output_kind`) with the
+    package's parameters for it (``config.nucseg_zoo.postprocessing``, or ``config.stardist``'s
+    thresholds and grid for StarDist's export; else the kind's defaults).
+    ``postprocessing_overrides`` replaces named parameters (e.g. ``{"prob_thresh": 0.6}``);
+    the parameters used are :attr:`postprocessing`.
+
+    Raises:
+        ValueError: the model cannot take a single-channel 2-D image, ``output_kind`` is
+            unknown or does not fit the output's channels, or the parameters are refused.
+        nucseg_zoo.zoo.bioimageio_rdf.UndeclaredOutputKindError: the rdf does not declare
+            the output kind, the output does not tell it apart, and ``output_kind`` is None.
     """
 
     def __init__(self, descr, *, device: str = "cpu", weight_format: str | None = None, tile: int = 1024,
@@ -202,30 +66,16 @@ class BioimageioModel:
 
         self.device = check_device(device)
         self.descr = descr
-        self.input_tensor, self.axis_plans = _input_plan(descr)
-        self.output_tensor = _output_tensor(descr, self.input_tensor)
-        if output_kind is None:
-            self.output_kind, self.output_kind_reason = explain_output_kind(descr, self.output_tensor)
-        elif output_kind in OUTPUT_KINDS:
-            channels = _channels(self.output_tensor)
-            expected = OUTPUT_CHANNELS.get(output_kind)
-            if (channels != expected) if expected is not None else channels < 1 + MIN_RAYS:
-                wanted = expected if expected is not None else f"1 + n_rays (>= {1 + MIN_RAYS})"
-                raise ValueError(f"output kind {output_kind} expects {wanted} output channel(s); "
-                                 f"output '{self.output_tensor.id}' of {descr.name!r} has {channels}")
-            self.output_kind, self.output_kind_reason = output_kind, "chosen explicitly (--output-kind)"
-        else:
-            raise ValueError(f"unknown output kind {output_kind!r}; valid: {', '.join(OUTPUT_KINDS)}")
-        if self.output_kind == "stardist":
-            params = StarDistParams.from_config(_config(descr, "stardist"))
-        else:
-            stored = _nucseg_config(descr).get("postprocessing")
-            params = PostprocessingParams.from_dict(stored) if stored else PostprocessingParams()
-        self.postprocessing = override_params(params, postprocessing_overrides)
+        self.input_tensor, self.axis_plans = input_plan(descr)
+        self.output_tensor = output_tensor(descr, self.input_tensor)
+        self._kind, self.output_kind_reason = read_output_kind(descr, self.output_tensor, output_kind)
+        self.output_kind: str = self._kind.name
+        """Name of the output kind (:func:`nucseg_zoo.postprocessing.get_output_kind`)."""
+        self.postprocessing: KindParams = override_params(package_params(descr, self._kind), postprocessing_overrides)
         self.tile = tile
         self._weight_format = weight_format
-        self._pad_mode, self._pad_kwargs = _padding_mode(self.input_tensor)
-        self.dataset_measures = _dataset_measures(descr)
+        self._pad_mode, self._pad_kwargs = padding_mode(self.input_tensor)
+        self.dataset_measures = dataset_measures(descr)
         self.dataset_statistics: dict[str, Any] | None = None
         """Dataset statistics fitted by :meth:`fit_dataset_statistics` (measure → value), or None."""
         self._pipeline = create_prediction_pipeline(descr, devices=[self.device], weights_format=weight_format)
@@ -269,7 +119,7 @@ class BioimageioModel:
             count += 1
         if count == 0:
             raise ValueError("fit_dataset_statistics needs at least one image")
-        statistics = {_measure_name(m): _plain(v) for m, v in calculator.finalize().items()}
+        statistics = {measure_name(m): _plain(v) for m, v in calculator.finalize().items()}
         # the library's own path for fixed dataset statistics: computed over the whole set
         # before the first prediction, never updated afterwards
         self._pipeline = create_prediction_pipeline(
@@ -289,12 +139,14 @@ class BioimageioModel:
             device: "cpu", "cuda", "cuda:N" or "mps", checked before the package is loaded.
             weight_format: a weight format to use (default: bioimageio.core's choice).
             tile: images up to this many px per side (plus halo) run as one block.
-            output_kind: the output convention (default: inferred from the rdf).
+            output_kind: a registered output kind (:func:`nucseg_zoo.postprocessing.list_output_kinds`);
+                default: the one the rdf declares or its output tells apart.
             postprocessing_overrides: parameters to replace (see the class docstring).
 
         Raises:
-            ValueError: the validator rejects the package (its reasons are listed), or the
-                model cannot take a single-channel 2-D image; ``device`` is not a device name.
+            ValueError: the validator rejects the package (its reasons are listed), or as the
+                class says; ``device`` is not a device name.
+            nucseg_zoo.zoo.bioimageio_rdf.UndeclaredOutputKindError: see the class docstring.
             nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
         """
         from nucseg_zoo.packaging.validate import load_valid_description
@@ -372,7 +224,7 @@ class BioimageioModel:
         """
         image = as_image(image)
         if self.needs_dataset_statistics and self.dataset_statistics is None:
-            measures = ", ".join(sorted(_measure_name(m) for m in self.dataset_measures))
+            measures = ", ".join(sorted(measure_name(m) for m in self.dataset_measures))
             raise ValueError(f"bioimage.io model {self.name!r} normalises with statistics over a whole dataset "
                              f"({measures}); call fit_dataset_statistics(images) with the whole input set first "
                              "(nucseg-zoo segment and evaluate do), so that no image's result depends on the "
@@ -388,6 +240,7 @@ class BioimageioModel:
         self._pipeline.apply_postprocessing(output)
         return self._channels_first(output.members[self.output_tensor.id].data)
 
-    def segment(self, image, params: PostprocessingParams | StarDistParams | None = None) -> np.ndarray:
-        """Instance labels ``(H, W)`` int32 through the shared postprocessing (or StarDist's NMS)."""
-        return to_labels(self.predict(image), self.output_kind, params or self.postprocessing)
+    def segment(self, image, params: KindParams | None = None) -> np.ndarray:
+        """Instance labels ``(H, W)`` int32 through the output kind's adapter (``params``: the
+        kind's parameters, default :attr:`postprocessing`)."""
+        return self._kind.to_labels(self.predict(image), params or self.postprocessing)

@@ -12,7 +12,7 @@ import yaml
 
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.normalization import PercentileNormalization
-from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.training.recipe import Recipe
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
@@ -46,7 +46,8 @@ class ZooEntry:
     output_kind: str
     channel_names: tuple[str, ...]
     recipe: Recipe
-    postprocessing: PostprocessingParams
+    postprocessing: KindParams
+    """Parameters of the entry's output kind (``postprocessing.json``; its type is the kind's)."""
     license: str
     tags: tuple[str, ...]
     raw: dict[str, Any]
@@ -142,6 +143,6 @@ def read_entry(model_id: str) -> ZooEntry:
         size_step=int(raw["size_step"]), halo=int(raw["halo"]),
         output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
         recipe=Recipe.from_yaml(folder / raw["recipe"]),
-        postprocessing=PostprocessingParams.from_dict(postprocessing),
+        postprocessing=get_output_kind(raw["output_kind"]).parse_params(postprocessing),
         license=raw["license"], tags=tuple(raw.get("tags", ())), raw=raw,
     )

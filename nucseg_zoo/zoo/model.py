@@ -10,7 +10,7 @@ import numpy as np
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.images import as_image
 from nucseg_zoo.inference import check_precision, default_precision, predict_batch, predict_tiled
-from nucseg_zoo.postprocessing import PostprocessingParams, to_labels
+from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.zoo.entry import ZooEntry
 
 
@@ -31,7 +31,7 @@ class ZooModel:
         self.precision = check_precision(precision) if precision is not None else default_precision(self.device)
         self.tile = tile
         self.network = entry.build_network().to(self.device).to(memory_format=torch.channels_last)
-        self.postprocessing: PostprocessingParams = entry.postprocessing
+        self.postprocessing: KindParams = entry.postprocessing
 
     def __repr__(self) -> str:
         return f"ZooModel(id={self.id!r}, device={self.device}, precision={self.precision!r})"
@@ -42,7 +42,8 @@ class ZooModel:
         return self.entry.channel_names
 
     def predict(self, image) -> np.ndarray:
-        """Per-class probabilities ``(3, H, W)`` float32 (background, interior, boundary).
+        """The network's output ``(C, H, W)`` float32 in the entry's output kind (the zoo's
+        three-class networks: probabilities of :attr:`channel_names`, background, interior, boundary).
 
         ``image``: 2-D integer (uint8, uint16, ...) or float numpy array or ``("y", "x")``
         DataArray, any size (large images are tiled with a halo); see :func:`nucseg_zoo.images.as_image`.
@@ -58,12 +59,12 @@ class ZooModel:
         return predict_batch(self.network, normalized, device=self.device, precision=self.precision,
                              step=self.entry.size_step, tile=self.tile, halo=self.entry.halo, batch_size=batch_size)
 
-    def postprocessor(self, params: PostprocessingParams | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    def postprocessor(self, params: KindParams | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """:meth:`predict`'s output → instance labels ``(H, W)`` int32: the second half of
         :meth:`segment`, as a picklable function that needs no network (e.g. for CPU workers
         while the network runs on a GPU)."""
-        return functools.partial(to_labels, kind=self.entry.output_kind, params=params or self.postprocessing)
+        return functools.partial(get_output_kind(self.entry.output_kind).to_labels, params=params or self.postprocessing)
 
-    def segment(self, image, params: PostprocessingParams | None = None) -> np.ndarray:
+    def segment(self, image, params: KindParams | None = None) -> np.ndarray:
         """Instance labels ``(H, W)`` int32 through the shared postprocessing (tuned params by default)."""
         return self.postprocessor(params)(self.predict(image))

@@ -107,7 +107,7 @@ def main() -> None:
         network.load_state_dict(state)
         network = network.to(memory_format=torch.channels_last)
         summary = validation_summary(validation_predictions(network, val_samples, recipe, device, precision),
-                                     truths, entry.postprocessing)
+                                     truths, entry.postprocessing, kind=entry.output_kind)
         rows.append({"name": name, "average_f1": summary.average_f1, "error_rate_at_0.7": summary.error_rate})
         print(f"{name:<40} average F1 {summary.average_f1:.4f}  error rate at 0.7 {summary.error_rate:.2%}")
     out = write_experiment(

@@ -41,7 +41,7 @@ def main() -> None:
         network = entry.build_network(softmax=False, test_time_rotations=list(views))
         network = network.to(memory_format=torch.channels_last)
         probabilities = validation_predictions(network, samples, recipe, torch.device("cpu"), "fp32")
-        summary = validation_summary(probabilities, truths, entry.postprocessing)
+        summary = validation_summary(probabilities, truths, entry.postprocessing, kind=entry.output_kind)
         name = " + ".join(f"{angle}°" for angle in views) + f" ({len(views)} view{'s' if len(views) > 1 else ''})"
         name += " (shipped)" if views == shipped else ""
         rows.append({"name": name, "average_f1": summary.average_f1, "error_rate_at_0.7": summary.error_rate})

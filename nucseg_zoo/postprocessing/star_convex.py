@@ -1,4 +1,4 @@
-"""StarDist outputs → instance labels through the ``stardist`` library's own polygon NMS.
+"""The ``stardist`` kind: StarDist outputs → instance labels through the ``stardist`` library's own NMS.
 
 A StarDist model (Schmidt et al. 2018, MICCAI, doi:10.1007/978-3-030-00934-2_30) predicts,
 per pixel of a grid, an object probability and the distances (px) along ``n_rays`` equally
@@ -20,15 +20,22 @@ reimplemented here. Large images are tiled by the caller (the network only); the
 once over the stitched whole, as ``predict_instances(n_tiles=...)`` does.
 
 Needs the ``stardist`` package (``pip install "nucseg-zoo[tensorflow]"`` brings it; the NMS
-itself does not need TensorFlow).
+itself does not need TensorFlow). A package declares the kind by ``config.stardist`` (or
+``config.nucseg_zoo.output_kind: stardist``); without either, an output of 1 + ``n_rays``
+float channels is read as StarDist's with its default thresholds. The thresholds travel with
+the model (optimised by StarDist's ``optimize_thresholds``), so the kind has no tuning grid,
+and StarDist networks are trained by the StarDist library (``validation/peers/stardist``),
+not here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 import numpy as np
+
+from nucseg_zoo.postprocessing.registry import Channels, OutputKind, RdfDeclaration
 
 DEFAULT_PROB_THRESH, DEFAULT_NMS_THRESH = 0.5, 0.4
 """StarDist2D's thresholds for a model without optimised ones (``stardist/models/base.py``)."""
@@ -82,14 +89,18 @@ class StarDistParams:
         return cls(prob_thresh=float(thresholds.get("prob", DEFAULT_PROB_THRESH)),
                    nms_thresh=float(thresholds.get("nms", DEFAULT_NMS_THRESH)), grid=grid)
 
-    def with_thresholds(self, prob_thresh: float | None = None, nms_thresh: float | None = None) -> "StarDistParams":
-        """A copy with the given thresholds replaced (None keeps the current one)."""
-        return StarDistParams(self.prob_thresh if prob_thresh is None else prob_thresh,
-                              self.nms_thresh if nms_thresh is None else nms_thresh, self.grid)
-
     def to_dict(self) -> dict[str, Any]:
         """Plain data (recorded as provenance)."""
         return {**asdict(self), "grid": list(self.grid)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "StarDistParams":
+        """Inverse of :meth:`to_dict`; unknown keys or bad values raise ``ValueError``."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown postprocessing parameters {sorted(unknown)}; valid: {sorted(known)}")
+        return cls(**dict(values))
 
 
 def _library():
@@ -137,3 +148,14 @@ def stardist_to_labels(output: np.ndarray, params: StarDistParams | None = None)
                                                    nms_thresh=params.nms_thresh)
     labels = polygons_to_label(disti, points, prob=probi, shape=(height, width))
     return np.asarray(labels).astype(np.int32, copy=False)
+
+
+STARDIST = OutputKind(
+    name="stardist",
+    description="StarDist's object probability and ray distances; the stardist library's polygon NMS",
+    channels=Channels(("object probability",), repeated="ray distance", count_name="n_rays", min_repeated=MIN_RAYS),
+    params=StarDistParams,
+    adapter=stardist_to_labels,
+    inferable=True,
+    rdf_config=RdfDeclaration("stardist", StarDistParams.from_config),
+)
