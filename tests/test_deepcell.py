@@ -148,7 +148,8 @@ def test_recipe_members_differ_by_seed_and_are_checked():
 
 @pytest.mark.parametrize("change, message", [
     ({"pixel_sampling": "some"}, "pixel_sampling must be"),
-    ({"members": 5}, "members belong to the zoo entry"),
+    ({"members": 5}, "the zoo entry states members"),
+    ({"normalization": {"min_percentile": 1.0}}, "the zoo entry states normalization"),
     ({"optimizer": {"name": "rmsprop", "lr": 1e-3}}, "optimizer name must be"),
 ])
 def test_bad_recipe_fields_are_named(tmp_path, change, message):

@@ -97,6 +97,22 @@ def test_export_never_replaces_trained_weights_silently(zoo, tmp_path):
     assert {path.name: path.read_bytes() for path in entry_dir.iterdir() if path.is_file()} == before
 
 
+def test_an_interrupted_install_leaves_the_entry_as_it_was(zoo, tmp_path, monkeypatch):
+    import nucseg_zoo.zoo.install as install
+
+    entry_dir, recipe = zoo
+    before = {path.name: path.read_bytes() for path in entry_dir.iterdir()}
+
+    def copy_half(src, dst):
+        dst.write_bytes(src.read_bytes()[:100])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(install.shutil, "copyfile", copy_half)
+    with pytest.raises(OSError, match="disk full"):
+        export_run(_run(tmp_path / "run", recipe, [0.89]), MODEL_ID, recipe, replace=True)
+    assert {path.name: path.read_bytes() for path in entry_dir.iterdir()} == before  # no temporary file left
+
+
 def test_install_writes_entry_yaml_as_yaml_and_keeps_every_other_key(zoo, tmp_path):
     entry_dir, recipe = zoo
     before = yaml.safe_load((entry_dir / "entry.yaml").read_text())

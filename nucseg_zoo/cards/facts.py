@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +64,6 @@ class CardFacts:
 
 def gather(entry: ZooEntry, *, recipe: Recipe | None = None, package: PackageFacts | None = None) -> CardFacts:
     """The facts of ``entry``'s card (``recipe``: default the entry's ``recipe.yaml``)."""
-    import json
-
     recipe = recipe or read_recipe(entry)
     log_path = entry.dir / entry.raw["training_log"]
     return CardFacts(

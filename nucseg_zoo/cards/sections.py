@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from nucseg_zoo._text import count
 from nucseg_zoo.cards.facts import CardFacts
 
 if TYPE_CHECKING:
@@ -16,11 +17,6 @@ if TYPE_CHECKING:
 def _duration(seconds: float) -> str:
     """Minutes below an hour, else hours."""
     return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-
-
-def _count(n: int, noun: str) -> str:
-    """``n`` and the noun, plural unless n is 1."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _ordinal(percentile: float) -> str:
@@ -94,7 +90,7 @@ def weight_files(facts: CardFacts, target: CardTarget) -> list[str]:
 
 def weight_formats(facts: CardFacts, target: CardTarget) -> list[str]:
     """The package's weight formats."""
-    members = (f" (one state dict holding the {len(facts.entry.weights)} members, `members.K.…`)"
+    members = (f"; one state dict holding the {len(facts.entry.weights)} members, `members.K.…`"
                if facts.entry.ensemble else "")
     return [f"* Weights: `pytorch_state_dict` (canonical{members}), `torchscript` (traced) and `onnx` "
             f"(opset {facts.package.onnx_opset}, IR 8, single file), all from the same state dict."]
@@ -222,7 +218,7 @@ def _stage_lines(records: list[dict], recipe) -> list[str]:
         best = max(stage, key=lambda r: r["validation_average_f1"])
         start = " (warm start from the previous stage's weights)" if version != versions[0] else ""
         networks = len({r["member"] for r in stage if "member" in r})
-        epochs = _count(len(stage), "epoch") + (f" over {networks} networks" if networks > 1 else "")
+        epochs = count(len(stage), "epoch") + (f" over {networks} networks" if networks > 1 else "")
         lines.append(f"  * recipe version {version}{start}: {epochs}, {stage[-1]['step']} steps"
                      f"{' each' if networks > 1 else ''}, "
                      f"{_duration(sum(r['seconds'] for r in stage))} in {stage[-1]['precision']}; "
@@ -254,9 +250,9 @@ def _data_line(facts: CardFacts) -> str:
     recipe, dataset = facts.recipe, facts.dataset
     train, validation = dataset.splits[recipe.train_split], dataset.splits[recipe.validation_split]
     return (f"* Data: {dataset.name} ({dataset.title}; {dataset.homepage}, license {dataset.license}): "
-            f"`{recipe.train_split}` split ({_count(len(train.stems), 'image')}, {train.n_nuclei:,} nuclei); "
+            f"`{recipe.train_split}` split ({count(len(train.stems), 'image')}, {train.n_nuclei:,} nuclei); "
             f"model selection and postprocessing tuning on `{recipe.validation_split}` "
-            f"({_count(len(validation.stems), 'image')}). The test split was never used for any choice.")
+            f"({count(len(validation.stems), 'image')}). The test split was never used for any choice.")
 
 
 def _recipe_line(facts: CardFacts, trained_by: int) -> str:
@@ -271,7 +267,7 @@ def _recipe_line(facts: CardFacts, trained_by: int) -> str:
         + (f"; it did not train: the weights come from the run of version {trained_by}, which it repeats"
            if trained_by != recipe.version else "")
         + ")" + ("" if recipe.init_from else ", from scratch") + f": random {recipe.crop_size}² crops, batch "
-        f"{recipe.batch_size}, {_count(recipe.epochs, 'epoch')} × {recipe.steps_per_epoch} steps"
+        f"{recipe.batch_size}, {count(recipe.epochs, 'epoch')} × {recipe.steps_per_epoch} steps"
         + (f" per network ({recipe.members} networks, seeds {recipe.seed}–{recipe.seed + recipe.members - 1})"
            if recipe.members > 1 else f" (seed {recipe.seed})")
         + f", {_optimizer_name(recipe)} lr "
@@ -293,7 +289,7 @@ def training(facts: CardFacts, target: CardTarget) -> list[str]:
             f"* Hardware: {facts.entry.raw.get('trained_on', 'see training_log.jsonl')}; precision "
             f"{' / '.join(dict.fromkeys(r['precision'] for r in records))} "
             f"on {' / '.join(dict.fromkeys(r['device'] for r in records))}; "
-            f"{_count(len(records), 'epoch')} in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
+            f"{count(len(records), 'epoch')} in {_duration(sum(r['seconds'] for r in records))} of wall time in all "
             "(validation included).",
             *_stage_lines(records, recipe),
             *_shipped_lines(current, recipe, trained_by),
@@ -381,7 +377,7 @@ def _flatten(values: dict[str, Any], prefix: str = "", depth: int = 2) -> list[t
 def _metrics_intro(facts: CardFacts, metrics: dict[str, Any]) -> list[str]:
     return ["## Test-split metrics", "",
             f"From `nucseg-zoo evaluate {facts.entry.id} --dataset {metrics['dataset']} --split {metrics['split']} "
-            f"--json` ({_count(metrics['n_images'], 'image')}, {metrics['n_true']:,} nuclei), the protocol of "
+            f"--json` ({count(metrics['n_images'], 'image')}, {metrics['n_true']:,} nuclei), the protocol of "
             "Caicedo et al. 2019: objects match when IoU > t; the average F1 is the mean F1 over t = 0.50, 0.55, "
             "…, 0.90; instances from the tuned postprocessing above.", ""]
 

@@ -148,8 +148,8 @@ class Recipe:
         raw = yaml.safe_load(Path(path).read_text())
         restated = sorted(ENTRY_FACTS & set(raw))
         if restated:
-            raise ValueError(f"{path}: {', '.join(restated)} belong to the zoo entry ({entry.dir / 'entry.yaml'}: "
-                             "architecture, preprocessing, weights), not to its training recipe")
+            raise ValueError(f"{path}: the zoo entry states {', '.join(restated)} ({entry.dir / 'entry.yaml'}: "
+                             "architecture, preprocessing, weights); remove them from the training recipe")
         augmentation = dict(raw.get("augmentation") or {})
         for key in ("gain", "offset"):
             if key in augmentation:
