@@ -30,7 +30,7 @@ from bench_zoo import median_seconds  # the benchmarks folder is on sys.path whe
 
 from nucseg_zoo import datasets
 from nucseg_zoo.inference import autocast_context, default_precision, predict_tiled
-from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61, FeatureNet61Ensemble
+from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61
 from nucseg_zoo.targets import three_class_targets
 from nucseg_zoo.training.data import balanced_pixel_mask
 from nucseg_zoo.zoo.entry import read_entry
@@ -52,7 +52,7 @@ def _ensemble(device: torch.device) -> tuple[torch.nn.Module, str]:
     entry = read_entry(MODEL_ID)
     if entry.trained:
         return entry.build_network().to(device), "shipped weights"
-    return FeatureNet61Ensemble(**entry.architecture["kwargs"]).eval().to(device), "random weights (not trained yet)"
+    return entry.build_network(load_weights=False).to(device), "random weights (not trained yet)"
 
 
 def _labelled_pixels_per_crop_batch(image: np.ndarray, labels: np.ndarray) -> float:
@@ -91,17 +91,18 @@ def main() -> None:
     sample = datasets.load("bbbc039-sample", "test")[1]
     entry = read_entry(MODEL_ID)
     normalized = entry.normalization(sample.image)
-    padded_shape = tuple(s + 2 * entry.halo for s in sample.image.shape)
+    padded_shape = tuple(s + 2 * entry.architecture.halo for s in sample.image.shape)
 
     member = FeatureNet61(padding=30).eval().to(device).to(memory_format=torch.channels_last)
     ensemble, weights = _ensemble(device)
     ensemble = ensemble.to(memory_format=torch.channels_last)
     inference = []
+    geometry = entry.architecture
     for name, network in ((f"{MODEL_ID} one member", member), (f"{MODEL_ID} ensemble", ensemble)):
         gflop = _gflop(network, padded_shape, device)
         for precision in ("fp32", "bf16"):
             seconds = median_seconds(lambda: predict_tiled(network, normalized, device=device, precision=precision,
-                                                            step=entry.size_step, halo=entry.halo),
+                                                            step=geometry.size_step, halo=geometry.halo),
                                       args.repeats, synchronize)
             inference.append((name, precision, gflop, seconds))
 

@@ -50,7 +50,7 @@ def gflop_per_image(network: torch.nn.Module, entry, shape: tuple[int, int], til
     image of ``shape`` padded as the zoo pads it."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    plan = AxisPlan.for_network(step=entry.size_step, halo=entry.halo)
+    plan = AxisPlan.for_network(step=entry.architecture.size_step, halo=entry.architecture.halo)
     block = [plan.block(size, tile) for size in shape]
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
@@ -86,7 +86,7 @@ def main() -> None:
             normalized = entry.normalization(image)
             network = median_seconds(
                 lambda: predict_tiled(net, normalized, device=device, precision=precision,
-                                      step=entry.size_step, tile=tile, halo=entry.halo),
+                                      step=entry.architecture.size_step, tile=tile, halo=entry.architecture.halo),
                 args.repeats, synchronize)
             segment = None if model is None else median_seconds(lambda: model.segment(image), args.repeats,
                                                                 synchronize)

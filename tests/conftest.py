@@ -10,8 +10,8 @@ from dataclasses import replace
 import pytest
 
 from nucseg_zoo import datasets
-from nucseg_zoo.training.recipe import Recipe
-from nucseg_zoo.zoo.registry import zoo_entry_dir
+from nucseg_zoo.training.recipe import Recipe, read_recipe
+from nucseg_zoo.zoo.entry import read_entry
 
 MIRROR_ENV = "NUCSEG_ZOO_BBBC039_MIRROR"
 DSB_MIRROR_ENV = "NUCSEG_ZOO_DSB2018_FLUO_MIRROR"
@@ -45,9 +45,9 @@ def sample_split() -> datasets.DatasetSplit:
 @pytest.fixture
 def tiny_recipe() -> Recipe:
     """unet-bbbc039's recipe shrunk to a seconds-long run on the bundled sample (no warm start)."""
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     return replace(recipe, dataset="bbbc039-sample", train_split="test", validation_split="test",
-                   architecture={**recipe.architecture, "kwargs": {**recipe.architecture["kwargs"], "widths": [4, 8, 16]}},
+                   architecture=replace(recipe.architecture, kwargs={**recipe.architecture.kwargs, "widths": [4, 8, 16]}),
                    crop_size=64, batch_size=2, epochs=2, steps_per_epoch=2,
                    schedule={**recipe.schedule, "warmup_steps": 1}, init_from=None)
 

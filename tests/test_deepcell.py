@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ast
 import json
-import re
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +15,13 @@ import torch
 import yaml
 
 import nucseg_zoo.zoo.registry as registry
+from nucseg_zoo.cards import write_zoo_card
 from nucseg_zoo.models import deepcell
 from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61, FeatureNet61Ensemble
 from nucseg_zoo.training.data import balanced_pixel_mask
 from nucseg_zoo.training.loop import centre_crop, train
-from nucseg_zoo.training.recipe import Recipe
-from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.training.recipe import Recipe, read_recipe
+from nucseg_zoo.zoo.entry import entry_yaml_text, load_entry, read_entry
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 MODEL_ID = "deepcell-bbbc039"
@@ -139,7 +139,7 @@ def test_centre_crop_of_targets_to_a_smaller_output():
 
 
 def test_recipe_members_differ_by_seed_and_are_checked():
-    recipe = read_entry(MODEL_ID).recipe
+    recipe = read_recipe(read_entry(MODEL_ID))
     assert recipe.members == 5 and recipe.pixel_sampling == "balanced_batch"
     assert [recipe.for_member(k).seed for k in range(5)] == [recipe.seed + k for k in range(5)]
     with pytest.raises(ValueError, match="member must be in 0..4"):
@@ -148,7 +148,8 @@ def test_recipe_members_differ_by_seed_and_are_checked():
 
 @pytest.mark.parametrize("change, message", [
     ({"pixel_sampling": "some"}, "pixel_sampling must be"),
-    ({"members": 0}, "members must be at least 1"),
+    ({"members": 5}, "the zoo entry states members"),
+    ({"normalization": {"min_percentile": 1.0}}, "the zoo entry states normalization"),
     ({"optimizer": {"name": "rmsprop", "lr": 1e-3}}, "optimizer name must be"),
 ])
 def test_bad_recipe_fields_are_named(tmp_path, change, message):
@@ -157,16 +158,15 @@ def test_bad_recipe_fields_are_named(tmp_path, change, message):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match=message):
-        Recipe.from_yaml(path)
+        read_recipe(read_entry(MODEL_ID), path)
 
 
-def test_recipe_architecture_needs_its_geometry(tmp_path):
-    raw = yaml.safe_load((zoo_entry_dir(MODEL_ID) / "recipe.yaml").read_text())
+def test_the_entry_architecture_needs_its_geometry(tmp_path):
+    raw = yaml.safe_load((zoo_entry_dir(MODEL_ID) / "entry.yaml").read_text())
     del raw["architecture"]["halo"]
-    path = tmp_path / "recipe.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    (tmp_path / "entry.yaml").write_text(entry_yaml_text(raw))
     with pytest.raises(ValueError, match=r"missing \['halo'\]"):
-        Recipe.from_yaml(path)
+        load_entry(tmp_path)
 
 
 def _tiny(recipe: Recipe, **changes) -> Recipe:
@@ -175,7 +175,7 @@ def _tiny(recipe: Recipe, **changes) -> Recipe:
 
 
 def test_valid_training_form_trains_on_centre_cropped_targets(tmp_path, one_torch_thread):
-    recipe = _tiny(read_entry(MODEL_ID).recipe.for_member(1))
+    recipe = _tiny(read_recipe(read_entry(MODEL_ID)).for_member(1))
     best = train(recipe, tmp_path / "run", progress=False)
     state = torch.load(best, weights_only=True)
     FeatureNet61(padding=30).load_state_dict(state)  # the trained form's parameters are the shipped form's
@@ -194,18 +194,17 @@ def two_member_zoo(tmp_path, monkeypatch):
     entry_dir = root / MODEL_ID
     shutil.copytree(zoo_entry_dir(MODEL_ID), entry_dir)
     monkeypatch.setattr(registry, "bundled_dir", lambda kind: root)
-    text = (entry_dir / "entry.yaml").read_text().replace("members: 5,", "members: 2,")
-    text = "\n".join(line for line in text.splitlines()
-                     if not any(f"member-{k}.pt" in line for k in (2, 3, 4))) + "\n"
-    text = re.sub(r"sha256: [0-9a-f]{64}\}", "sha256: null}", text)  # not trained yet
+    entry_raw = yaml.safe_load((entry_dir / "entry.yaml").read_text())
+    entry_raw["architecture"]["kwargs"]["members"] = 2
+    entry_raw["weights"] = [{"file": f"member-{k}.pt", "sha256": None} for k in range(2)]  # not trained yet
     for k in range(5):
         (entry_dir / f"member-{k}.pt").unlink(missing_ok=True)
     (entry_dir / "validation.json").unlink(missing_ok=True)
     (entry_dir / "metrics.json").unlink(missing_ok=True)
-    (entry_dir / "entry.yaml").write_text(text)
+    (entry_dir / "entry.yaml").write_text(entry_yaml_text(entry_raw))
     (entry_dir / "postprocessing.json").unlink(missing_ok=True)
     raw = yaml.safe_load((entry_dir / "recipe.yaml").read_text())
-    raw.update(members=2, dataset="bbbc039-sample", validation_split="test")
+    raw.update(dataset="bbbc039-sample", train_split="test", validation_split="test")
     raw.pop("init_from", None)  # trained from scratch
     (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
     small_grids = Tuning(search={"interior_threshold": (0.4, 0.5)}, refine={"min_size": (12, 16)})
@@ -240,7 +239,7 @@ def test_export_installs_members_tunes_the_ensemble_and_compares_members(two_mem
     assert tuned["params"]["interior_threshold"] in (0.4, 0.5) and tuned["chosen_on"] == "bbbc039-sample/test"
     log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
     assert [r["member"] for r in log] == [0, 1]
-    assert "Not yet evaluated" in (entry_dir / "README.md").read_text()
+    assert "Not yet evaluated" in write_zoo_card(MODEL_ID)
     # the installed model is the average of its members
     image = datasets.load("bbbc039-sample", "test")[0].image[:100, :120]
     model = load_model(MODEL_ID, precision="fp32")
@@ -256,7 +255,6 @@ def test_export_installs_members_tunes_the_ensemble_and_compares_members(two_mem
 
 def test_a_warm_started_ensemble_export_keeps_the_earlier_stage_in_the_log(two_member_zoo, one_torch_thread):
     from nucseg_zoo.training.ensemble import export_ensemble
-    from nucseg_zoo.training.recipe import Recipe
 
     entry_dir, runs = two_member_zoo
     export_ensemble(runs, MODEL_ID)
@@ -271,12 +269,14 @@ def test_a_warm_started_ensemble_export_keeps_the_earlier_stage_in_the_log(two_m
         (folder / "log.jsonl").write_text(json.dumps(
             {"epoch": 1, "step": 1, "train_loss": 0.4, "validation_average_f1": 0.3, "lr": 1e-4,
              "train_seconds": 1.0, "seconds": 2.0, "device": "cpu", "precision": "bf16"}) + "\n")
-    export_ensemble(runs, MODEL_ID, Recipe.from_yaml(entry_dir / "recipe.yaml"))
+    with pytest.raises(FileExistsError, match="would change member-0.pt, member-1.pt: pass replace=True"):
+        export_ensemble(runs, MODEL_ID)  # the first export's members are not replaced silently
+    export_ensemble(runs, MODEL_ID, read_recipe(read_entry(MODEL_ID)), replace=True)
     log = [json.loads(line) for line in (entry_dir / "training_log.jsonl").read_text().splitlines()]
     version = raw["version"]
     assert [(r["recipe_version"], r["member"]) for r in log] == [(version - 1, 0), (version - 1, 1),
                                                                  (version, 0), (version, 1)]
-    card = (entry_dir / "README.md").read_text()
+    card = write_zoo_card(MODEL_ID)
     assert f"recipe version {version - 1}: 2 epochs over 2 networks" in card
     assert f"member 0 starts from `{first.weights[0].sha256[:12]}…`" in card
     assert "camera hot pixels (in 50% of crops up to 30 isolated pixels at 1–5 normalised units" in card

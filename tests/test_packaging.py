@@ -9,9 +9,11 @@ Both pass ``bioimageio.core.test_model`` in every weight format.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -31,10 +33,9 @@ from nucseg_zoo.packaging import PackageValidationError, build_package, test_pac
 from nucseg_zoo.packaging import layout as L  # noqa: E402
 from nucseg_zoo.packaging.receptive_field import receptive_field_radius  # noqa: E402
 from nucseg_zoo.postprocessing import PostprocessingParams  # noqa: E402
-from nucseg_zoo.training.recipe import Recipe  # noqa: E402
 from nucseg_zoo.zoo.bioimageio_model import BioimageioModel  # noqa: E402
 from nucseg_zoo.zoo.bioimageio_rdf import UndeclaredOutputKindError, read_output_kind  # noqa: E402
-from nucseg_zoo.zoo.entry import WeightsFile, ZooEntry, read_entry  # noqa: E402
+from nucseg_zoo.zoo.entry import WeightsFile, ZooEntry, entry_yaml_text, load_entry, read_entry  # noqa: E402
 from nucseg_zoo.zoo.model import ZooModel  # noqa: E402
 from nucseg_zoo.zoo.registry import zoo_entry_dir  # noqa: E402
 
@@ -65,20 +66,19 @@ def _random_entry(folder: Path, widths=(8, 16, 32), *, metrics: dict | None = No
             module.running_mean.uniform_(-0.1, 0.1)
             module.running_var.uniform_(0.5, 1.5)
     torch.save(network.state_dict(), folder / "weights.pt")
+    raw["weights"]["sha256"] = sha256_of(folder / "weights.pt")
+    (folder / "entry.yaml").write_text(entry_yaml_text(raw))
+    shutil.copyfile(source / raw["recipe"], folder / raw["recipe"])
     if metrics is not None:
         (folder / "metrics.json").write_text(json.dumps(metrics))
-    return ZooEntry(
-        id=raw["id"], dir=folder, name=raw["name"], description=raw["description"].strip(),
-        architecture=raw["architecture"], weights=(WeightsFile(folder / "weights.pt", sha256_of(folder / "weights.pt")),),
-        ensemble=False, size_step=int(raw["size_step"]), halo=int(raw["halo"]),
-        output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
-        recipe=Recipe.from_yaml(source / raw["recipe"]), postprocessing=PostprocessingParams(min_size=20),
-        license=raw["license"], tags=tuple(raw["tags"]), raw=raw)
+    return dataclasses.replace(load_entry(folder), postprocessing=PostprocessingParams(min_size=20))
 
 
 @pytest.fixture(scope="module")
 def random_entry(tmp_path_factory):
-    return _random_entry(tmp_path_factory.mktemp("entry"), metrics={"average_f1": 0.5, "f1": {"0.5": 0.6}})
+    return _random_entry(tmp_path_factory.mktemp("entry"), metrics={"dataset": "bbbc039", "split": "test", "n_images": 3,
+                                                                     "n_true": 317, "average_f1": 0.5,
+                                                                     "f1": {"0.5": 0.6}})
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +227,7 @@ def test_documentation_has_validation_section(random_package, tmp_path):
     with zipfile.ZipFile(random_package.path) as archive:
         readme = archive.read(L.DOCUMENTATION_FILE).decode()
         cover = archive.read(L.COVER_FILE)
-    assert "# Validation" in readme and "| average_f1 | 0.5 |" in readme and "| f1.0.5 | 0.6 |" in readme
+    assert "## Test-split metrics" in readme and "| average_f1 | 0.5 |" in readme and "| f1.0.5 | 0.6 |" in readme
     assert "ilastik" in readme and "10.1002/cyto.a.23863" in readme
     import imageio.v3 as iio
 
@@ -235,10 +235,15 @@ def test_documentation_has_validation_section(random_package, tmp_path):
     assert image.shape[1] == 2 * image.shape[0] and image.dtype == np.uint8
 
 
-def test_documentation_without_metrics_says_not_yet_evaluated():
-    from nucseg_zoo.packaging.model_card import validation_section
+def test_documentation_without_metrics_says_not_yet_evaluated(random_entry):
+    from nucseg_zoo.cards import PACKAGE, PackageFacts, gather, render_card
 
-    assert "Not yet evaluated" in validation_section(None)
+    package = PackageFacts(input_id=L.INPUT_ID, output_id=L.OUTPUT_ID, min_size=120, size_step=8, halo=56,
+                           receptive_field=51, onnx_opset=17, example_source="A crop")
+    card = render_card(dataclasses.replace(gather(random_entry, package=package), metrics=None), PACKAGE)
+    assert "Not yet evaluated" in card and "`zoo/unet-bbbc039/metrics.json` is missing" in card
+    with pytest.raises(ValueError, match="needs the package's facts"):
+        render_card(gather(random_entry), PACKAGE)
 
 
 # ---------------------------------------------------------------- running the package
@@ -368,8 +373,6 @@ def test_failed_build_writes_nothing(random_entry, tmp_path, monkeypatch, capsys
 
 
 def test_check_failure_writes_nothing(random_entry, tmp_path, monkeypatch, capsys):
-    import dataclasses
-
     import nucseg_zoo.commands.package as command
     import nucseg_zoo.packaging.build as build
 
@@ -389,8 +392,6 @@ def test_check_failure_writes_nothing(random_entry, tmp_path, monkeypatch, capsy
 
 
 def test_corrupted_entry_weights_write_nothing(random_entry, tmp_path):
-    import dataclasses
-
     entry = dataclasses.replace(random_entry, weights=(WeightsFile(random_entry.weights_path, "0" * 64),))
     out = tmp_path / "dist"
     with pytest.raises(RuntimeError, match="sha256"):

@@ -13,15 +13,16 @@ import torch
 from nucseg_zoo.losses import soft_cross_entropy, weighted_cross_entropy
 from nucseg_zoo.targets import ThreeClassTargets
 from nucseg_zoo.training.loop import learning_rate, train, training_memory_format
-from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.training.recipe import read_recipe
+from nucseg_zoo.zoo.entry import read_entry
 from nucseg_zoo.zoo.registry import zoo_entry_dir
 
 
 def test_shipped_recipe_is_the_papers_setup_with_our_schedule():
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     assert recipe.class_weights == (1.0, 1.0, 10.0)
     assert recipe.crop_size == 256 and recipe.train_split == "training" and recipe.validation_split == "validation"
-    assert recipe.architecture["kwargs"]["widths"] == [64, 128, 256]
+    assert recipe.architecture.kwargs["widths"] == [64, 128, 256]
     lrs = [learning_rate(recipe, s) for s in range(recipe.total_steps)]
     assert max(lrs) == pytest.approx(recipe.optimizer["lr"])
     assert lrs[-1] == pytest.approx(recipe.schedule["final_lr"], rel=0.05)
@@ -88,7 +89,7 @@ def test_crop_sampler_cuts_crops_from_thin_boundary_targets_when_asked():
     from nucseg_zoo.training.data import CropSampler
     from nucseg_zoo.training.recipe import Augmentation
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     samples = datasets.load("bbbc039-sample", "test")
     paper = CropSampler(samples, recipe.normalization, 64, Augmentation(), targets=ThreeClassTargets())
     thin = CropSampler(samples, recipe.normalization, 64, Augmentation(),
@@ -106,7 +107,7 @@ def test_crop_sampler_crops_pixel_weights_with_their_targets():
     from nucseg_zoo.training.data import CropSampler
     from nucseg_zoo.training.recipe import Augmentation
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     samples = datasets.load("bbbc039-sample", "test")
     sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(elastic={"alpha": 30.0, "sigma": 6.0}),
                           targets=ThreeClassTargets((1.0, 1.0, 10.0), thin_boundary_max_area=250,
@@ -133,7 +134,7 @@ def test_hot_pixel_augmentation_sets_isolated_pixels_and_keeps_the_targets():
     assert image.max() == 0.0  # the input is not modified
     assert 1 <= (hot != 0).sum() <= 30 and hot.min() == 0.0 and 1.0 <= hot[hot != 0].min() <= hot.max() <= 5.0
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     samples = datasets.load("bbbc039-sample", "test")
     plain = Augmentation(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
     with_hot = Augmentation(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0),
@@ -179,7 +180,7 @@ def test_framed_crops_lie_against_a_zero_frame_that_is_background():
     np.testing.assert_array_equal(raw[~frame.mask], samples[0].image[~frame.mask])
     assert samples[0].image.max() > 0 and samples[0].image.dtype == np.uint16  # the input is not modified
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039-fast") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039-fast"))
     teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
     plain = dict(flips=False, rot90=False, gain=(1.0, 1.0), offset=(0.0, 0.0))
     sampler = CropSampler(samples, recipe.normalization, 128,
@@ -210,7 +211,7 @@ def test_blank_field_augmentation_gives_normalised_all_background_crops():
     assert all(frame.shape == (32, 48) and frame.dtype == np.float32 and np.isfinite(frame).all() for frame in frames)
     assert any(frame.std() == 0 for frame in frames) and any(frame.std() > 0 for frame in frames)
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039-fast") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039-fast"))
     samples = datasets.load("bbbc039-sample", "test")
     teacher = [np.full((3, *s.image.shape), 1 / 3, np.float32) for s in samples]
     sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(blank_fields={"probability": 1.0}),
@@ -243,7 +244,7 @@ def test_bad_augmentation_settings_are_refused(augmentation, message):
 
 
 def test_an_ensemble_recipe_warm_starts_each_member_from_its_own_state_dict(tmp_path):
-    recipe = Recipe.from_yaml(zoo_entry_dir("deepcell-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("deepcell-bbbc039"))
     shas = [f"{k:064x}" for k in range(recipe.members)]
     ensemble = replace(recipe, init_from={"recipe_version": 1, "sha256": shas})
     assert [ensemble.for_member(k).init_from["sha256"] for k in range(recipe.members)] == shas
@@ -252,7 +253,7 @@ def test_an_ensemble_recipe_warm_starts_each_member_from_its_own_state_dict(tmp_
     raw["init_from"] = {"recipe_version": 1, "sha256": shas[:2]}
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match="one state dict per member: 5 expected, got 2"):
-        Recipe.from_yaml(tmp_path / "recipe.yaml")
+        read_recipe(read_entry("deepcell-bbbc039"), tmp_path / "recipe.yaml")
 
 def test_weighted_cross_entropy_with_class_weights_is_torchs_weighted_cross_entropy():
     generator = torch.Generator().manual_seed(0)
@@ -293,7 +294,7 @@ def test_small_interior_weight_needs_a_small_nucleus_size(tmp_path):
     path = tmp_path / "recipe.yaml"
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ValueError, match="small_interior_weight needs thin_boundary_max_area"):
-        Recipe.from_yaml(path)
+        read_recipe(read_entry("unet-bbbc039"), path)
 
 
 def test_postprocessing_search_is_the_same_in_one_or_several_processes_and_stage_two_lowers_the_error(sample_split):
@@ -352,7 +353,7 @@ def test_crop_sampler_moves_soft_targets_with_their_image_and_labels():
     from nucseg_zoo.training.data import CropSampler
     from nucseg_zoo.training.recipe import Augmentation
 
-    recipe = Recipe.from_yaml(zoo_entry_dir("unet-bbbc039") / "recipe.yaml")
+    recipe = read_recipe(read_entry("unet-bbbc039"))
     samples = datasets.load("bbbc039-sample", "test")
     one_hot = [np.eye(3, dtype=np.float32)[three_class_targets(s.labels)].transpose(2, 0, 1) for s in samples]
     sampler = CropSampler(samples, recipe.normalization, 64, Augmentation(), targets=ThreeClassTargets(),
@@ -424,7 +425,7 @@ def test_distillation_refuses_another_teacher_weights_and_bad_recipes(tiny_recip
         path = tmp_path / "recipe.yaml"
         path.write_text(yaml.safe_dump({**raw, "distillation": distillation}))
         with pytest.raises(ValueError, match=problem):
-            Recipe.from_yaml(path)
+            read_recipe(read_entry("unet-bbbc039"), path)
 
 
 def test_weight_averaging_ships_the_averaged_network_and_resumes_exactly(tiny_recipe, tmp_path):
@@ -467,4 +468,4 @@ def test_weight_averaging_refuses_bad_recipes(averaging, tmp_path):
     bad = tmp_path / "recipe.yaml"
     bad.write_text(path.read_text() + f"weight_averaging: {json.dumps(averaging)}\n")
     with pytest.raises(ValueError, match="weight_averaging"):
-        Recipe.from_yaml(bad)
+        read_recipe(read_entry("unet-bbbc039"), bad)

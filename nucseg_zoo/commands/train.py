@@ -1,4 +1,4 @@
-"""``nucseg-zoo train MODEL_ID [--member K] [--recipe FILE] [--device cpu|cuda] [--resume] [--export]``."""
+"""``nucseg-zoo train MODEL_ID [--member K] [--recipe FILE] [--device cpu|cuda] [--resume] [--export [--replace]]``."""
 
 from __future__ import annotations
 
@@ -26,24 +26,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     parser.add_argument("--export", action="store_true",
                         help="install the best weights, log and tuned postprocessing into zoo/MODEL_ID "
-                             "(an ensemble: once all members are trained; tunes on the ensemble)")
+                             "(an ensemble: once all members are trained; tunes on the ensemble) and re-render "
+                             "its model card")
+    parser.add_argument("--replace", action="store_true",
+                        help="with --export: replace the entry's trained weights and results (git history keeps "
+                             "the earlier ones); without it an export that would change them is refused")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.devices import check_device
     from nucseg_zoo.training.loop import train
-    from nucseg_zoo.training.recipe import Recipe
+    from nucseg_zoo.training.recipe import read_recipe
     from nucseg_zoo.training.tuning import tune_run
-    from nucseg_zoo.zoo.registry import zoo_entry_dir
+    from nucseg_zoo.zoo.entry import read_entry
 
     args.device = check_device(args.device)  # before any work: training, tuning, the teacher and export use it
-    recipe_path = args.recipe or zoo_entry_dir(args.model_id) / "recipe.yaml"
-    recipe = Recipe.from_yaml(recipe_path)
+    entry = read_entry(args.model_id)
+    recipe = read_recipe(entry, args.recipe)
     if recipe.members > 1:
         return _run_ensemble_member(args, recipe)
     if args.member not in (None, 0):
-        raise ValueError(f"{recipe_path} trains one network; --member applies to ensemble recipes")
+        raise ValueError(f"zoo model {args.model_id} is one network; --member applies to ensembles")
     run_dir = args.out or Path("runs") / args.model_id
     best = train(recipe, run_dir, device=args.device, precision=args.precision, resume=args.resume,
                  overwrite=args.overwrite, init_weights=args.init_from,
@@ -52,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"best weights: {best}\npostprocessing parameters (tuned on {recipe.validation_split}): {params_path}",
           file=sys.stderr)
     if args.export:
-        from nucseg_zoo.zoo.export import export_run
+        from nucseg_zoo.training.export import export_run
 
-        print(f"exported to {export_run(run_dir, args.model_id, recipe)}", file=sys.stderr)
+        _rerender(export_run(run_dir, args.model_id, recipe, replace=args.replace), args.model_id)
     print(run_dir)
     return 0
 
@@ -78,8 +82,15 @@ def _run_ensemble_member(args: argparse.Namespace, recipe) -> int:
     if args.export:
         from nucseg_zoo.training.ensemble import export_ensemble
 
-        exported = export_ensemble(root, args.model_id, recipe, device=args.device,
-                                   precision=args.precision or "fp32", mirror=args.mirror)
-        print(f"exported to {exported}", file=sys.stderr)
+        _rerender(export_ensemble(root, args.model_id, recipe, device=args.device, precision=args.precision or "fp32",
+                                  mirror=args.mirror, replace=args.replace), args.model_id)
     print(root)
     return 0
+
+
+def _rerender(entry_dir: Path, model_id: str) -> None:
+    """After an export: the entry's model card from its new files."""
+    from nucseg_zoo.cards import write_zoo_card
+
+    write_zoo_card(model_id)
+    print(f"exported to {entry_dir} (model card re-rendered)", file=sys.stderr)

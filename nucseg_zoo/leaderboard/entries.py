@@ -169,10 +169,10 @@ def builtin_training_data(kind: str, source: str) -> tuple[str, ...]:
     """The ``dataset/split`` pairs a zoo model (its recipe: training and validation split) or a
     baseline (its parameter record: trained on, chosen on) learned from."""
     if kind == "zoo":
-        from nucseg_zoo.training.recipe import Recipe
-        from nucseg_zoo.zoo.registry import zoo_entry_dir
+        from nucseg_zoo.training.recipe import read_recipe
+        from nucseg_zoo.zoo.entry import read_entry
 
-        recipe = Recipe.from_yaml(zoo_entry_dir(source) / "recipe.yaml")
+        recipe = read_recipe(read_entry(source))
         return (f"{recipe.dataset}/{recipe.train_split}", f"{recipe.dataset}/{recipe.validation_split}")
     from nucseg_zoo.baselines import baseline_training_data
 

@@ -8,9 +8,8 @@ Start with :func:`build_package`::
     result.path        # dist/unet-bbbc039.zip
 
 One module per job: ``weights`` (torchscript / ONNX exports), ``receptive_field``
-(the halo), ``example_data`` (test tensors), ``cover``, ``model_card`` (README.md),
-``rdf`` (rdf.yaml), ``validate`` (bioimageio.spec / bioimageio.core checks), ``build``
-(the atomic assembly). bioimageio.core, onnx and onnxruntime are imported only when used.
+(the halo), ``example_data`` (test tensors), ``cover``, ``rdf`` (rdf.yaml), ``validate`` (bioimageio.spec / bioimageio.core checks), ``build``
+(the atomic assembly; the README.md is the entry's card, :mod:`nucseg_zoo.cards`). bioimageio.core, onnx and onnxruntime are imported only when used.
 """
 
 from __future__ import annotations

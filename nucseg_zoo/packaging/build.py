@@ -7,7 +7,6 @@ then moved into place with ``os.replace``; on any failure nothing is left behind
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -24,11 +23,11 @@ from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.packaging import layout as L
 from nucseg_zoo.packaging.cover import write_cover
 from nucseg_zoo.packaging.example_data import CROP_SIZE, make_example_data
-from nucseg_zoo.packaging.model_card import METRICS_FILE, model_card, read_json_if_present
 from nucseg_zoo.packaging.rdf import build_rdf, dump_rdf
 from nucseg_zoo.packaging.receptive_field import package_halo, receptive_field_radius
 from nucseg_zoo.packaging.validate import PackageValidationError, TestReport, test_package, validate_package
 from nucseg_zoo.packaging.weights import export_onnx, export_torchscript
+from nucseg_zoo.training.recipe import read_recipe
 
 logger = logging.getLogger(__name__)
 
@@ -54,14 +53,6 @@ class PackageResult:
     max_abs_diff: dict[str, float]
     summary: object
     test: TestReport | None = None
-
-
-def _probe_network(entry):
-    """The entry's architecture with its ``probe_kwargs`` (e.g. 2 filters per level, one
-    ensemble member): the same receptive field, fast to measure."""
-    module = importlib.import_module(entry.architecture["module"])
-    kwargs = {**entry.architecture["kwargs"], **(entry.architecture.get("probe_kwargs") or {})}
-    return getattr(module, entry.architecture["callable"])(**kwargs)
 
 
 def _citations(dataset_id: str) -> list[dict[str, str]]:
@@ -141,22 +132,25 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
     import torch
 
     from nucseg_zoo import __version__
+    from nucseg_zoo.cards import PACKAGE, PackageFacts, gather, render_card
     from nucseg_zoo.postprocessing import to_labels
 
     out_dir = Path(out_dir)
     if not overwrite:
         refuse_to_overwrite(out_dir / f"{entry.id}.zip", what="package")
+    recipe = read_recipe(entry)  # the documentation's training section and the rdf's training data
     network = entry.build_network()  # checks the weights' sha256
-    radius = receptive_field_radius(_probe_network(entry), in_channels=int(entry.architecture["kwargs"].get(
-        "in_channels", 1)), step=entry.size_step)
+    geometry = entry.architecture
+    radius = receptive_field_radius(geometry.build_probe(), in_channels=int(geometry.kwargs.get("in_channels", 1)),
+                                    step=geometry.size_step)
     if halo is None:
-        halo = package_halo(entry.halo, radius, entry.size_step)
-        if halo != entry.halo:
+        halo = package_halo(geometry.halo, radius, geometry.size_step)
+        if halo != geometry.halo:
             logger.warning("%s: halo raised from %d to %d px (receptive-field radius %d px, size step %d)",
-                           entry.id, entry.halo, halo, radius, entry.size_step)
+                           entry.id, geometry.halo, halo, radius, geometry.size_step)
     elif halo < radius:
         raise ValueError(f"halo {halo} px is smaller than the receptive-field radius {radius} px")
-    lay = L.Layout(step=entry.size_step, halo=halo)
+    lay = L.Layout(step=geometry.size_step, halo=halo)
     if not lay.is_valid_size(crop_size):
         raise ValueError(f"crop_size {crop_size} is not a valid input size (min {lay.min_size}, step {lay.step})")
 
@@ -170,8 +164,8 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
             torch.save(network.state_dict(), content / L.STATE_DICT_FILE)
         else:  # the canonical file itself
             shutil.copyfile(entry.verified_weights()[0], content / L.STATE_DICT_FILE)
-        architecture_file = entry.architecture_source.name
-        shutil.copyfile(entry.architecture_source, content / architecture_file)
+        architecture_file = geometry.source_file.name
+        shutil.copyfile(geometry.source_file, content / architecture_file)
 
         example = make_example_data(network, entry.normalization, crop_size=crop_size)
         np.save(content / L.TEST_INPUT_FILE, example.raw)
@@ -186,21 +180,19 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
         labels = to_labels(example.output[0], entry.output_kind, entry.postprocessing)
         write_cover(content / L.COVER_FILE, example.normalized, example.output[0], labels)
 
-        recipe = entry.recipe
         citations = _citations(recipe.dataset)
-        pp_info = read_json_if_present(entry.dir / entry.raw.get("postprocessing", "postprocessing.json"))
-        metrics = read_json_if_present(entry.dir / METRICS_FILE)
-        (content / L.DOCUMENTATION_FILE).write_text(model_card(
-            entry, lay, metrics=metrics, postprocessing_info=pp_info, example_source=example.source,
-            onnx_opset=onnx_info.opset_version, receptive_field=radius, citations=citations))
+        facts = gather(entry, recipe=recipe, package=PackageFacts(
+            input_id=L.INPUT_ID, output_id=L.OUTPUT_ID, min_size=lay.min_size, size_step=lay.step, halo=lay.halo,
+            receptive_field=radius, onnx_opset=onnx_info.opset_version, example_source=example.source))
+        (content / L.DOCUMENTATION_FILE).write_text(render_card(facts, PACKAGE))
 
         nucseg_config = {
             "zoo_id": entry.id,
             "nucseg_zoo_version": __version__,
             "output_kind": entry.output_kind,
             "postprocessing": entry.postprocessing.to_dict(),
-            "postprocessing_chosen_on": (pp_info or {}).get("chosen_on"),
-            "validation_average_f1": (pp_info or {}).get("validation_average_f1"),
+            "postprocessing_chosen_on": (facts.tuned or {}).get("chosen_on"),
+            "validation_average_f1": (facts.tuned or {}).get("validation_average_f1"),
             "normalization": entry.normalization.to_dict(),
             "receptive_field_radius": radius,
             "test_input": example.source,

@@ -66,7 +66,7 @@ def build_rdf(entry, lay: L.Layout, *, sha256: dict[str, str], architecture_file
         nucseg_config: our own ``config.nucseg_zoo`` section (postprocessing etc.).
     """
     norm = entry.normalization
-    kwargs = dict(entry.architecture["kwargs"])
+    kwargs = dict(entry.architecture.kwargs)
     tolerance = {"absolute_tolerance": L.ABSOLUTE_TOLERANCE, "relative_tolerance": L.RELATIVE_TOLERANCE,
                  "mismatched_elements_per_million": L.MISMATCHED_ELEMENTS_PER_MILLION,
                  "output_ids": [L.OUTPUT_ID], "weights_formats": list(L.WEIGHT_FORMATS)}
@@ -113,7 +113,7 @@ def build_rdf(entry, lay: L.Layout, *, sha256: dict[str, str], architecture_file
             "pytorch_state_dict": {
                 **_file(L.STATE_DICT_FILE, sha256),
                 "architecture": {**_file(architecture_file, sha256),
-                                 "callable": entry.architecture["callable"], "kwargs": kwargs},
+                                 "callable": entry.architecture.callable, "kwargs": kwargs},
                 "pytorch_version": torch_version,
             },
             "torchscript": {

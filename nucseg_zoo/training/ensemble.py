@@ -5,23 +5,21 @@
 then predicts the validation split with every member, averages their softmax outputs (what
 the entry's network computes), tunes the shared postprocessing on the average, scores each
 member alone next to the ensemble, and installs the members' weights, the merged training
-log, the tuned parameters and that comparison (``validation.json``) into ``zoo/MODEL_ID``.
+log, the tuned parameters and that comparison (``validation.json``) into ``zoo/MODEL_ID``
+through the same path as a single network (:func:`nucseg_zoo.zoo.install.install_run`).
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo._atomic import copy_atomically, write_text_atomically
-from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.training.export import stage_of
 from nucseg_zoo.training.loop import (
     RECIPE_OUTPUT_KIND,
     build_model,
@@ -29,10 +27,10 @@ from nucseg_zoo.training.loop import (
     validation_predictions,
     validation_summary,
 )
-from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.training.recipe import Recipe, read_recipe
 from nucseg_zoo.training.tuning import tune_params
-
-VALIDATION_FILE = "validation.json"
+from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.install import RUN_WEIGHTS, check_runs, install_run
 
 
 def member_run_dir(root: str | Path, member: int) -> Path:
@@ -85,70 +83,40 @@ def compare_on_validation(per_member: list[list[np.ndarray]], truths: list[np.nd
     return result
 
 
-def _entry_yaml_with_hashes(text: str, hashes: dict[str, str]) -> str:
-    """``entry.yaml`` with each ``{file: NAME, sha256: …}`` of ``hashes`` updated (comments kept)."""
-    for name, digest in hashes.items():
-        text, n = re.subn(rf"(\{{file: {re.escape(name)}, sha256: )[^}}]*\}}", rf"\g<1>{digest}}}", text)
-        if n != 1:
-            raise RuntimeError(f"entry.yaml: expected one '{{file: {name}, sha256: …}}' line, found {n}")
-    return text
-
-
 def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = None, *, device: str = "cpu",
-                    precision: str = "fp32", mirror: str | None = None) -> Path:
+                    precision: str = "fp32", mirror: str | None = None, replace: bool = False) -> Path:
     """Tune and install the trained members under ``root`` into ``zoo/<model_id>/``.
 
-    Writes ``member-K.pt`` (each member's best state dict), ``training_log.jsonl`` (every
-    member's epochs, tagged ``member``, after the earlier stages of a warm start; see
-    :func:`nucseg_zoo.zoo.export.merged_training_log`), ``postprocessing.json`` (tuned on the ensemble's
-    validation probabilities in ``precision``: fp32, the harness's and the package's, by default;
-    bf16 halves the time on CPUs with native bf16), ``validation.json`` (:func:`compare_on_validation`; the
-    entry's optional ``original_border_px`` adds the variant without border predictions),
-    the sha256 of every member in ``entry.yaml``, and the model card. Returns the entry folder.
+    Installs (:func:`nucseg_zoo.zoo.install.install_run`) ``member-K.pt`` (each member's best
+    state dict), ``training_log.jsonl`` (every member's epochs, tagged ``member``, after the
+    earlier stages of a warm start), ``postprocessing.json`` (tuned on the ensemble's validation
+    probabilities in ``precision``: fp32, the harness's and the package's, by default; bf16
+    halves the time on CPUs with native bf16), ``validation.json`` (:func:`compare_on_validation`;
+    the entry's optional ``original_border_px`` adds the variant without border predictions) and
+    the sha256 of every member in ``entry.yaml``; ``replace`` allows replacing trained members.
+    Returns the entry folder; re-render the card afterwards (:func:`nucseg_zoo.cards.write_zoo_card`).
 
     Raises:
-        FileNotFoundError: a member has not finished training (names it).
-        ValueError: the entry is not an ensemble of ``recipe.members`` networks.
+        FileNotFoundError: a member has not finished training (names it); nothing is tuned.
+        ValueError: the entry is not an ensemble.
+        FileExistsError: the entry holds other trained members and ``replace`` is False.
     """
-    from nucseg_zoo.zoo.card import write_model_card
-    from nucseg_zoo.zoo.entry import read_entry
-    from nucseg_zoo.zoo.export import merged_training_log, read_jsonl
-
     entry = read_entry(model_id)
-    recipe = recipe or entry.recipe
-    if not entry.ensemble or len(entry.weights) != recipe.members:
-        raise ValueError(f"zoo entry {model_id!r} lists {len(entry.weights)} weight files; the recipe trains "
-                         f"{recipe.members} members")
-    runs = [member_run_dir(root, k) for k in range(recipe.members)]
-    for k, run in enumerate(runs):
-        for name in ("best.pt", "log.jsonl"):
-            if not (run / name).is_file():
-                raise FileNotFoundError(f"{run / name} is missing: train member {k} first "
-                                        f"(nucseg-zoo train {model_id} --member {k})")
+    if not entry.ensemble:
+        raise ValueError(f"zoo entry {model_id!r} is a single network: export it with nucseg_zoo.training.export")
+    recipe = recipe or read_recipe(entry)
+    runs = check_runs(entry, [member_run_dir(root, k) for k in range(recipe.members)], replace=replace)
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     truths = [s.labels for s in samples]
-    per_member = member_probabilities(recipe, [run / "best.pt" for run in runs], samples, device=device,
+    per_member = member_probabilities(recipe, [run / RUN_WEIGHTS for run in runs], samples, device=device,
                                       precision=precision)
     kind = recipe_output_kind(recipe)
     params, score = tune_params(ensemble_average(per_member), truths, kind, refine=kind.tuning.refine)
     comparison = compare_on_validation(per_member, truths, params, border_band=entry.raw.get("original_border_px"))
     chosen_on = f"{recipe.dataset}/{recipe.validation_split}"
-
-    log_text = merged_training_log([{"member": k, **r} for k, run in enumerate(runs) for r in read_jsonl(run / "log.jsonl")],
-                                   entry.dir, recipe)
-    hashes = {}
-    for k, (run, weights) in enumerate(zip(runs, entry.weights)):
-        copy_atomically(run / "best.pt", weights.path)
-        hashes[weights.path.name] = sha256_of(weights.path)
-    write_text_atomically(entry.dir / entry.raw["training_log"], log_text)
-    write_text_atomically(entry.dir / entry.raw["postprocessing"], json.dumps(
-        {"params": params.to_dict(), "validation_average_f1": score.average_f1,
-         "validation_error_rate": score.error_rate, "chosen_on": chosen_on, "precision": precision},
-        indent=2) + "\n")
-    write_text_atomically(entry.dir / VALIDATION_FILE, json.dumps(
-        {"chosen_on": chosen_on, "precision": precision, "postprocessing": "the ensemble's tuned parameters",
-         **comparison}, indent=2) + "\n")
-    entry_yaml = entry.dir / "entry.yaml"
-    write_text_atomically(entry_yaml, _entry_yaml_with_hashes(entry_yaml.read_text(), hashes))
-    write_model_card(model_id)
-    return entry.dir
+    return install_run(
+        model_id, runs, stage=stage_of(recipe), replace=replace,
+        postprocessing={"params": params.to_dict(), "validation_average_f1": score.average_f1,
+                        "validation_error_rate": score.error_rate, "chosen_on": chosen_on, "precision": precision},
+        validation={"chosen_on": chosen_on, "precision": precision,
+                    "postprocessing": "the ensemble's tuned parameters", **comparison})

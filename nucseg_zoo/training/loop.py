@@ -73,12 +73,8 @@ def atomic_torch_save(obj: object, path: Path) -> None:
 
 def build_model(recipe: Recipe, *, training: bool = False) -> torch.nn.Module:
     """The recipe's network with logits output: the shipped form, or with ``training`` its
-    training form (``architecture.training_kwargs`` applied; same parameters)."""
-    import importlib
-
-    arch = recipe.architecture
-    kwargs = {**arch["kwargs"], **(arch.get("training_kwargs") or {} if training else {}), "softmax": False}
-    return getattr(importlib.import_module(arch["module"]), arch["callable"])(**kwargs)
+    training form (the recipe's ``training_kwargs`` applied; same parameters)."""
+    return recipe.architecture.build(**(recipe.training_kwargs if training else {}), softmax=False)
 
 
 def make_optimizer(recipe: Recipe, model: torch.nn.Module) -> torch.optim.Optimizer:
@@ -187,7 +183,7 @@ def validation_predictions(model: torch.nn.Module, samples, recipe: Recipe, devi
     activation = recipe_output_kind(recipe).training.output
     model.eval()
     outputs = []
-    step, halo = recipe.architecture["size_step"], recipe.architecture["halo"]
+    step, halo = recipe.architecture.size_step, recipe.architecture.halo
     for sample in samples:
         logits = predict_tiled(model, recipe.normalization(sample.image), device=device, precision=precision,
                                step=step, halo=halo)
@@ -290,7 +286,7 @@ def train(
                                              precision=precision, progress=progress)
     train_set = CropSampler(train_samples, recipe.normalization, recipe.crop_size, recipe.augmentation,
                             targets=kind.training.targets(recipe), soft_targets=soft_targets)
-    separate_eval_form = bool(recipe.architecture.get("training_kwargs"))
+    separate_eval_form = bool(recipe.training_kwargs)
     distillation_weight = recipe.distillation["weight"] if recipe.distillation else 0.0
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]

@@ -1,4 +1,10 @@
-"""Versioned training recipes (YAML) for zoo models."""
+"""Versioned training recipes (YAML) for zoo models.
+
+A recipe holds the training facts only. The network, its size step and halo, and the input
+normalisation are the zoo entry's (``entry.yaml``'s ``architecture`` and ``preprocessing``,
+stated once there): :func:`read_recipe` reads ``recipe.yaml`` together with its entry, and a
+recipe file that restates them is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from typing import Any
 import yaml
 
 from nucseg_zoo.normalization import PercentileNormalization
+from nucseg_zoo.zoo.architecture import Architecture
+from nucseg_zoo.zoo.entry import ZooEntry
 
 
 @dataclass(frozen=True)
@@ -64,25 +72,23 @@ class Augmentation:
 PIXEL_SAMPLING = {"all": None, "balanced": "crop", "balanced_batch": "batch"}
 """Recipe ``pixel_sampling`` values and the ``per`` of their balanced pixel mask (None: every pixel)."""
 
-ARCHITECTURE_KEYS = {"module", "callable", "kwargs", "size_step", "halo"}
-"""Required keys of a recipe's ``architecture`` (optional: ``training_kwargs``)."""
+ENTRY_FACTS = {"architecture", "normalization", "preprocessing", "members", "size_step", "halo"}
+"""Keys a recipe file may not have: the entry states them (``members``: its weights files)."""
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """Everything that determines a training run (see ``zoo/<id>/recipe.yaml``).
+    """Everything that determines a training run (``zoo/<id>/recipe.yaml`` and its entry).
 
-    ``architecture`` names the network one run trains, as data: ``module`` and ``callable``
-    (a self-contained ``torch.nn`` file, e.g. ``nucseg_zoo.models.unet`` / ``UNet``), the
-    ``kwargs`` of the network that is validated and shipped, optional ``training_kwargs``
-    that override them for training (same parameters, e.g. a valid-convolution form whose
-    output is smaller than its crop; the targets are centre-cropped to it), and the input
-    ``size_step`` and ``halo`` (px) of the shipped form (see :mod:`nucseg_zoo.tiling`). The
-    callable must accept ``softmax=False`` (training and validation use logits).
+    ``architecture``, ``normalization`` and ``members`` come from the entry
+    (:func:`read_recipe`): the network one run trains (an ensemble's member network, else the
+    entry's; validated and shipped in that form, with its ``size_step`` and ``halo``), the
+    per-image normalisation of its inputs, and the number of networks (weights files). The
+    architecture's callable must accept ``softmax=False`` (training and validation use logits).
     """
 
     version: int
-    architecture: dict[str, Any]
+    architecture: Architecture
     seed: int
     dataset: str
     train_split: str
@@ -97,8 +103,12 @@ class Recipe:
     class_weights: tuple[float, ...]
     augmentation: Augmentation = field(default_factory=Augmentation)
     members: int = 1
-    """Networks trained from this recipe (an ensemble when > 1); member K uses ``seed + K``
-    (:meth:`for_member`)."""
+    """Networks trained from this recipe (the entry's weights files; an ensemble when > 1);
+    member K uses ``seed + K`` (:meth:`for_member`)."""
+    training_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Overrides of the architecture's ``kwargs`` for training (same parameters), e.g. a
+    valid-convolution form whose output is smaller than its crop; the targets are centre-cropped
+    to it."""
     pixel_sampling: str = "all"
     """Pixels that carry the loss: ``"all"`` (weighted by ``class_weights``), ``"balanced"``
     — per crop, as many randomly chosen pixels of each class as the crop has of its rarest
@@ -128,25 +138,29 @@ class Recipe:
     Validation, the best checkpoint and the shipped weights are the averaged network's."""
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> "Recipe":
-        """Read and check a recipe file."""
+    def from_yaml(cls, path: str | Path, entry: ZooEntry) -> "Recipe":
+        """Read and check the recipe file ``path`` of zoo entry ``entry``.
+
+        Raises:
+            ValueError: the file restates a fact of the entry (:data:`ENTRY_FACTS`), or a
+                field is out of range (the message names it).
+        """
         raw = yaml.safe_load(Path(path).read_text())
-        raw["normalization"] = PercentileNormalization(**raw["normalization"])
+        restated = sorted(ENTRY_FACTS & set(raw))
+        if restated:
+            raise ValueError(f"{path}: the zoo entry states {', '.join(restated)} ({entry.dir / 'entry.yaml'}: "
+                             "architecture, preprocessing, weights); remove them from the training recipe")
         augmentation = dict(raw.get("augmentation") or {})
         for key in ("gain", "offset"):
             if key in augmentation:
                 augmentation[key] = tuple(augmentation[key])
         raw["augmentation"] = Augmentation(**augmentation)
         raw["class_weights"] = tuple(raw["class_weights"])
-        recipe = cls(**raw)
-        missing = ARCHITECTURE_KEYS - set(recipe.architecture)
-        if missing:
-            raise ValueError(f"recipe architecture needs {sorted(ARCHITECTURE_KEYS)}; missing {sorted(missing)}")
-        step = recipe.architecture["size_step"]
+        recipe = cls(**raw, architecture=entry.member_architecture, normalization=entry.normalization,
+                     members=len(entry.weights))
+        step = recipe.architecture.size_step
         if recipe.crop_size % step:
             raise ValueError(f"crop_size must be a multiple of the size step {step}, got {recipe.crop_size}")
-        if recipe.members < 1:
-            raise ValueError(f"members must be at least 1, got {recipe.members}")
         if recipe.init_from is not None and isinstance(recipe.init_from.get("sha256"), list) \
                 and len(recipe.init_from["sha256"]) != recipe.members:
             raise ValueError(f"init_from sha256 lists one state dict per member: {recipe.members} expected, "
@@ -196,3 +210,8 @@ class Recipe:
     def digest(self) -> str:
         """sha256 of the recipe's content, to tie checkpoints to the recipe."""
         return hashlib.sha256(yaml.safe_dump(self.to_dict(), sort_keys=True).encode()).hexdigest()
+
+
+def read_recipe(entry: ZooEntry, path: str | Path | None = None) -> Recipe:
+    """The training recipe of zoo entry ``entry``: its ``recipe.yaml``, or the file ``path``."""
+    return Recipe.from_yaml(entry.recipe_path if path is None else path, entry)

@@ -1,8 +1,35 @@
-"""Zoo entries: the files of one ``zoo/<id>/`` folder, read and checked."""
+"""Zoo entries: the files of one ``zoo/<id>/`` folder, read and checked.
+
+``entry.yaml`` states everything a model needs at inference, once (as torchvision keeps the
+transforms with the weights and bioimage.io puts preprocessing in the rdf); running a model
+never reads its training recipe. Keys:
+
+* ``id``, ``name``, ``description``, ``license``, ``tags``, optional ``authors``;
+* ``architecture``: the network as data (:class:`~nucseg_zoo.zoo.architecture.Architecture`):
+  ``module``, ``callable``, ``kwargs``, the input ``size_step`` and ``halo`` (px), ``summary``,
+  ``probe_kwargs`` and, for an ensemble, ``member`` (``{callable, kwargs}`` of one member network);
+* ``preprocessing``: ``{normalization: {min_percentile, max_percentile, eps, clip}}``, the
+  per-image percentile normalisation applied before the network
+  (:class:`~nucseg_zoo.normalization.PercentileNormalization`; training normalises its crops
+  with the same);
+* ``weights``: ``{file, sha256}`` of the canonical fp32 state dict, or a list of them, one per
+  ensemble member (``sha256`` null until trained); every sha256 is checked before loading;
+* ``output_kind``, ``channel_names``: what the network's output means;
+* ``postprocessing``, ``training_log``, ``recipe``: file names of the tuned postprocessing
+  (``{params, validation_average_f1, chosen_on, ...}``), the training log (JSON lines) and
+  the training recipe (read by :mod:`nucseg_zoo.training` only);
+* ``num_params`` (checked against the built network by the tests), ``trained_on`` (hardware),
+  ``paper`` (the numbers of Caicedo et al. 2019 for the method the entry reproduces:
+  ``method``, ``average_f1``, ``error_rate_at_0.7``, ``seconds_per_image``), optional
+  ``original_border_px`` (the band without predictions of the method's original code, scored
+  in ``validation.json``).
+
+The file is written by :mod:`nucseg_zoo.zoo.install` through :func:`entry_yaml_text` (YAML
+in, YAML out), so it keeps no comments beyond the header that function writes.
+"""
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +37,20 @@ from typing import Any
 
 import yaml
 
+from nucseg_zoo._jsonl import read_jsonl
 from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
-from nucseg_zoo.training.recipe import Recipe
+from nucseg_zoo.zoo.architecture import Architecture
 from nucseg_zoo.zoo.registry import zoo_entry_dir
+
+ENTRY_FILE = "entry.yaml"
+METRICS_FILE = "metrics.json"
+"""The harness's test-split evaluation (``nucseg-zoo evaluate ... --output``), quoted by the cards."""
+VALIDATION_FILE = "validation.json"
+"""An ensemble's members alone next to the ensemble on validation (written when it is installed)."""
+EXPERIMENTS_DIR = "experiments"
+"""``<name>.json`` reports of ``validation/experiments`` scripts, one table each in the card."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +63,7 @@ class WeightsFile:
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """Metadata of a zoo model: architecture, weights, normalisation, postprocessing.
+    """Metadata of a zoo model: architecture, preprocessing, weights, postprocessing.
 
     ``weights`` holds one state dict for a single network, or one per member of an
     ensemble (``entry.yaml``'s ``weights`` is then a list): member K's state dict is loaded
@@ -38,24 +74,17 @@ class ZooEntry:
     dir: Path
     name: str
     description: str
-    architecture: dict[str, Any]
+    architecture: Architecture
+    normalization: PercentileNormalization
     weights: tuple[WeightsFile, ...]
     ensemble: bool
-    size_step: int
-    halo: int
     output_kind: str
     channel_names: tuple[str, ...]
-    recipe: Recipe
     postprocessing: KindParams
     """Parameters of the entry's output kind (``postprocessing.json``; its type is the kind's)."""
     license: str
     tags: tuple[str, ...]
     raw: dict[str, Any]
-
-    @property
-    def normalization(self) -> PercentileNormalization:
-        """The input normalisation the model was trained with."""
-        return self.recipe.normalization
 
     @property
     def trained(self) -> bool:
@@ -79,10 +108,14 @@ class ZooEntry:
         return self.weights[0]
 
     @property
-    def architecture_source(self) -> Path:
-        """The Python file defining the network (self-contained, pure torch)."""
-        module = importlib.import_module(self.architecture["module"])
-        return Path(module.__file__)
+    def member_architecture(self) -> Architecture:
+        """The network one weights file holds: an ensemble's member, else :attr:`architecture`."""
+        return self.architecture.member or self.architecture
+
+    @property
+    def recipe_path(self) -> Path:
+        """The entry's training recipe (``recipe.yaml``; read by :mod:`nucseg_zoo.training` only)."""
+        return self.dir / self.raw["recipe"]
 
     def build_network(self, *, load_weights: bool = True, **overrides: Any):
         """The torch network in eval mode, with the shipped weights (checked by sha256).
@@ -92,9 +125,7 @@ class ZooEntry:
         """
         import torch
 
-        module = importlib.import_module(self.architecture["module"])
-        kwargs = {**self.architecture["kwargs"], **overrides}
-        network = getattr(module, self.architecture["callable"])(**kwargs)
+        network = self.architecture.build(**overrides)
         if load_weights:
             paths = self.verified_weights()
             if self.ensemble:
@@ -127,22 +158,81 @@ class ZooEntry:
             paths.append(weights.path)
         return paths
 
+    def record(self, name: str) -> dict[str, Any] | None:
+        """The JSON object in the entry's file ``name`` (e.g. :data:`METRICS_FILE`), or None when absent.
+
+        Raises:
+            ValueError: the file holds something other than a JSON object.
+        """
+        path = self.dir / name
+        if not path.is_file():
+            return None
+        value = json.loads(path.read_text())
+        if not isinstance(value, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(value).__name__}")
+        return value
+
+    def training_log(self) -> list[dict[str, Any]]:
+        """The records of ``training_log.jsonl``: one per epoch (and member), in training order."""
+        return read_jsonl(self.dir / self.raw["training_log"])
+
 
 def read_entry(model_id: str) -> ZooEntry:
-    """Read ``zoo/<model_id>/entry.yaml`` and the files it names."""
-    folder = zoo_entry_dir(model_id)
-    raw = yaml.safe_load((folder / "entry.yaml").read_text())
-    pp_path = folder / raw["postprocessing"]
-    postprocessing = json.loads(pp_path.read_text())["params"] if pp_path.is_file() else {}
+    """Read ``zoo/<model_id>/entry.yaml`` and the files it names (``ValueError`` lists the valid ids)."""
+    return load_entry(zoo_entry_dir(model_id))
+
+
+def load_entry(folder: str | Path) -> ZooEntry:
+    """Read the entry in ``folder`` (its ``entry.yaml`` and the tuned postprocessing it names).
+
+    Raises:
+        ValueError: ``preprocessing`` is not ``{normalization: ...}``, or ``weights`` is a
+            list for a single network (or a mapping for an ensemble, whose architecture has a
+            ``member``).
+    """
+    folder = Path(folder)
+    raw = yaml.safe_load((folder / ENTRY_FILE).read_text())
+    architecture = Architecture.from_dict(raw["architecture"])
+    if set(raw["preprocessing"]) != {"normalization"}:
+        raise ValueError(f"{folder / ENTRY_FILE}: preprocessing must be {{normalization: ...}}, "
+                         f"got {sorted(raw['preprocessing'])}")
     ensemble = isinstance(raw["weights"], list)
+    if ensemble != (architecture.member is not None):
+        raise ValueError(f"{folder / ENTRY_FILE}: an ensemble lists one weights file per member and names its "
+                         "member network (architecture.member); a single network has one weights mapping")
     weights = tuple(WeightsFile(folder / w["file"], w["sha256"])
                     for w in (raw["weights"] if ensemble else [raw["weights"]]))
+    pp_path = folder / raw["postprocessing"]
+    postprocessing = json.loads(pp_path.read_text())["params"] if pp_path.is_file() else {}
     return ZooEntry(
         id=raw["id"], dir=folder, name=raw["name"], description=raw["description"].strip(),
-        architecture=raw["architecture"], weights=weights, ensemble=ensemble,
-        size_step=int(raw["size_step"]), halo=int(raw["halo"]),
+        architecture=architecture, normalization=PercentileNormalization(**raw["preprocessing"]["normalization"]),
+        weights=weights, ensemble=ensemble,
         output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
-        recipe=Recipe.from_yaml(folder / raw["recipe"]),
         postprocessing=get_output_kind(raw["output_kind"]).parse_params(postprocessing),
         license=raw["license"], tags=tuple(raw.get("tags", ())), raw=raw,
     )
+
+
+class _EntryDumper(yaml.SafeDumper):
+    """Block YAML without aliases; long strings folded (``>-``) so descriptions stay readable."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=">" if len(text) > 80 else None)
+
+
+_EntryDumper.add_representer(str, _represent_str)
+
+
+def entry_yaml_text(raw: dict[str, Any]) -> str:
+    """``entry.yaml`` for the mapping ``raw`` (keys in its order): a header naming the entry,
+    then the YAML. ``yaml.safe_load`` of the text gives ``raw`` back."""
+    header = (f"# Zoo entry {raw['id']}, read by nucseg_zoo.load_model(\"{raw['id']}\"); "
+              "keys: nucseg_zoo/zoo/entry.py.\n# nucseg_zoo.zoo.install rewrites this file (YAML in, YAML out): "
+              "comments other than these are not kept.\n")
+    return header + yaml.dump(raw, Dumper=_EntryDumper, sort_keys=False, allow_unicode=True, width=100,
+                              default_flow_style=None)

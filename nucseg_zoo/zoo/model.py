@@ -49,15 +49,17 @@ class ZooModel:
         DataArray, any size (large images are tiled with a halo); see :func:`nucseg_zoo.images.as_image`.
         """
         normalized = self.entry.normalization(as_image(image))
+        geometry = self.entry.architecture
         return predict_tiled(self.network, normalized, device=self.device, precision=self.precision,
-                             step=self.entry.size_step, tile=self.tile, halo=self.entry.halo)
+                             step=geometry.size_step, tile=self.tile, halo=geometry.halo)
 
     def predict_batch(self, images: list, *, batch_size: int = 8) -> list[np.ndarray]:
         """:meth:`predict` for several images, ``batch_size`` at a time on the device (images of
         one shape that fit in one tile; others alone); results in input order."""
         normalized = [self.entry.normalization(as_image(image)) for image in images]
+        geometry = self.entry.architecture
         return predict_batch(self.network, normalized, device=self.device, precision=self.precision,
-                             step=self.entry.size_step, tile=self.tile, halo=self.entry.halo, batch_size=batch_size)
+                             step=geometry.size_step, tile=self.tile, halo=geometry.halo, batch_size=batch_size)
 
     def postprocessor(self, params: KindParams | None = None) -> Callable[[np.ndarray], np.ndarray]:
         """:meth:`predict`'s output → instance labels ``(H, W)`` int32: the second half of

@@ -32,8 +32,9 @@ from nucseg_zoo.inference import default_precision
 from nucseg_zoo.models.deepcell import PATCH_SIZE, FeatureNet61
 from nucseg_zoo.targets import three_class_targets
 from nucseg_zoo.training.loop import validation_predictions, validation_summary
-from nucseg_zoo.zoo.card import write_experiment
+from nucseg_zoo.training.recipe import read_recipe
 from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.install import write_experiment
 
 MODEL_ID = "deepcell-bbbc039"
 
@@ -86,7 +87,7 @@ def main() -> None:
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     args = parser.parse_args()
     entry = read_entry(MODEL_ID)
-    recipe = entry.recipe
+    recipe = read_recipe(entry)
     rng = np.random.default_rng(recipe.seed)
     train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=args.mirror)
     val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=args.mirror)
@@ -103,7 +104,7 @@ def main() -> None:
     truths = [s.labels for s in val_samples]
     rows = []
     for name, state in variants.items():
-        network = FeatureNet61(**recipe.architecture["kwargs"], softmax=False)
+        network = recipe.architecture.build(softmax=False)
         network.load_state_dict(state)
         network = network.to(memory_format=torch.channels_last)
         summary = validation_summary(validation_predictions(network, val_samples, recipe, device, precision),

@@ -20,8 +20,9 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo.training.loop import validation_predictions, validation_summary
-from nucseg_zoo.zoo.card import write_experiment
+from nucseg_zoo.training.recipe import read_recipe
 from nucseg_zoo.zoo.entry import read_entry
+from nucseg_zoo.zoo.install import write_experiment
 
 VIEW_SETS = ((0,), (0, 90), (0, 180), (0, 90, 180, 270))
 
@@ -32,8 +33,8 @@ def main() -> None:
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
     args = parser.parse_args()
     entry = read_entry(args.model)
-    recipe = entry.recipe
-    shipped = tuple(entry.architecture["kwargs"].get("test_time_rotations", (0,)))
+    recipe = read_recipe(entry)
+    shipped = tuple(entry.architecture.kwargs.get("test_time_rotations", (0,)))
     samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=args.mirror)
     truths = [s.labels for s in samples]
     rows = []
