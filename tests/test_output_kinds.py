@@ -151,7 +151,8 @@ def test_a_new_kind_trains_from_its_own_targets_and_loss(distance_kind, tiny_rec
     from nucseg_zoo.training import loop
 
     monkeypatch.setattr(loop, "RECIPE_OUTPUT_KIND", "toy-distance")
-    architecture = {**tiny_recipe.architecture, "kwargs": {**tiny_recipe.architecture["kwargs"], "n_classes": 1}}
+    architecture = dataclasses.replace(tiny_recipe.architecture,
+                                       kwargs={**tiny_recipe.architecture.kwargs, "n_classes": 1})
     recipe = dataclasses.replace(tiny_recipe, epochs=1, steps_per_epoch=2, architecture=architecture)
     best = loop.train(recipe, tmp_path, precision="fp32", progress=False)
     record = json.loads((tmp_path / "log.jsonl").read_text())
