@@ -397,7 +397,7 @@ def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
 
     from nucseg_zoo.baselines import registry
     from nucseg_zoo.baselines.tune import target
-    from nucseg_zoo.evaluation import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
 
     for path in registry.DATA_DIR.iterdir():
         if "@" not in path.name:

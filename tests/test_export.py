@@ -11,7 +11,7 @@ import torch
 import yaml
 
 import nucseg_zoo.zoo.registry as registry
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.zoo.entry import read_entry
 from nucseg_zoo.zoo.export import export_run
 from nucseg_zoo.zoo.registry import zoo_entry_dir

@@ -44,11 +44,14 @@ import numpy as np
 
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
 from nucseg_zoo._text import count
+from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens._logging import quiet
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
+from nucseg_zoo.segmenters.protocols import BatchedModel
+from nucseg_zoo.segmenters.statistics import needs_dataset_statistics
 
 if TYPE_CHECKING:
-    from nucseg_zoo.evaluation.sources import ModelSource
+    from nucseg_zoo.segmenters import ModelSource
 
 LABEL_WRITER = "nucseg-zoo segment"
 """``written_by`` of the label files' description: only files with it are ever replaced."""
@@ -74,8 +77,8 @@ class RunOptions:
     a package's file, a Python segmenter's code and configuration); an earlier run's outputs
     are its own when this matches, however the model was spelled."""
     device: str = "cpu"
-    precision: str | None = None
-    """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
+    precision: str = DEFAULT_PRECISION
+    """Of a zoo model's network (:data:`nucseg_zoo.precision.DEFAULT_PRECISION`)."""
     rois: bool = False
     overwrite: bool = False
     saturation_value: float | None = None
@@ -198,8 +201,8 @@ def _segmenter(options: RunOptions):
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
     key = (options.source, options.model_sha256, options.device, options.precision, options.statistics_inputs)
     if key not in _SEGMENTERS:
-        from nucseg_zoo.evaluation import get_segmenter
-        from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
+        from nucseg_zoo.segmenters import get_segmenter
+        from nucseg_zoo.segmenters.statistics import LazyImages, fit_dataset_statistics
 
         segmenter = get_segmenter(options.source, device=options.device, precision=options.precision)
         if options.statistics_inputs:
@@ -303,7 +306,7 @@ _BAD_IMAGE_ERRORS = (ValueError, OSError, RuntimeError)
 
 def _failed(item: ImageInput, err: BaseException, failed_while: str) -> ImageResult:
     """The result of an image that failed while ``"reading"`` or ``"segmenting"`` (see :class:`ImageResult`)."""
-    from nucseg_zoo.evaluation.python_source import SegmenterError
+    from nucseg_zoo.segmenters import SegmenterError
 
     # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
     reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"
@@ -679,7 +682,7 @@ def segment_images(
     model: str,
     out: str | os.PathLike,
     device: str = "cpu",
-    precision: str | None = None,
+    precision: str = DEFAULT_PRECISION,
     workers: int | None = None,
     scheduler: str | None = None,
     rois: bool = False,
@@ -700,9 +703,9 @@ def segment_images(
             ``module:callable``.
         out: output folder (created).
         device: "cpu" or "cuda".
-        precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the
-            device has it natively (CPUs with AVX-512 bf16 or AMX, CUDA), else fp32. (The
-            leaderboard evaluates in fp32, the packages' precision.)
+        precision: of a zoo model's network: "fp32" (default,
+            :data:`nucseg_zoo.precision.DEFAULT_PRECISION`: the leaderboard's and the packages'
+            precision), "bf16" (faster on CPUs with AVX-512 bf16 or AMX, and on CUDA) or "fp16".
         workers: run on a new Dask ``LocalCluster`` with this many single-threaded worker
             processes; each loads the model once.
         scheduler: address of a running ``dask.distributed`` scheduler to use instead.
@@ -732,7 +735,7 @@ def segment_images(
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
     again while it is empty.
     """
-    from nucseg_zoo.evaluation.sources import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
 
     if workers is not None and scheduler is not None:
         raise ValueError("pass either workers (a new LocalCluster) or scheduler (a running cluster), not both")
@@ -762,7 +765,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     _check_plan(items, out, options)
     segmenter = _segmenter(options)
     statistics = None
-    if getattr(segmenter, "needs_dataset_statistics", False):
+    if needs_dataset_statistics(segmenter):
         # over every readable input image (also those skipped now), before any prediction, so
         # that no image's labels depend on the others and a resumed run uses the same statistics
         options = replace(options, statistics_inputs=tuple(str(i.path) for i in items if _readable(i.path)))
@@ -770,7 +773,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
-    batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
+    batched = batch_size is not None and isinstance(segmenter, BatchedModel)
 
     def run(client) -> list[ImageResult]:
         if batched:

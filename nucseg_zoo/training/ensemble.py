@@ -19,7 +19,8 @@ import torch
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import copy_atomically, write_text_atomically
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.loop import (
@@ -110,7 +111,7 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     """
     from nucseg_zoo.zoo.card import write_model_card
     from nucseg_zoo.zoo.entry import read_entry
-    from nucseg_zoo.zoo.export import merged_training_log, read_jsonl
+    from nucseg_zoo.zoo.export import merged_training_log
 
     entry = read_entry(model_id)
     recipe = recipe or entry.recipe

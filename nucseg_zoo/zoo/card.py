@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from nucseg_zoo._atomic import write_text_atomically
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.zoo.entry import read_entry
-from nucseg_zoo.zoo.export import read_jsonl
 
 
 def _duration(seconds: float) -> str:

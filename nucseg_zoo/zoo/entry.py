@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.postprocessing import PostprocessingParams
 from nucseg_zoo.training.recipe import Recipe

@@ -7,13 +7,9 @@ import re
 from pathlib import Path
 
 from nucseg_zoo._atomic import copy_atomically, write_text_atomically
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.zoo.registry import zoo_entry_dir
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The records of a JSON-lines file (a training log), blank lines skipped."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def merged_training_log(records: list[dict], entry_dir: Path, recipe) -> str:
