@@ -9,8 +9,9 @@ TIFFs into a temporary folder. Each configuration runs ``nucseg-zoo segment MODE
 --out NEW_FOLDER`` in a fresh process, so the time includes starting Python, loading the
 model and (for the cluster) starting the workers, as a user sees it. *peak memory* is the
 largest sum of the resident set sizes of the command's whole process tree (the command,
-the scheduler and the workers), sampled every 0.1 s with psutil. Models run at their
-default precision (bf16 on CPUs with native bf16, else fp32); the CPU's capability is printed.
+the scheduler and the workers), sampled every 0.1 s with psutil. Zoo models run in fp32, the
+default precision (``--precision bf16`` is faster on CPUs with native bf16); the CPU's
+capability is printed.
 """
 
 from __future__ import annotations

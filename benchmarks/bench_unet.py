@@ -9,7 +9,7 @@ image (``predict_tiled``, host-device copies included). Training: crops/s for
 batches of 256² crops (forward, backward, Adam step). Both precisions are measured in
 the same run, so their ratio is meaningful even on a noisy machine. Target: whole-image
 inference ≤ 0.5 s (the paper: 10.1 s on 8 CPU cores). On a CPU without native bf16
-(e.g. AVX2 only) bf16 is emulated and slow; the zoo then runs fp32 by default.
+(e.g. AVX2 only) bf16 is emulated and slow (the zoo runs fp32 unless asked otherwise).
 Layout "auto" is the zoo's choice: channels_last for inference, and for training
 :func:`nucseg_zoo.training.loop.training_memory_format` (NCHW for fp32 on CPU); name
 ``nchw`` and ``channels_last`` to compare them in one run. ``--device cuda`` times the
@@ -108,7 +108,7 @@ def main() -> None:
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
-    print(f"machine: {where}, torch {torch.__version__}, default precision {default_precision(device)}")
+    print(f"machine: {where}, torch {torch.__version__}, native precision {default_precision(device)}")
     print(f"{'measurement':<48} {'median s':>9}  rate")
     for name, seconds, rate in rows:
         print(f"{name:<48} {seconds:>9.3f}  {rate}")

@@ -10,7 +10,7 @@ shared postprocessing — as a user calls it. GFLOP are counted by
 ``torch.utils.flop_counter`` on the padded input (multiply-adds count as 2 FLOPs). All
 models and precisions are measured in one run, so the speed ratios against the first
 model are meaningful even on a noisy machine. On a CPU without native bf16 (AVX2 only)
-bf16 is emulated and slow; the zoo then runs fp32 by default. ``--random-weights`` times
+bf16 is emulated and slow (the zoo runs fp32 unless asked otherwise). ``--random-weights`` times
 each entry's architecture untrained, for a machine the weights were not copied to: the
 network time does not depend on the weight values, the postprocessing's does (objects found),
 so *segment* is then not measured.
@@ -27,8 +27,9 @@ import torch
 from nucseg_zoo import datasets
 from nucseg_zoo.evaluation.provenance import describe_device
 from nucseg_zoo.inference import default_precision, predict_tiled
+from nucseg_zoo.segmenters import load_model
 from nucseg_zoo.tiling import AxisPlan
-from nucseg_zoo.zoo import list_models, load_model
+from nucseg_zoo.zoo import list_models
 from nucseg_zoo.zoo.entry import read_entry
 
 
@@ -93,7 +94,7 @@ def main() -> None:
             rows.append((model_id, precision, gflop, network, segment))
 
     print(f"machine: {describe_device(args.device)}, torch {torch.__version__}, "
-          f"default precision {default_precision(device)}")
+          f"native precision {default_precision(device)}")
     print(f"image: 520x696 BBBC039 test image, median of {args.repeats} runs"
           + (", untrained networks (segment not measured)" if args.random_weights else ""))
     first = {precision: (network, segment) for model_id, precision, _, network, segment in rows
@@ -109,7 +110,7 @@ def main() -> None:
               f"{base_network / network:>16.2f}x {segment_cells[1]}")
     print(f"(speed-ups against {args.models[0]} in the same precision)")
     if "bf16" in args.precisions and default_precision(device) != "bf16":
-        print("bf16 is emulated on this CPU (no native bf16 instructions) and slow; the zoo runs fp32 here by default")
+        print("bf16 is emulated on this CPU (no native bf16 instructions) and slow")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Where to start::
 
     import nucseg_zoo
     nucseg_zoo.list_models()                         # ['unet-bbbc039', ...]
-    model = nucseg_zoo.load_model("unet-bbbc039")    # ready to run (not a description)
+    model = nucseg_zoo.load_model("unet-bbbc039")    # ready to run (not a description), fp32
     labels = model.segment(image)                    # (H, W) int32 instance labels
+    baseline = nucseg_zoo.get_segmenter("cp-basic")  # any source: zoo id, baseline, package, module:callable
 
     from nucseg_zoo import datasets, metrics
     test = datasets.load("bbbc039", split="test")
@@ -14,27 +15,54 @@ Where to start::
     nucseg_zoo.segment_images(["plate1/"], model="unet-bbbc039", out="plate1-results", workers=2)
     nucseg_zoo.measure(labels, image)                # pandas DataFrame, one row per nucleus
 
-Heavy packages (torch, bioimageio.core) are imported only when a model is loaded.
+Every name here and every subpackage (``nucseg_zoo.datasets``, ``.metrics``, ``.zoo``,
+``.segmenters``, ``.evaluation``, ``.screens``, ``.leaderboard``, ...) is imported on first
+use, so ``import nucseg_zoo`` itself imports no numerical package. The errors the package
+raises on purpose are listed in :mod:`nucseg_zoo.errors`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-
-from nucseg_zoo.zoo import list_models, load_model
+from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "list_models", "load_model", "measure", "segment_images"]
 
-_SCREENS = ("measure", "segment_images")
+_FUNCTIONS = {
+    "get_segmenter": "nucseg_zoo.segmenters",
+    "list_models": "nucseg_zoo.zoo",
+    "load_model": "nucseg_zoo.segmenters",
+    "measure": "nucseg_zoo.screens",
+    "segment_images": "nucseg_zoo.screens",
+}
+"""Top-level functions -> the module that defines them."""
+
+_MODULES = (
+    "baselines", "cli", "commands", "datasets", "devices", "downloads", "errors", "evaluation", "images",
+    "inference", "leaderboard", "metrics", "models", "normalization", "packaging", "postprocessing", "precision",
+    "screens", "segmenters", "star_convex", "targets", "tiling", "training", "zoo",
+)
+"""Every public module and subpackage, reachable as an attribute (``nucseg_zoo.datasets``)."""
+
+__all__ = ["__version__", *sorted(_FUNCTIONS)]
 
 
-def __getattr__(name: str):
-    """``measure`` and ``segment_images`` from :mod:`nucseg_zoo.screens`, imported on first use."""
-    if name in _SCREENS:
-        from nucseg_zoo import screens
+def __getattr__(name: str) -> Any:
+    """The functions of :data:`_FUNCTIONS` and the modules of :data:`_MODULES`, imported on first use.
 
-        return getattr(screens, name)
+    Raises:
+        AttributeError: any other name.
+    """
+    if name in _FUNCTIONS:
+        return getattr(importlib.import_module(_FUNCTIONS[name]), name)
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'nucseg_zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_FUNCTIONS, *_MODULES})
+
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

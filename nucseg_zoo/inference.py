@@ -16,17 +16,6 @@ import torch
 from nucseg_zoo.tiling import BORDER_MODE, AxisPlan, one_block_padding, predict_blocks
 
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-"""Inference precisions: fp32, or bf16/fp16 autocast."""
-
-
-def check_precision(precision: str) -> str:
-    """``precision`` if it is one of :data:`PRECISIONS`; ValueError naming the valid ones otherwise."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
-    return precision
-
-
 def autocast_context(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
     """``torch.autocast`` for ``precision`` "bf16"/"fp16", a no-op for "fp32"."""
     if precision == "fp32":
@@ -36,7 +25,9 @@ def autocast_context(device: torch.device, precision: str) -> contextlib.Abstrac
 
 
 def default_precision(device: torch.device) -> str:
-    """bf16 on CPUs with native bf16 support and on CUDA, fp32 otherwise."""
+    """The fastest precision ``device`` runs natively: bf16 on CPUs with native bf16 support and on
+    CUDA (fp16 on GPUs without bf16), fp32 otherwise. Training's default; inference defaults to
+    :data:`nucseg_zoo.precision.DEFAULT_PRECISION` (fp32) instead."""
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 
 MIN_SIZE, STEP, HALO = 64, 16, 8
 

@@ -92,7 +92,7 @@ def _marked(rgba: np.ndarray, colour) -> np.ndarray:
 def test_overlay_draws_each_error_on_its_object(sample_split):
     """On real images with a baseline's labels: every missed GT nucleus carries its size bin's colour,
     every extra object sky blue, every merge and split its fill — on exactly those objects."""
-    from nucseg_zoo.evaluation import get_segmenter
+    from nucseg_zoo.segmenters import get_segmenter
 
     segmenter = get_segmenter("cp-basic")
     for sample in sample_split:

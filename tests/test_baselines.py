@@ -361,7 +361,7 @@ def test_parameters_per_dataset_are_their_own_source(tmp_path, monkeypatch):
     import shutil
 
     from nucseg_zoo.baselines import registry
-    from nucseg_zoo.evaluation import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
     from nucseg_zoo.training.cellprofiler_tuning import target
 
     for path in registry.DATA_DIR.iterdir():

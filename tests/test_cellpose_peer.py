@@ -28,7 +28,7 @@ def _train_module():
 
 
 def test_the_peer_is_trained_from_scratch_and_scored_through_the_python_segmenter_path(tmp_path, monkeypatch):
-    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo._hashing import sha256_of
     from nucseg_zoo.evaluation import evaluate_source
 
     train = _train_module()

@@ -25,7 +25,7 @@ def test_demo_table_shows_whole_names_in_aligned_columns(sample_split, capsys, t
     """Critic's report: the demo's table cut image names to 22 characters and a segmenter name
     longer than 18 pushed its row out of line."""
     name = "a_long_lab_segmenter_module_name"
-    (tmp_path / f"{name}.py").write_text("from nucseg_zoo.evaluation import get_segmenter\n"
+    (tmp_path / f"{name}.py").write_text("from nucseg_zoo.segmenters import get_segmenter\n"
                                          "segment = get_segmenter('cp-basic').segment\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -8,7 +8,8 @@ import torch
 
 import nucseg_zoo
 from nucseg_zoo.devices import DeviceUnavailableError, check_device
-from nucseg_zoo.evaluation import evaluate_source, get_segmenter
+from nucseg_zoo.evaluation import evaluate_source
+from nucseg_zoo.segmenters import get_segmenter
 from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
 

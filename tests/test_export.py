@@ -11,8 +11,8 @@ import torch
 import yaml
 
 import nucseg_zoo.zoo.registry as registry
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.cards import write_zoo_card
-from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.training.export import export_run
 from nucseg_zoo.training.recipe import read_recipe
 from nucseg_zoo.zoo.entry import read_entry

@@ -9,9 +9,10 @@ import pytest
 from external_model import build_external_package
 from loopback import LoopbackServer
 
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.cli import main
-from nucseg_zoo.datasets.source import sha256_of
-from nucseg_zoo.evaluation import evaluate_source, resolve_source
+from nucseg_zoo.evaluation import evaluate_source
+from nucseg_zoo.segmenters import resolve_source
 
 PROVENANCE_KEYS = {"source_kind", "source_name", "source_sha256", "dataset_sha256", "limit", "output_kind",
                    "output_kind_reason", "weight_format", "device", "environment", "evaluated_at", "cache_key"}

@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 from external_model import build_external_package
 
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.cli import main
 from nucseg_zoo.datasets import split_names
-from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.leaderboard import DuplicateSubmission, UnknownEntry, read_results, render, stale_pages, submit, verify
 from nucseg_zoo.leaderboard.entries import builtin_sources
 from nucseg_zoo.leaderboard.records import read_track
@@ -70,7 +70,7 @@ def test_committed_results_cover_the_zoo_and_baselines_on_the_full_test_split():
 
 def test_builtin_entries_match_the_shipped_models():
     """A zoo model or baseline whose files changed must be re-evaluated (`leaderboard --update`)."""
-    from nucseg_zoo.evaluation import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
 
     records = {r.entry.id: r for r in read_results(COMMITTED / "results")}
     for _, name, source in builtin_sources(read_track(COMMITTED)):

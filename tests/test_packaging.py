@@ -26,8 +26,8 @@ torch = pytest.importorskip("torch")
 
 import nucseg_zoo  # noqa: E402
 from nucseg_zoo import datasets, load_model  # noqa: E402
+from nucseg_zoo._hashing import sha256_of  # noqa: E402
 from nucseg_zoo.cli import main  # noqa: E402
-from nucseg_zoo.datasets.source import sha256_of  # noqa: E402
 from nucseg_zoo.models.unet import UNet  # noqa: E402
 from nucseg_zoo.packaging import PackageValidationError, build_package, test_package  # noqa: E402
 from nucseg_zoo.packaging import layout as L  # noqa: E402

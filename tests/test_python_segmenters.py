@@ -15,9 +15,10 @@ import pytest
 import tifffile
 
 from nucseg_zoo.cli import main
-from nucseg_zoo.evaluation import evaluate_source, get_segmenter
-from nucseg_zoo.evaluation.python_source import PythonSegmenter, describe, is_python_spec
+from nucseg_zoo.evaluation import evaluate_source
 from nucseg_zoo.metrics import score_image, summarize
+from nucseg_zoo.segmenters import get_segmenter
+from nucseg_zoo.segmenters.python_source import PythonSegmenter, describe, is_python_spec
 
 OTSU = '''
 import numpy as np
@@ -387,8 +388,8 @@ def test_a_failing_callable_a_class_and_a_shadowed_module_are_named(lab_module, 
     ("C:\\lab\\seg.py:run", "from the folder that holds seg.py use seg:run"),
 ])
 def test_a_file_path_instead_of_a_module_gets_the_module_spec_to_use(spec, suggestion, tmp_path, monkeypatch):
-    from nucseg_zoo.evaluation.python_source import load_callable
-    from nucseg_zoo.evaluation.sources import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
+    from nucseg_zoo.segmenters.python_source import load_callable
 
     monkeypatch.chdir(tmp_path)
     for call in (resolve_source, load_callable):

@@ -53,5 +53,6 @@ def test_batched_network_with_postprocessing_in_workers_gives_the_per_image_labe
         assert np.mean(a == b) > 0.999, key  # batching may change bf16 rounding, not the nuclei
     manifest = json.loads((batched / "manifest.json").read_text())
     assert manifest["parameters"]["batch_size"] == 2
+    assert manifest["parameters"]["precision"] == "fp32"  # the one default precision
     if workers:
         assert len({r.process for r in summary.results if r.status == "segmented"}) >= 2  # postprocessed there

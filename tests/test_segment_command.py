@@ -162,7 +162,7 @@ def test_a_bad_input_is_named_skipped_and_the_others_are_done(field, tmp_path, c
 
 
 def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, capsys, monkeypatch):
-    import nucseg_zoo.evaluation as evaluation
+    import nucseg_zoo.segmenters as segmenters
 
     out = tmp_path / "out"
     out.mkdir()
@@ -170,7 +170,7 @@ def test_an_unwritable_output_folder_fails_before_any_work(field, tmp_path, caps
     if os.access(out, os.W_OK):  # root ignores permissions: make the probe fail instead
         monkeypatch.setattr("nucseg_zoo.screens.plan._check_writable",
                             lambda folder: (_ for _ in ()).throw(PermissionError(f"{folder}: read-only")))
-    monkeypatch.setattr(evaluation, "get_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(segmenters, "get_segmenter", lambda *a, **k: pytest.fail("the model was loaded"))
     assert main(["segment", "cp-basic", str(field), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "read-only" in err or "Permission denied" in err
@@ -457,7 +457,7 @@ def _crops(sample_split, size=192):
 
 
 def _labels_of(image):
-    from nucseg_zoo.evaluation import get_segmenter
+    from nucseg_zoo.segmenters import get_segmenter
 
     return get_segmenter("cp-basic").segment(image)
 

@@ -75,7 +75,7 @@ def test_the_peer_training_script_trains_packages_and_resumes(tmp_path, monkeypa
 
     import yaml
 
-    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo._hashing import sha256_of
     from nucseg_zoo.evaluation import evaluate_source
 
     script = Path(__file__).parents[1] / "validation" / "peers" / "stardist" / "train.py"

@@ -62,7 +62,7 @@ def test_resume_refuses_a_checkpoint_of_another_recipe(tiny_recipe, tmp_path):
 
 
 def test_warm_start_needs_the_recipes_weights(tiny_recipe, tmp_path):
-    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo._hashing import sha256_of
 
     first = train(replace(tiny_recipe, epochs=1), tmp_path / "first", precision="fp32", progress=False)
     warm = replace(tiny_recipe, epochs=1, steps_per_epoch=1,

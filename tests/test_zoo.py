@@ -1,4 +1,4 @@
-"""Zoo entries: schema, shipped weights, and the load_model / predict / segment API."""
+"""Zoo entries: schema, shipped weights, and the predict / segment API of the loaded models."""
 
 from __future__ import annotations
 
@@ -20,12 +20,6 @@ from nucseg_zoo.postprocessing import get_output_kind
 from nucseg_zoo.training.recipe import ENTRY_FACTS, read_recipe
 from nucseg_zoo.zoo.entry import WeightsFile, entry_yaml_text, read_entry
 from nucseg_zoo.zoo.registry import zoo_entry_dir
-
-
-def test_list_models_and_unknown_id():
-    assert "unet-bbbc039" in nucseg_zoo.list_models()
-    with pytest.raises(ValueError, match="available: .*unet-bbbc039"):
-        nucseg_zoo.load_model("unet-bbbc038")
 
 
 @pytest.mark.parametrize("model_id", nucseg_zoo.list_models())
@@ -203,7 +197,7 @@ def test_multichannel_images_are_refused_with_a_remedy_for_their_shape(image, re
 
 
 def test_a_grey_rgb_image_is_refused_by_every_kind_of_segmenter(model):
-    from nucseg_zoo.evaluation import get_segmenter
+    from nucseg_zoo.segmenters import get_segmenter
 
     rgb = np.stack([_grey((64, 64))] * 3, axis=-1)
     for segmenter in (model, get_segmenter("cp-basic")):
@@ -251,14 +245,6 @@ def test_extreme_finite_values_are_refused_like_nan_by_every_zoo_model(zoo_model
     assert as_image(np.full((4, 4), 1e17)).shape == (4, 4)  # below the bound: accepted
 
 
-@pytest.mark.parametrize("precision", ["int8", "FP32", "float32"])
-def test_an_unknown_precision_is_refused_when_loading(precision):
-    """Critic's report: load_model accepted precision="int8" and failed with a bare KeyError
-    at the first segment call."""
-    with pytest.raises(ValueError, match="unknown precision .*fp32, bf16, fp16"):
-        nucseg_zoo.load_model("unet-bbbc039-fast", precision=precision)
-
-
 def test_corrupt_weights_are_detected(entry, tmp_path):
     from dataclasses import replace
 
@@ -273,7 +259,7 @@ def test_corrupt_weights_are_detected(entry, tmp_path):
 
 @pytest.fixture(scope="module", params=nucseg_zoo.list_models())
 def zoo_model(request):
-    """Every trained zoo model, at its default precision (bf16 on CPUs with native bf16)."""
+    """Every trained zoo model, at its default precision (fp32)."""
     if not read_entry(request.param).trained:
         pytest.skip(f"{request.param} has no trained weights recorded yet")
     return nucseg_zoo.load_model(request.param)

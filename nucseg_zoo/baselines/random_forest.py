@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from nucseg_zoo._atomic import atomic_path
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.baselines.features import FeatureSettings, pixel_features
 from nucseg_zoo.baselines.params import Params
-from nucseg_zoo.datasets.source import sha256_of
 from nucseg_zoo.postprocessing import PostprocessingParams, probabilities_to_labels
 from nucseg_zoo.targets import CLASS_NAMES
 

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     from nucseg_zoo import datasets
     from nucseg_zoo._atomic import refuse_to_overwrite
-    from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
+    from nucseg_zoo.segmenters import open_segmenter, resolve_source
     from nucseg_zoo.metrics import score_image, summarize
 
     names = chosen_segmenters(args)

@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="run a zoo model, baseline or bioimage.io package on a split and score it",
         description="Evaluate SOURCE on an official split (--dataset, --split) or on your own annotated images "
                     "(--images DIR --labels DIR: label TIFF/PNG, a folder of one mask per nucleus, or an ImageJ ROI "
-                    "zip per image, paired by file stem) with the paper's metrics. Results (per image and "
+                    "zip per image, paired by file stem) with the paper's metrics. Zoo models run in fp32, the default "
+                    "precision of every entry point and of the leaderboard. Results (per image and "
                     "aggregate, with provenance) are cached by source sha256, data hashes, package versions "
                     "and device; a repeated call is instant unless --force is given.")
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml) path or URL, "

@@ -32,8 +32,8 @@ from typing import TypeVar
 import numpy as np
 from roifile import ROI_OPTIONS, ROI_SUBTYPE, ROI_TYPE, ImagejRoi
 
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.datasets.samples import DatasetSplit, Sample
-from nucseg_zoo.datasets.source import sha256_of
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
 """Suffixes (case-insensitive) of images, label images and per-nucleus masks; ``.ome.tif``

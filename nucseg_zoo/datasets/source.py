@@ -31,12 +31,11 @@ from typing import Iterable
 import pooch
 
 from nucseg_zoo._atomic import write_text_atomically
+from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import cache_dir, is_url
 from nucseg_zoo.datasets.card import DatasetCard
 
 log = logging.getLogger(__name__)
-
-DATA_DIR_ENV = "NUCSEG_ZOO_DATA_DIR"
-_URL_SCHEMES = ("http://", "https://", "ftp://", "file://")
 
 
 class DatasetIntegrityError(RuntimeError):
@@ -46,20 +45,6 @@ class DatasetIntegrityError(RuntimeError):
 def mirror_env_var(dataset_id: str) -> str:
     """Name of the environment variable that selects a mirror for ``dataset_id``."""
     return f"NUCSEG_ZOO_{dataset_id.upper().replace('-', '_')}_MIRROR"
-
-
-def cache_dir() -> Path:
-    """The download cache: ``$NUCSEG_ZOO_DATA_DIR`` or the OS cache folder."""
-    return Path(os.environ.get(DATA_DIR_ENV) or pooch.os_cache("nucseg-zoo"))
-
-
-def sha256_of(path: Path, *, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _verification_record(root: Path, card: DatasetCard) -> Path:
@@ -129,11 +114,6 @@ def resolve_mirror(card: DatasetCard, mirror: str | os.PathLike | None) -> str |
     if mirror is None:
         mirror = os.environ.get(mirror_env_var(card.id)) or None
     return None if mirror is None else os.fspath(mirror)
-
-
-def is_url(location: str) -> bool:
-    """True when ``location`` is a URL rather than a local folder."""
-    return location.lower().startswith(_URL_SCHEMES)
 
 
 def _pooch_for(card: DatasetCard, base_url: str) -> pooch.Pooch:

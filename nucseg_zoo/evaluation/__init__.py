@@ -7,23 +7,13 @@ Start with :func:`evaluate_source`::
     result = evaluate_source("path/or/url/to/model.zip", output_kind="foreground_boundary")
     result.scores.average_f1, result.to_dict()      # per image + aggregate + provenance
 
-Lower level: :func:`get_segmenter` / :func:`evaluate` for any object with ``segment``,
-:func:`score_folder` for label images written by another tool.
+Lower level: :func:`evaluate` / :func:`score_segmenter` for any object with ``segment``
+(opened with :func:`nucseg_zoo.segmenters.get_segmenter`), :func:`score_folder` for label
+images written by another tool. Zoo models are evaluated in fp32, the default precision
+(:data:`nucseg_zoo.precision.DEFAULT_PRECISION`) in which every leaderboard number was made.
 """
 
-from nucseg_zoo.evaluation.harness import (
-    Evaluation,
-    Segmenter,
-    evaluate,
-    get_segmenter,
-    list_segmenters,
-    score_folder,
-    score_segmenter,
-)
+from nucseg_zoo.evaluation.harness import Evaluation, evaluate, score_folder, score_segmenter
 from nucseg_zoo.evaluation.runner import evaluate_source
-from nucseg_zoo.evaluation.sources import ModelSource, resolve_source
 
-__all__ = [
-    "Evaluation", "ModelSource", "Segmenter", "evaluate", "evaluate_source", "get_segmenter",
-    "list_segmenters", "resolve_source", "score_folder", "score_segmenter",
-]
+__all__ = ["Evaluation", "evaluate", "evaluate_source", "score_folder", "score_segmenter"]

@@ -1,7 +1,8 @@
 """Scoring loops: run a segmenter on a dataset split (or read a prediction folder) and score it.
 
-A *segmenter* is anything with ``segment(image) -> (H, W) int labels``: a zoo model, a
-classical baseline, or a bioimage.io package loaded with :func:`nucseg_zoo.load_model`.
+A *segmenter* is anything with ``segment(image) -> (H, W) int labels``
+(:class:`~nucseg_zoo.segmenters.Segmenter`): a zoo model, a classical baseline, a bioimage.io
+package or a Python callable, opened with :func:`nucseg_zoo.segmenters.get_segmenter`.
 Every result comes from :mod:`nucseg_zoo.metrics` on the official split.
 :func:`nucseg_zoo.evaluation.evaluate_source` adds source resolution, provenance and caching.
 """
@@ -13,7 +14,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from tqdm import tqdm
@@ -24,12 +25,8 @@ from nucseg_zoo.metrics import SIZE_BINS, DatasetScores, score_image, summarize
 from nucseg_zoo.metrics.errors import SizeBins
 from nucseg_zoo.metrics import binary_masks
 from nucseg_zoo.metrics.folder import find_predictions, folders_with_predictions, read_label_image
-
-
-class Segmenter(Protocol):
-    """What the harness runs: ``segment`` turns a 2-D image into instance labels."""
-
-    def segment(self, image: np.ndarray) -> np.ndarray: ...
+from nucseg_zoo.segmenters.protocols import Segmenter
+from nucseg_zoo.segmenters.statistics import LazyImages, fit_dataset_statistics
 
 
 @dataclass(frozen=True)
@@ -75,58 +72,6 @@ class Evaluation:
                    missing_predictions=tuple(data.get("missing_predictions", ())),
                    image_seconds=tuple(image["seconds"] for image in data["images"] if "seconds" in image),
                    provenance=provenance, cached=cached)
-
-
-def list_segmenters() -> list[str]:
-    """Names accepted by :func:`get_segmenter`: zoo models and classical baselines."""
-    from nucseg_zoo.baselines import list_baselines
-    from nucseg_zoo.zoo import list_models
-
-    return list_models() + list_baselines()
-
-
-def get_segmenter(name: str, *, device: str = "cpu", output_kind: str | None = None,
-                  precision: str | None = "fp32") -> Segmenter:
-    """A zoo model, a baseline, a bioimage.io package path/URL or a ``module:callable``, ready to ``segment``
-    (``precision``: of a zoo model, see :func:`~nucseg_zoo.evaluation.sources.open_segmenter`)."""
-    from nucseg_zoo.evaluation.sources import open_segmenter, resolve_source
-
-    return open_segmenter(resolve_source(name), device=device, output_kind=output_kind, precision=precision)[0]
-
-
-class LazyImages:
-    """``read(item)`` for each of ``items``, read again on every iteration: an input set that
-    can be iterated any number of times without holding all its images in memory.
-
-    Args:
-        items: e.g. dataset samples or image paths (iterable more than once).
-        read: item → ``(H, W)`` image.
-    """
-
-    def __init__(self, items: Iterable, read: Callable[[Any], np.ndarray]):
-        self.items, self.read = items, read
-
-    def __iter__(self):
-        return (self.read(item) for item in self.items)
-
-
-def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -> dict[str, Any] | None:
-    """Fit the dataset statistics of a segmenter whose preprocessing needs them, over ``images``.
-
-    Bioimage.io packages may normalise with statistics over a whole dataset; they are
-    computed over the whole input set before the first prediction, so that no image's
-    result depends on the order or company of the others. Other segmenters are left alone.
-
-    Args:
-        images: the whole input set, iterable twice.
-
-    Returns:
-        The fitted statistics (measure → value, plus ``n_images``), or None when the
-        segmenter needs none.
-    """
-    if not getattr(segmenter, "needs_dataset_statistics", False):
-        return None
-    return segmenter.fit_dataset_statistics(images)
 
 
 def resolve_samples(dataset: str | datasets.DatasetSplit, split: str | None, *,

@@ -22,12 +22,13 @@ import numpy as np
 
 from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.datasets.source import cache_dir
+from nucseg_zoo._io import cache_dir
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.evaluation.harness import Evaluation, resolve_samples, score_segmenter
 from nucseg_zoo.evaluation.predictions import LabelStoreWriter
 from nucseg_zoo.evaluation.provenance import environment, package_versions, samples_fingerprint
-from nucseg_zoo.evaluation.sources import ModelSource, open_segmenter, resolve_source
+from nucseg_zoo.segmenters import ModelSource, open_segmenter, resolve_source
+from nucseg_zoo.segmenters.statistics import fitted_statistics
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ def evaluate_source(
 
     Args:
         source: zoo id, baseline name, bioimage.io ``.zip`` / ``rdf.yaml`` path or URL, or a
-            Python segmenter ``module:callable`` (:mod:`nucseg_zoo.evaluation.python_source`).
+            Python segmenter ``module:callable`` (:mod:`nucseg_zoo.segmenters.python_source`);
+            zoo models run in fp32 (:data:`nucseg_zoo.precision.DEFAULT_PRECISION`).
         dataset, split: what to evaluate on: a dataset id and one of its splits (never
             re-made), or a :class:`~nucseg_zoo.datasets.DatasetSplit` such as
             :func:`nucseg_zoo.datasets.from_folder` returns (``split=None``), whose files are
@@ -151,7 +153,7 @@ def evaluate_source(
         "weight_format": weight_format,
         "device": device,
         "inference_precision": getattr(segmenter, "precision", None),
-        "dataset_statistics": getattr(segmenter, "dataset_statistics", None) or None,
+        "dataset_statistics": fitted_statistics(segmenter),
         "environment": environment(device),
         "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "cache_key": key,

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Sequence
 
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.datasets.source import is_url
-from nucseg_zoo.evaluation import Evaluation, evaluate_source, resolve_source
-from nucseg_zoo.evaluation.python_source import is_python_spec
+from nucseg_zoo._io import is_url
+from nucseg_zoo.evaluation import Evaluation, evaluate_source
 from nucseg_zoo.leaderboard.records import Entry, ResultRecord, Track, read_results, read_track, slugify
 from nucseg_zoo.leaderboard.atlas import PREDICTIONS_DIR
 from nucseg_zoo.leaderboard.render import atlas_ids, read_references, render_atlases, render_records, write_pages
+from nucseg_zoo.segmenters import resolve_source
+from nucseg_zoo.segmenters.python_source import is_python_spec
 
 log = logging.getLogger(__name__)
 BUILTIN_AUTHORS = ("nucseg-zoo developers",)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nucseg_zoo._atomic import refuse_to_overwrite
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.packaging import layout as L
 from nucseg_zoo.packaging.cover import write_cover
 from nucseg_zoo.packaging.example_data import CROP_SIZE, make_example_data

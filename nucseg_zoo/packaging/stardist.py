@@ -32,7 +32,7 @@ import numpy as np
 import yaml
 
 from nucseg_zoo._atomic import atomic_path
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.packaging.validate import load_valid_description
 

@@ -52,18 +52,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from nucseg_zoo._text import count
+from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
 from nucseg_zoo.screens.fields import Selection
-from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
 from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import ImageResult, RunOptions
+from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
+from nucseg_zoo.segmenters.protocols import BatchedModel
+from nucseg_zoo.segmenters.statistics import needs_dataset_statistics
 
 if TYPE_CHECKING:
-    from nucseg_zoo.evaluation.sources import ModelSource
+    from nucseg_zoo.segmenters import ModelSource
 
 DEFAULT_GPU_BATCH = 8
 """Images per network batch on CUDA (batched pipeline, see :func:`segment_images`)."""
@@ -123,7 +126,7 @@ def segment_images(
     model: str,
     out: str | os.PathLike,
     device: str = "cpu",
-    precision: str | None = None,
+    precision: str = DEFAULT_PRECISION,
     output_kind: str | None = None,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -150,9 +153,9 @@ def segment_images(
             ``module:callable``.
         out: output folder (created).
         device: "cpu" or "cuda".
-        precision: of a zoo model's network: "fp32", "bf16" or "fp16"; default bf16 where the
-            device has it natively (CPUs with AVX-512 bf16 or AMX, CUDA), else fp32. (The
-            leaderboard evaluates in fp32, the packages' precision.)
+        precision: of a zoo model's network: "fp32" (default,
+            :data:`nucseg_zoo.precision.DEFAULT_PRECISION`: the leaderboard's and the packages'
+            precision), "bf16" (faster on CPUs with AVX-512 bf16 or AMX, and on CUDA) or "fp16".
         output_kind: of a bioimage.io package: the output kind to read its output as
             (:func:`nucseg_zoo.postprocessing.list_output_kinds`; default: the one its rdf
             declares or its output tells apart, else the package is refused).
@@ -193,7 +196,7 @@ def segment_images(
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
     again while it is empty.
     """
-    from nucseg_zoo.evaluation.sources import resolve_source
+    from nucseg_zoo.segmenters import resolve_source
 
     if workers is not None and scheduler is not None:
         raise ValueError("pass either workers (a new LocalCluster) or scheduler (a running cluster), not both")
@@ -227,7 +230,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     check_plan(items, out, options)
     segmenter = worker.segmenter(options)
     statistics = None
-    if getattr(segmenter, "needs_dataset_statistics", False):
+    if needs_dataset_statistics(segmenter):
         # over every readable input image (also those skipped now), before any prediction, so
         # that no image's labels depend on the others and a resumed run uses the same statistics
         options = replace(options, statistics_inputs=tuple((str(i.path), i.series) for i in items
@@ -236,7 +239,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
-    batched = batch_size is not None and all(hasattr(segmenter, name) for name in ("predict_batch", "postprocessor"))
+    batched = batch_size is not None and isinstance(segmenter, BatchedModel)
     results: list[ImageResult] = []
     stop: KeyboardInterrupt | OutputWriteError | None = None
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens.fields import Selection
 
 
@@ -19,8 +20,8 @@ class RunOptions:
     a package's file, a Python segmenter's code and configuration); an earlier run's outputs
     are its own when this matches, however the model was spelled."""
     device: str = "cpu"
-    precision: str | None = None
-    """Of a zoo model: None for its default (bf16 where the device has it natively, else fp32)."""
+    precision: str = DEFAULT_PRECISION
+    """Of a zoo model's network (:data:`nucseg_zoo.precision.DEFAULT_PRECISION`)."""
     output_kind: str | None = None
     """Of a bioimage.io package: the output kind to read its output as (None: the one its rdf
     declares or its output tells apart); part of the outputs' identity."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from nucseg_zoo.evaluation.sources import ModelSource
+    from nucseg_zoo.segmenters import ModelSource
 
 IMAGES_COLUMNS: dict[str, str] = {
     "image": "object", "input": "object", "series": "Int64", "status": "object", "reason": "object",

@@ -32,7 +32,7 @@ _MODEL_LOADS = [0]
 
 def _open(options: RunOptions) -> Any:
     """A new segmenter for ``options``' model, device, precision and output kind."""
-    from nucseg_zoo.evaluation import get_segmenter
+    from nucseg_zoo.segmenters import get_segmenter
 
     return get_segmenter(options.source, device=options.device, precision=options.precision,
                          output_kind=options.output_kind)
@@ -44,7 +44,7 @@ def segmenter(options: RunOptions) -> Any:
     key = (options.source, options.model_sha256, options.device, options.precision, options.output_kind,
            options.statistics_inputs)
     if key not in _SEGMENTERS:
-        from nucseg_zoo.evaluation.harness import LazyImages, fit_dataset_statistics
+        from nucseg_zoo.segmenters.statistics import LazyImages, fit_dataset_statistics
 
         opened = _open(options)
         if options.statistics_inputs:
@@ -154,7 +154,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
 
 def failed(item: ImageInput, err: BaseException, failed_while: str) -> ImageResult:
     """The result of an image that failed while ``"reading"`` or ``"segmenting"`` (see :class:`ImageResult`)."""
-    from nucseg_zoo.evaluation.python_source import SegmenterError
+    from nucseg_zoo.segmenters import SegmenterError
 
     # a segmenter's error names its own type ("mylab:segment raised ValueError: ..."), as `evaluate` prints it
     reason = str(err) if isinstance(err, SegmenterError) else f"{type(err).__name__}: {err}"

@@ -32,8 +32,7 @@ from nucseg_zoo.baselines.cellprofiler import CPAdvanced, CPAdvancedParams, CPBa
 from nucseg_zoo.baselines.identify import IdentifyParams
 from nucseg_zoo.baselines.params import DATA_DIR, Params, read_record, write_record
 from nucseg_zoo.baselines.registry import RECORDS, record_path
-from nucseg_zoo.evaluation import score_segmenter
-from nucseg_zoo.training.samples import load_samples
+from nucseg_zoo.training.samples import load_samples, score_baseline
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +164,12 @@ def tune(name: str, *, dataset: str = DEFAULT_DATASET, split: str = DEFAULT_SPLI
     samples = load_samples(datasets.load(dataset, split=split, mirror=mirror))
 
     def objective(values: dict[str, Any]) -> float:
-        return score_segmenter(baseline_cls(params_cls.from_dict(values)), samples)[0].average_f1
+        return score_baseline(baseline_cls(params_cls.from_dict(values)), samples).average_f1
 
     grid = {key: values for key, values in SEARCH_GRIDS[name].items()
             if not any(key == prefix or key.startswith(prefix + ".") for prefix in fixed)}
     best, _ = coordinate_search(objective, _start(name, dataset), grid, progress=progress)
-    scores = score_segmenter(baseline_cls(params_cls.from_dict(best)), samples)[0]
+    scores = score_baseline(baseline_cls(params_cls.from_dict(best)), samples)
     record = {
         "baseline": name,
         "params": best,

@@ -103,7 +103,7 @@ def centre_crop(array: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def load_init_weights(recipe: Recipe, path: str | Path | None, device: torch.device) -> dict:
     """The warm-start state dict named by ``recipe.init_from``, checked by sha256."""
-    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo._hashing import sha256_of
 
     expected = recipe.init_from["sha256"]
     if path is None:

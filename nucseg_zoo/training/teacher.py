@@ -8,13 +8,13 @@ from tqdm import tqdm
 from nucseg_zoo.datasets.samples import DatasetSplit
 
 
-def teacher_probabilities(distillation: dict, samples: DatasetSplit, *, device: str = "cpu",
-                          precision: str | None = None, progress: bool = True) -> list[np.ndarray]:
+def teacher_probabilities(distillation: dict, samples: DatasetSplit, *, precision: str, device: str = "cpu",
+                          progress: bool = True) -> list[np.ndarray]:
     """The teacher zoo model's per-class probabilities ``(C, H, W)`` float32 for every sample.
 
     The teacher runs whole images through its own normalisation and the zoo's border
     convention (:meth:`nucseg_zoo.zoo.model.ZooModel.predict`), so crops of these maps see
-    the same context as the teacher saw.
+    the same context as the teacher saw; ``precision`` is the training's ("fp32", "bf16", "fp16").
 
     Raises:
         ValueError: the teacher's weights are not the ones the recipe names (sha256).

@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
-from nucseg_zoo._jsonl import read_jsonl
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.zoo.architecture import Architecture

@@ -26,8 +26,8 @@ from typing import Any
 import yaml
 
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
-from nucseg_zoo._jsonl import jsonl_text, read_jsonl
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import jsonl_text, read_jsonl
 from nucseg_zoo.zoo.entry import ENTRY_FILE, EXPERIMENTS_DIR, VALIDATION_FILE, ZooEntry, entry_yaml_text, read_entry
 
 RUN_WEIGHTS = "best.pt"

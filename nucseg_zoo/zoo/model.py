@@ -9,8 +9,9 @@ import numpy as np
 
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.images import as_image
-from nucseg_zoo.inference import check_precision, default_precision, predict_batch, predict_tiled
+from nucseg_zoo.inference import predict_batch, predict_tiled
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
+from nucseg_zoo.precision import DEFAULT_PRECISION, check_precision
 from nucseg_zoo.zoo.entry import ZooEntry
 
 
@@ -19,16 +20,26 @@ class ZooModel:
 
     Unlike ``bioimageio.core.load_model`` (which returns a description), this object is
     ready to run: ``predict`` returns per-class probabilities, ``segment`` instance labels.
+
+    Args:
+        entry: the zoo entry (architecture, weights, normalisation, postprocessing).
+        device: "cpu", "cuda", "cuda:N" or "mps".
+        precision: "fp32" (default, :data:`~nucseg_zoo.precision.DEFAULT_PRECISION`), "bf16" or "fp16".
+        tile: images up to this many px per side (plus halos) run as one block.
+
+    Raises:
+        ValueError: unknown ``precision`` or device name.
+        nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
     """
 
-    def __init__(self, entry: ZooEntry, *, device: str = "cpu", precision: str | None = None,
+    def __init__(self, entry: ZooEntry, *, device: str = "cpu", precision: str = DEFAULT_PRECISION,
                  tile: int = 1024):
         import torch
 
         self.entry = entry
         self.id = entry.id
         self.device = torch.device(check_device(device))
-        self.precision = check_precision(precision) if precision is not None else default_precision(self.device)
+        self.precision = check_precision(precision)
         self.tile = tile
         self.network = entry.build_network().to(self.device).to(memory_format=torch.channels_last)
         self.postprocessing: KindParams = entry.postprocessing

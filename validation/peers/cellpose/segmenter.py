@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 
 WEIGHTS_ENV = "NUCSEG_ZOO_CELLPOSE_WEIGHTS"
 DIAMETER_ENV = "NUCSEG_ZOO_CELLPOSE_DIAMETER"
@@ -62,7 +62,7 @@ def _settings() -> tuple[Path, str, str | None]:
 
 def nucseg_zoo_provenance() -> dict:
     """What determines :func:`segment`'s output besides this file: the weights' sha256, the
-    diameter and device (read by nucseg-zoo, see ``nucseg_zoo.evaluation.python_source``)."""
+    diameter and device (read by nucseg-zoo, see ``nucseg_zoo.segmenters.python_source``)."""
     weights, device, _ = _settings()
     model, diameter = load()
     return {"weights_sha256": sha256_of(weights), "diameter": diameter, "device": device,

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     from stardist.models import Config2D, StarDist2D
 
     from nucseg_zoo._atomic import write_text_atomically
-    from nucseg_zoo.datasets.source import sha256_of
+    from nucseg_zoo._hashing import sha256_of
     from nucseg_zoo.packaging.stardist import export_stardist_package
 
     recipe = yaml.safe_load(args.recipe.read_text())

@@ -1,24 +1,13 @@
-"""What the harness can evaluate, resolved to a content hash and a runnable segmenter.
+"""Verified downloads of bioimage.io model packages: what arrives is checked before it is cached.
 
-A *source* is one of
-
-* a zoo id (``unet-bbbc039``) — hashed over its entry, weights and postprocessing files;
-* a classical baseline name (``cp-basic``) — hashed over its parameter record (which
-  pins the forest file's sha256 for ``random-forest``);
-* a bioimage.io package ``.zip`` or ``rdf.yaml`` path — hashed over that file (a 0.5 rdf
-  pins the sha256 of every file it names);
-* a Python segmenter ``module:callable`` — hashed over its module file and name (see
-  :mod:`nucseg_zoo.evaluation.python_source`);
-* an ``http(s)://`` URL of a package or rdf — see :func:`download_package`: downloaded
-  once with pooch (retries, temporary file), checked to be a model package *before* it
-  enters the cache (``$NUCSEG_ZOO_DATA_DIR/models`` or the OS cache), checked against
-  ``sha256=`` when given, and re-checked against the hash recorded at download every time
-  it is reused. bioimageio.core then loads the verified local copy, never the URL, so
-  the recorded hash is the hash of what runs. For a bare ``rdf.yaml`` URL every file the
-  rdf names by a relative path is downloaded beside it the same way (each checked against
-  the sha256 the rdf pins for it), and the hash covers the rdf and all those files.
-
-The sha256 identifies exactly what runs; results are cached and compared by it.
+:func:`download_package` fetches a package ``.zip`` or a bare ``rdf.yaml`` from a URL once,
+with pooch (retries, a temporary file), checks that it is a model package *before* it enters
+the cache (``$NUCSEG_ZOO_DATA_DIR/models`` or the OS cache), checks it against ``sha256=``
+when given, and re-checks it against the hash recorded at download every time it is reused.
+bioimageio.core then loads the verified local copy, never the URL, so the recorded hash is
+the hash of what runs. For a bare ``rdf.yaml`` URL every file the rdf names by a relative
+path is downloaded beside it the same way (each checked against the sha256 the rdf pins for
+it), and the hash covers the rdf and all those files.
 """
 
 from __future__ import annotations
@@ -31,21 +20,16 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
 
 import yaml
 
 from nucseg_zoo._atomic import write_text_atomically
-from nucseg_zoo.datasets.source import cache_dir, is_url, sha256_of
-from nucseg_zoo.devices import check_device
-from nucseg_zoo.evaluation.python_source import describe, file_path_hint, is_python_spec
-from nucseg_zoo.postprocessing import get_output_kind
+from nucseg_zoo._hashing import hash_of_files, sha256_of
+from nucseg_zoo._io import cache_dir
 
 log = logging.getLogger(__name__)
-
-SOURCE_KINDS = ("zoo", "baseline", "bioimageio", "python")
 
 DOWNLOAD_RETRIES = 3
 """Extra tries after a failed or interrupted transfer (pooch waits 1, 2, 3 s between them)."""
@@ -59,65 +43,11 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 class DownloadError(ValueError):
-    """A URL did not deliver a verified model package; nothing of it entered the cache."""
+    """A URL did not deliver a verified model package; nothing of it entered the cache.
 
-
-@dataclass(frozen=True)
-class ModelSource:
-    """A resolved evaluation source.
-
-    Attributes:
-        spec: the source as the user gave it.
-        kind: one of :data:`SOURCE_KINDS`.
-        name: zoo id, baseline name, the package's file name, or ``module:callable``.
-        sha256: content hash of what runs (see the module docstring).
-        location: the local file bioimageio.core loads (for a URL, the verified copy in the
-            cache); None for the other kinds.
-        details: what else identifies it, recorded as provenance (Python segmenters: module,
-            version, file and source hashes, see :func:`~nucseg_zoo.evaluation.python_source.describe`).
+    Also raised when a cached download changed on disk since it was verified. The message
+    names the URL, what arrived instead and what to do.
     """
-
-    spec: str
-    kind: str
-    name: str
-    sha256: str
-    location: str | None = None
-    details: dict | None = None
-
-
-@dataclass(frozen=True)
-class OutputKind:
-    """The postprocessing adapter used for a source's output, and why it was chosen."""
-
-    kind: str
-    reason: str
-
-
-def _hash_of_files(paths: list[Path], *, root: Path | None = None) -> str:
-    """sha256 over one ``name\\0sha256`` line per file, in order.
-
-    Names are the bare file names, or the paths relative to ``root`` when given.
-    """
-    digest = hashlib.sha256()
-    for path in paths:
-        name = path.relative_to(root).as_posix() if root is not None else path.name
-        digest.update(f"{name}\0{sha256_of(path)}\n".encode())
-    return digest.hexdigest()
-
-
-def _zoo_source(spec: str) -> ModelSource:
-    from nucseg_zoo.zoo.entry import read_entry
-
-    entry = read_entry(spec)
-    files = [entry.dir / "entry.yaml", *(w.path for w in entry.weights), entry.dir / entry.raw["postprocessing"]]
-    return ModelSource(spec=spec, kind="zoo", name=spec, sha256=_hash_of_files(files))
-
-
-def _baseline_source(spec: str) -> ModelSource:
-    from nucseg_zoo.baselines.registry import record_path
-
-    # the record pins the forest's sha256 where there is one
-    return ModelSource(spec=spec, kind="baseline", name=spec, sha256=_hash_of_files([record_path(spec)]))
 
 
 # ---------------------------------------------------------------- what a download must be
@@ -245,7 +175,7 @@ def _rdf_hash(root: Path) -> str:
     """sha256 of an rdf folder in the cache: over ``rdf.yaml`` and every file it names."""
     rdf = yaml.safe_load((root / _CACHED_RDF).read_bytes())
     names = sorted({str(PurePosixPath(name)) for name in _rdf_files(rdf)})
-    return _hash_of_files([root / _CACHED_RDF, *(root / name for name in names)], root=root)
+    return hash_of_files([root / _CACHED_RDF, *(root / name for name in names)], root=root)
 
 
 # ---------------------------------------------------------------- downloading
@@ -423,98 +353,3 @@ def download_package(url: str, *, sha256: str | None = None, progressbar: bool =
         os.replace(staged, target)
         write_text_atomically(record, digest + "\n")
     return _runnable(target), digest
-
-
-def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
-    """Resolve ``spec`` (zoo id, baseline name, package path or URL, ``module:callable``) to a :class:`ModelSource`.
-
-    Args:
-        spec: the source.
-        sha256: expected sha256 of a package file or URL download (optional).
-
-    Raises:
-        ValueError: unknown source, or a package whose sha256 differs from ``sha256``; for a
-            URL, a :class:`DownloadError` (see :func:`download_package`); a ``module:callable``
-            that cannot be imported or is not callable.
-        FileNotFoundError: a package path that does not exist.
-    """
-    from nucseg_zoo.baselines import is_baseline, list_baselines
-    from nucseg_zoo.zoo import list_models
-
-    if spec in list_models():
-        return _zoo_source(spec)
-    if is_baseline(spec):
-        return _baseline_source(spec)
-    if is_url(spec):
-        path, digest = download_package(spec, sha256=sha256)  # bioimageio.core loads this verified copy
-        return ModelSource(spec=spec, kind="bioimageio", name=spec.rstrip("/").rsplit("/", 1)[-1],
-                           sha256=digest, location=str(path))
-    path = Path(spec)
-    hint = None if path.exists() else file_path_hint(spec)
-    if hint:
-        raise ValueError(hint)
-    if is_python_spec(spec) and not path.exists():
-        details = describe(spec)
-        if sha256 is not None:
-            raise ValueError(f"sha256= pins a package file or download, not the Python segmenter {spec}")
-        return ModelSource(spec=spec, kind="python", name=spec, sha256=details["sha256"], details=details)
-    if path.suffix.lower() in (".zip", ".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"bioimage.io package {spec} does not exist")
-        digest = sha256_of(path)
-        if sha256 and digest != sha256:
-            raise ValueError(f"{spec} has sha256 {digest}, expected {sha256}")
-        return ModelSource(spec=spec, kind="bioimageio", name=path.name, sha256=digest, location=str(path.resolve()))
-    raise ValueError(f"unknown source {spec!r}; expected a zoo id ({', '.join(list_models())}), a baseline "
-                     f"({', '.join(list_baselines())}), a bioimage.io package (.zip / rdf.yaml) path or URL, or a "
-                     "Python segmenter module:callable")
-
-
-def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
-                   weight_format: str | None = None, precision: str | None = "fp32",
-                   postprocessing: dict | None = None):
-    """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKind)``.
-
-    ``output_kind`` overrides the convention inferred from a bioimage.io model's rdf; zoo
-    models and baselines have a fixed one and reject a different choice. ``precision`` of a
-    zoo model: "fp32" (default: its package's precision, for the harness), "bf16", "fp16", or
-    None for :func:`nucseg_zoo.load_model`'s default (bf16 where the device has it natively).
-    ``postprocessing`` replaces named postprocessing parameters of a bioimage.io package
-    (e.g. ``{"prob_thresh": 0.6}`` for a StarDist package; see
-    :func:`nucseg_zoo.postprocessing.override_params`).
-    """
-    device = check_device(device)  # also for segmenters that ignore it: a missing GPU is an error everywhere
-    if output_kind is not None:
-        get_output_kind(output_kind)  # an unknown name is an error before anything is loaded
-    if source.kind == "bioimageio":
-        from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
-
-        model = BioimageioModel.from_source(source.location, device=device, weight_format=weight_format,
-                                            output_kind=output_kind, postprocessing_overrides=postprocessing)
-        return model, OutputKind(model.output_kind, model.output_kind_reason)
-    if postprocessing:
-        raise ValueError(f"postprocessing overrides apply to bioimage.io packages, not to the {source.kind} "
-                         f"{source.name} (its parameters are part of it)")
-    if weight_format is not None:
-        raise ValueError(f"--weight-format applies to bioimage.io packages, not to the {source.kind} {source.name}")
-    if source.kind == "python":
-        from nucseg_zoo.evaluation.python_source import PythonSegmenter
-
-        segmenter = PythonSegmenter(source.spec)
-        native = OutputKind(segmenter.output_kind, segmenter.output_kind_reason)
-    elif source.kind == "zoo":
-        from nucseg_zoo.zoo import load_model
-
-        # by default fp32, the precision of the model's bioimage.io package in bioimageio.core,
-        # so that harness and leaderboard numbers are what a package user gets
-        segmenter = load_model(source.name, device=device, precision=precision)
-        native = OutputKind(segmenter.entry.output_kind, "zoo entry")
-    else:
-        from nucseg_zoo.baselines import get_baseline
-
-        segmenter = get_baseline(source.name)
-        native = OutputKind("instance_labels", "classical baseline (labels directly)")
-    if output_kind is not None and output_kind != native.kind:
-        raise ValueError(f"{source.name} produces {native.kind} output ({native.reason}); "
-                         f"--output-kind {output_kind} applies to bioimage.io packages only")
-    return segmenter, native

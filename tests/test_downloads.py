@@ -1,4 +1,4 @@
-"""Model packages by URL (``evaluation/sources.py``): one pooch download path, checked to be a
+"""Model packages by URL (``nucseg_zoo/downloads.py``, through the resolver): one pooch download path, checked to be a
 model package before it enters the cache, and the hash recorded is the hash of what runs.
 
 Every test serves a real package (the outside lab's ONNX model from ``external_model``)
@@ -20,8 +20,9 @@ from external_model import build_external_package
 from loopback import LoopbackServer, zip_bytes
 
 from nucseg_zoo.cli import main
-from nucseg_zoo.evaluation import evaluate_source, resolve_source
-from nucseg_zoo.evaluation.sources import DownloadError
+from nucseg_zoo.downloads import DownloadError
+from nucseg_zoo.evaluation import evaluate_source
+from nucseg_zoo.segmenters import resolve_source
 
 HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Download quota exceeded</title></head>\n"
              b"<body><p>Please log in to download this file.</p></body></html>\n")
@@ -140,7 +141,7 @@ def test_an_html_page_cached_by_an_older_version_is_downloaded_again(package, se
     cache.mkdir(parents=True)
     stale.write_bytes(HTML_PAGE)
     (cache / (stale.name + ".sha256")).write_text(_sha256(HTML_PAGE) + "\n")
-    with caplog.at_level(logging.WARNING, logger="nucseg_zoo.evaluation.sources"):
+    with caplog.at_level(logging.WARNING, logger="nucseg_zoo.downloads"):
         source = resolve_source(url)
     assert "is not a model package zip but an HTML page; discarding it and downloading again" in caplog.text
     assert source.sha256 == _sha256(data) and source.location == str(stale)

@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nucseg_zoo.datasets.source import sha256_of
+from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo._text import a
 from nucseg_zoo.images import as_image
 from nucseg_zoo.metrics.binary_masks import label_image_warning
