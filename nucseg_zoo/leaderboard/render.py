@@ -590,11 +590,10 @@ def _block_zoo_models(docs: _DocsData, page: str) -> list[str]:
     rows = []
     for model_id in list_models():
         entry = yaml.safe_load((docs.root / "zoo" / model_id / "entry.yaml").read_text())
-        params = entry.get("num_params")
-        module = entry.get("architecture", {}).get("module", "–")
-        rows.append([f"[`{model_id}`](" + _link(f"docs/zoo/{model_id}.md", page) + ")", entry.get("name", "–"),
-                     f"`{module}`", "–" if params is None else f"{params:,}", f"{entry.get('halo', '–')} px",
-                     f"`{entry.get('output_kind', '–')}`", entry.get("license", "–")])
+        architecture = entry["architecture"]
+        rows.append([f"[`{model_id}`](" + _link(f"docs/zoo/{model_id}.md", page) + ")", entry["name"],
+                     f"`{architecture['module']}`", f"{entry['num_params']:,}", f"{architecture['halo']} px",
+                     f"`{entry['output_kind']}`", entry["license"]])
     return _md_table_dashes(["id", "name", "architecture", "parameters", "halo", "output kind", "license"], rows)
 
 

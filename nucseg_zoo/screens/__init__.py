@@ -20,7 +20,7 @@ The parts, usable on their own: :func:`measure` (one row per nucleus) and
 (no background subtraction); geometry is in pixels, as :mod:`skimage.measure`.
 """
 
-from nucseg_zoo.screens.batch import PlanError, RunAborted, RunSummary, segment_images
+from nucseg_zoo.screens.batch import RunAborted, RunSummary, segment_images
 from nucseg_zoo.screens.dna_content import (
     BAND_2N,
     BAND_4N,
@@ -36,10 +36,11 @@ from nucseg_zoo.screens.measure import (
     measure,
     noise_sigma,
 )
+from nucseg_zoo.screens.plan import PlanError
 from nucseg_zoo.screens.rois import write_imagej_rois
 
 __all__ = [
     "BAND_2N", "BAND_4N", "MEASURE_COLUMNS", "MIN_NUCLEI",
-    "DnaContent", "PlanError", "RunAborted", "RunSummary", "segment_images", "dna_content", "g1_peak", "image_quality", "measure", "noise_sigma", "plot_dna_content",
+    "DnaContent", "OutputWriteError", "PlanError", "RunAborted", "RunStopped", "RunSummary", "segment_images", "dna_content", "g1_peak", "image_quality", "measure", "noise_sigma", "plot_dna_content",
     "write_imagej_rois",
 ]

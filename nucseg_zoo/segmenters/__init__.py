@@ -25,7 +25,7 @@ are fetched by :mod:`nucseg_zoo.downloads`.
 """
 
 from nucseg_zoo.downloads import DownloadError
-from nucseg_zoo.segmenters.factory import OutputKind, get_segmenter, load_model, open_segmenter
+from nucseg_zoo.segmenters.factory import OutputKindChoice, get_segmenter, load_model, open_segmenter
 from nucseg_zoo.segmenters.identity import (
     SOURCE_KINDS,
     ModelSource,
@@ -35,9 +35,11 @@ from nucseg_zoo.segmenters.identity import (
 )
 from nucseg_zoo.segmenters.protocols import BatchedModel, DatasetStatisticsModel, ProbabilityModel, Segmenter
 from nucseg_zoo.segmenters.python_source import PythonSegmenter, SegmenterError
+from nucseg_zoo.zoo.bioimageio_rdf import UndeclaredOutputKindError
 
 __all__ = [
-    "SOURCE_KINDS", "BatchedModel", "DatasetStatisticsModel", "DownloadError", "ModelSource", "OutputKind",
-    "ProbabilityModel", "PythonSegmenter", "Segmenter", "SegmenterError", "UnknownSourceError", "get_segmenter",
+    "SOURCE_KINDS", "BatchedModel", "DatasetStatisticsModel", "DownloadError", "ModelSource", "OutputKindChoice",
+    "ProbabilityModel", "PythonSegmenter", "Segmenter", "SegmenterError", "UndeclaredOutputKindError",
+    "UnknownSourceError", "get_segmenter",
     "list_segmenters", "load_model", "open_segmenter", "resolve_source",
 ]

@@ -20,7 +20,7 @@ from nucseg_zoo.zoo.registry import list_models
 
 
 @dataclass(frozen=True)
-class OutputKind:
+class OutputKindChoice:
     """The postprocessing adapter used for a source's output, and why it was chosen."""
 
     kind: str
@@ -29,8 +29,8 @@ class OutputKind:
 
 def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
                    weight_format: str | None = None, precision: str = DEFAULT_PRECISION,
-                   postprocessing: dict | None = None) -> tuple[Segmenter, OutputKind]:
-    """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKind)``.
+                   postprocessing: dict | None = None) -> tuple[Segmenter, OutputKindChoice]:
+    """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKindChoice)``.
 
     Args:
         source: from :func:`~nucseg_zoo.segmenters.identity.resolve_source`.
@@ -63,7 +63,7 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
 
         model = BioimageioModel.from_source(source.location, device=device, weight_format=weight_format,
                                             output_kind=output_kind, postprocessing_overrides=postprocessing)
-        return model, OutputKind(model.output_kind, model.output_kind_reason)
+        return model, OutputKindChoice(model.output_kind, model.output_kind_reason)
     if postprocessing:
         raise ValueError(f"postprocessing overrides apply to bioimage.io packages, not to the {source.kind} "
                          f"{source.name} (its parameters are part of it)")
@@ -73,18 +73,18 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
         from nucseg_zoo.segmenters.python_source import PythonSegmenter
 
         segmenter = PythonSegmenter(source.spec)
-        native = OutputKind(segmenter.output_kind, segmenter.output_kind_reason)
+        native = OutputKindChoice(segmenter.output_kind, segmenter.output_kind_reason)
     elif source.kind == "zoo":
         from nucseg_zoo.zoo.entry import read_entry
         from nucseg_zoo.zoo.model import ZooModel  # torch
 
         segmenter = ZooModel(read_entry(source.name), device=device, precision=precision)
-        native = OutputKind(segmenter.entry.output_kind, "zoo entry")
+        native = OutputKindChoice(segmenter.entry.output_kind, "zoo entry")
     else:
         from nucseg_zoo.baselines import get_baseline  # scikit-image, scikit-learn
 
         segmenter = get_baseline(source.name)
-        native = OutputKind("instance_labels", "classical baseline (labels directly)")
+        native = OutputKindChoice("instance_labels", "classical baseline (labels directly)")
     if output_kind is not None and output_kind != native.kind:
         raise ValueError(f"{source.name} produces {native.kind} output ({native.reason}); "
                          f"--output-kind {output_kind} applies to bioimage.io packages only")

@@ -2,7 +2,9 @@
 
 A *source* is one of
 
-* a zoo id (``unet-bbbc039``) — hashed over its entry, weights and postprocessing files;
+* a zoo id (``unet-bbbc039``) — hashed over what its entry states for inference (architecture,
+  preprocessing, output kind and channels), its weights and its postprocessing file, so that
+  a rewrite of ``entry.yaml`` that changes none of these keeps the identity;
 * a classical baseline name (``cp-basic``, ``cp-basic@dsb2018-fluo``) — hashed over its
   parameter record (which pins the forest file's sha256 for ``random-forest``);
 * a bioimage.io package ``.zip`` or ``rdf.yaml`` path — hashed over that file (a 0.5 rdf
@@ -18,6 +20,8 @@ and ``segment`` resumes a run by it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,12 +78,20 @@ def names_package(spec: str) -> bool:
     return is_url(spec) or spec.lower().endswith(PACKAGE_SUFFIXES)
 
 
+INFERENCE_FACTS = ("architecture", "preprocessing", "output_kind", "channel_names")
+"""The keys of ``entry.yaml`` that decide what a zoo model computes (with its weights and
+postprocessing files); its descriptions, links and metadata do not."""
+
+
 def _zoo_source(spec: str) -> ModelSource:
     from nucseg_zoo.zoo.entry import read_entry  # postprocessing's scikit-image, only for zoo ids
 
     entry = read_entry(spec)
-    files = [entry.dir / "entry.yaml", *(w.path for w in entry.weights), entry.dir / entry.raw["postprocessing"]]
-    return ModelSource(spec=spec, kind="zoo", name=spec, sha256=hash_of_files(files))
+    inference = {key: entry.raw[key] for key in INFERENCE_FACTS}
+    files = [*(w.path for w in entry.weights), entry.dir / entry.raw["postprocessing"]]
+    digest = hashlib.sha256(json.dumps(inference, sort_keys=True).encode() + b"\n")
+    digest.update(hash_of_files(files).encode())
+    return ModelSource(spec=spec, kind="zoo", name=spec, sha256=digest.hexdigest())
 
 
 def _baseline_source(spec: str) -> ModelSource:
