@@ -4,22 +4,27 @@ Each is also exported by the subpackage whose functions raise it (e.g.
 ``nucseg_zoo.datasets.DatasetIntegrityError``); this module imports it from there on first
 use, so ``from nucseg_zoo.errors import DownloadError`` costs no more than that subpackage.
 
-=========================  ============================================================
-``DatasetIntegrityError``  dataset files missing or unlike the card's manifest (sha256)
-``DeviceUnavailableError`` a device name this machine (or its torch build) cannot run on
-``DownloadError``          a package URL did not deliver a verified model package
-                           (a ``ValueError``)
-``UnknownSourceError``     a source spec names no zoo id, baseline, package or
-                           ``module:callable`` (a ``ValueError``)
-``SegmenterError``         a Python segmenter's own callable raised (its error is the cause)
-``PackageValidationError`` bioimage.io validation rejected a package (a ``ValueError``)
-``PlanError``              a batch run cannot start (outputs would replace inputs, ...)
-``RunAborted``             a batch run stopped: the model failed on its first images
-``DuplicateSubmission``    a leaderboard submission of a source already on the board
-``UnknownEntry``           no leaderboard entry of that name (a ``LookupError``)
-``BinaryMaskWarning``      a label image looks like a binary mask (one object)
-``IntensityImageWarning``  a label image looks like an intensity image
-=========================  ============================================================
+=============================  ====================================================================
+``DatasetIntegrityError``      dataset files missing or unlike the card's manifest (sha256)
+``DeviceUnavailableError``     a device name this machine (or its torch build) cannot run on
+``DownloadError``              a package URL did not deliver a verified model package
+                               (a ``ValueError``)
+``UnknownSourceError``         a source spec names no zoo id, baseline, package or
+                               ``module:callable`` (a ``ValueError``)
+``SegmenterError``             a Python segmenter's own callable raised (its error is the cause)
+``UndeclaredOutputKindError``  a package's output fits no or several output kinds and its rdf
+                               names none: pass ``--output-kind`` (a ``ValueError``)
+``PackageValidationError``     bioimage.io validation rejected a package (a ``ValueError``)
+``PlanError``                  a batch run cannot start (outputs would replace inputs, ...)
+``RunAborted``                 a batch run stopped: the model failed on its first images
+``RunStopped``                 a batch run stopped by Ctrl-C or a failed output write; the
+                               finished part's tables are written (marked incomplete)
+``OutputWriteError``           an output file could not be written (full disk, quota); names it
+``DuplicateSubmission``        a leaderboard submission of a source already on the board
+``UnknownEntry``               no leaderboard entry of that name (a ``LookupError``)
+``BinaryMaskWarning``          a label image looks like a binary mask (one object)
+``IntensityImageWarning``      a label image looks like an intensity image
+=============================  ====================================================================
 
 Everything else raises the builtin exceptions its docstring names (``ValueError`` for a bad
 argument, naming it and the valid values; ``FileNotFoundError`` for a missing path).

@@ -38,6 +38,7 @@ from nucseg_zoo.screens.measure import (
 )
 from nucseg_zoo.screens.plan import PlanError
 from nucseg_zoo.screens.rois import write_imagej_rois
+from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 
 __all__ = [
     "BAND_2N", "BAND_4N", "MEASURE_COLUMNS", "MIN_NUCLEI",
