@@ -2,7 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, TypeVar
+
 import numpy as np
+
+P = TypeVar("P")
+
+
+def params_from_dict(cls: type[P], values: Mapping[str, Any]) -> P:
+    """A kind's parameter dataclass ``cls`` from plain data (its ``to_dict`` form).
+
+    Raises:
+        ValueError: a key that is no field of ``cls`` (the valid ones are listed), or a value
+            the dataclass's own checks refuse.
+    """
+    known = {f.name for f in fields(cls)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"unknown postprocessing parameters {sorted(unknown)}; valid: {sorted(known)}")
+    return cls(**dict(values))
 
 
 def check_probabilities(probs: np.ndarray, n_channels: int) -> np.ndarray:

@@ -8,13 +8,13 @@ the labels are the model's own.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
 from skimage.segmentation import relabel_sequential
 
-from nucseg_zoo.postprocessing._common import drop_small
+from nucseg_zoo.postprocessing._common import drop_small, params_from_dict
 from nucseg_zoo.postprocessing.registry import Channels, OutputKind
 
 
@@ -39,11 +39,7 @@ class InstanceLabelParams:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "InstanceLabelParams":
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown postprocessing parameters {sorted(unknown)}; valid: {sorted(known)}")
-        return cls(**dict(values))
+        return params_from_dict(cls, values)
 
 
 def from_instance_labels(labels: np.ndarray, params: InstanceLabelParams | None = None) -> np.ndarray:

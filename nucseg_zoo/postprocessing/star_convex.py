@@ -30,11 +30,12 @@ not here.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
+from nucseg_zoo.postprocessing._common import params_from_dict
 from nucseg_zoo.postprocessing.registry import Channels, OutputKind, RdfDeclaration
 
 DEFAULT_PROB_THRESH, DEFAULT_NMS_THRESH = 0.5, 0.4
@@ -96,11 +97,7 @@ class StarDistParams:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "StarDistParams":
         """Inverse of :meth:`to_dict`; unknown keys or bad values raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown postprocessing parameters {sorted(unknown)}; valid: {sorted(known)}")
-        return cls(**dict(values))
+        return params_from_dict(cls, values)
 
 
 def _library():

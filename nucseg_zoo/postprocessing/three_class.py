@@ -29,7 +29,7 @@ and their parameters are tuned over :data:`SEARCH_GRID` and :data:`RESCUE_GRID`.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -38,7 +38,7 @@ from skimage.measure import regionprops
 from skimage.segmentation import expand_labels, relabel_sequential, watershed
 
 from nucseg_zoo.losses import channel_softmax, soft_cross_entropy, weighted_cross_entropy
-from nucseg_zoo.postprocessing._common import check_probabilities, drop_small
+from nucseg_zoo.postprocessing._common import check_probabilities, drop_small, params_from_dict
 from nucseg_zoo.postprocessing.registry import Channels, OutputKind, Training, Tuning
 from nucseg_zoo.targets import CLASS_NAMES, ThreeClassTargets
 
@@ -96,11 +96,7 @@ class PostprocessingParams:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> "PostprocessingParams":
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown postprocessing parameters {sorted(unknown)}; valid: {sorted(known)}")
-        return cls(**dict(values))
+        return params_from_dict(cls, values)
 
 
 def _rescue_unseeded(labels: np.ndarray, background: np.ndarray, params: PostprocessingParams) -> np.ndarray:
