@@ -27,6 +27,7 @@ from nucseg_zoo.leaderboard.atlas import PREDICTIONS_DIR
 from nucseg_zoo.leaderboard.render import atlas_ids, read_references, render_atlases, render_records, write_pages
 from nucseg_zoo.segmenters import resolve_source
 from nucseg_zoo.segmenters.python_source import is_python_spec
+from nucseg_zoo.training.recipe import builtin_training_data
 
 log = logging.getLogger(__name__)
 BUILTIN_AUTHORS = ("nucseg-zoo developers",)
@@ -164,20 +165,6 @@ def builtin_sources(track: Track | None = None) -> list[tuple[str, str, str]]:
 
     return [("zoo", name, name) for name in list_models()] + \
         [("baseline", name, baseline_source(name, track.dataset if track else None)) for name in list_baselines()]
-
-
-def builtin_training_data(kind: str, source: str) -> tuple[str, ...]:
-    """The ``dataset/split`` pairs a zoo model (its recipe: training and validation split) or a
-    baseline (its parameter record: trained on, chosen on) learned from."""
-    if kind == "zoo":
-        from nucseg_zoo.training.recipe import read_recipe
-        from nucseg_zoo.zoo.entry import read_entry
-
-        recipe = read_recipe(read_entry(source))
-        return (f"{recipe.dataset}/{recipe.train_split}", f"{recipe.dataset}/{recipe.validation_split}")
-    from nucseg_zoo.baselines import baseline_training_data
-
-    return baseline_training_data(source)
 
 
 def update_builtin(folder: str | Path = "validation", *, force: bool = False, device: str = "cpu",

@@ -30,26 +30,14 @@ def training_diameter(kind: str, name: str) -> float | None:
     if kind not in ("zoo", "baseline"):
         return None
     from nucseg_zoo.datasets.card import read_card
+    from nucseg_zoo.training.recipe import builtin_training_data
 
     try:
-        dataset = _training_dataset(kind, name)
-        median = read_card(dataset).facts.get("median_diameter_px") if dataset else None
+        trained_on = builtin_training_data(kind, name)
+        median = read_card(trained_on[0].split("/")[0]).facts.get("median_diameter_px") if trained_on else None
     except (OSError, ValueError, KeyError):  # no recipe or record, an unknown dataset: no reference
         return None
     return float(median) if median else None
-
-
-def _training_dataset(kind: str, name: str) -> str | None:
-    """The dataset id a zoo model's recipe or a baseline's parameter record trained on."""
-    if kind == "zoo":
-        from nucseg_zoo.training.recipe import read_recipe
-        from nucseg_zoo.zoo.entry import read_entry
-
-        return read_recipe(read_entry(name)).dataset
-    from nucseg_zoo.baselines import baseline_training_data
-
-    trained_on = baseline_training_data(name)
-    return trained_on[0].split("/")[0] if trained_on else None
 
 
 def median_diameter(labels: np.ndarray) -> float | None:

@@ -215,3 +215,16 @@ class Recipe:
 def read_recipe(entry: ZooEntry, path: str | Path | None = None) -> Recipe:
     """The training recipe of zoo entry ``entry``: its ``recipe.yaml``, or the file ``path``."""
     return Recipe.from_yaml(entry.recipe_path if path is None else path, entry)
+
+
+def builtin_training_data(kind: str, source: str) -> tuple[str, ...]:
+    """The ``dataset/split`` pairs a zoo model (its recipe: training and validation split) or a
+    baseline (its parameter record: trained on, chosen on) learned from."""
+    if kind == "zoo":
+        from nucseg_zoo.zoo.entry import read_entry
+
+        recipe = read_recipe(read_entry(source))
+        return (f"{recipe.dataset}/{recipe.train_split}", f"{recipe.dataset}/{recipe.validation_split}")
+    from nucseg_zoo.baselines import baseline_training_data
+
+    return baseline_training_data(source)
