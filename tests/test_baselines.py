@@ -171,6 +171,55 @@ def test_dtype_and_scale_do_not_matter(baselines, name):
     np.testing.assert_array_equal(baselines[name].segment(image.astype(np.float32) / 4095), labels)
 
 
+AFFINE_CHANGES = {  # users' report: +1000 took cp-advanced from F1@0.7 0.938 to 0.160 on a test image
+    "+300": lambda image: image + 300,
+    "+1000": lambda image: image + 1000,
+    "+1000 in uint16": lambda image: (image + 1000).astype(np.uint16),
+    "x0.5": lambda image: image * 0.5,
+    "x4 + 50": lambda image: image * 4 + 50,
+    "-250 (negative background)": lambda image: image - 250,
+}
+
+
+@pytest.mark.parametrize("change", list(AFFINE_CHANGES))
+@pytest.mark.parametrize("name", NAMES)
+def test_a_camera_offset_or_gain_does_not_change_the_labels(baselines, sample_split, name, change):
+    """Every bundled BBBC039 test field, shifted and scaled: the same labels, so the same F1."""
+    for sample in sample_split:
+        raw = sample.image.astype(np.float32)
+        expected = baselines[name].segment(raw)
+        labels = baselines[name].segment(AFFINE_CHANGES[change](raw))
+        assert np.mean(labels != expected) < 1e-4, (sample.name, change)
+        assert labels.max() == expected.max() > 20
+
+
+@pytest.mark.parametrize("name", ["cp-basic", "cp-advanced"])
+def test_a_background_subtracted_field_with_an_offset_is_the_subtracted_field(baselines, sample_split, name):
+    """Background subtracted (60 % of the pixels at 0), then saved with a pedestal of 500."""
+    sample = sample_split[1]
+    raw = sample.image.astype(np.float32)
+    subtracted = np.clip(raw - np.percentile(raw, 60), 0, None)
+    labels = baselines[name].segment(subtracted + 500)
+    np.testing.assert_array_equal(labels, baselines[name].segment(subtracted))
+    assert score_image(sample.labels, labels).f1[0.7] >= score_image(
+        sample.labels, baselines[name].segment(raw)).f1[0.7] - 0.02
+
+
+def test_the_offset_is_rebased_to_a_pedestal_of_the_background_level():
+    from nucseg_zoo.baselines.offset import PEDESTAL_RATIO, rebase_offset
+
+    image = np.full((64, 64), 120.0, np.float32)
+    image[16:48, 16:48] = 150.0  # a bright square on a quarter of the field: the median is the floor
+    image[:2, :2] = 0.0  # 4 dead pixels do not set the floor
+    rebased = rebase_offset(image)
+    assert rebased[0, 10] == 0.0 and rebased[30, 30] == 30.0  # median = floor: no pedestal
+    image[:40] += 10.0  # the median moves 10 above the floor
+    rebased = rebase_offset(image)
+    assert rebased[60, 60] == pytest.approx(PEDESTAL_RATIO * 10)
+    np.testing.assert_allclose(rebase_offset(3 * image + 7), 3 * rebased, rtol=1e-6, atol=1e-4)
+    assert not rebase_offset(np.full((8, 8), 5.0, np.float32)).any()  # a constant image becomes zeros
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_sample_images_score_sanely(baselines, samples, name):
     scores = score_segmenter(baselines[name], samples)[0]

@@ -1,5 +1,9 @@
 """The two CellProfiler baselines of Caicedo et al. 2019, rebuilt with scikit-image.
 
+Both first move the image's dark floor to a pedestal of its own background level
+(:func:`~nucseg_zoo.baselines.offset.rebase_offset`), so a camera offset or a gain does not
+change their labels.
+
 * ``cp-basic`` (:class:`CPBasic`): :func:`~nucseg_zoo.baselines.identify.identify_primary_objects`
   alone.
 * ``cp-advanced`` (:class:`CPAdvanced`): per-image illumination correction (division by a
@@ -23,8 +27,9 @@ from skimage.morphology import disk, opening
 from skimage.segmentation import relabel_sequential
 
 from nucseg_zoo.baselines.identify import IdentifyParams, identify_primary_objects
-from nucseg_zoo.images import as_float_image
+from nucseg_zoo.baselines.offset import rebase_offset
 from nucseg_zoo.baselines.params import Params
+from nucseg_zoo.images import as_float_image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +142,7 @@ class CPBasic:
         Returns:
             ``(H, W)`` int32 labels, 0 = background, nuclei numbered 1..N.
         """
-        return identify_primary_objects(as_float_image(image), self.params)[0]
+        return identify_primary_objects(rebase_offset(as_float_image(image)), self.params)[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +158,6 @@ class CPAdvanced:
         Returns:
             ``(H, W)`` int32 labels, 0 = background, nuclei numbered 1..N.
         """
-        enhanced = enhance(as_float_image(image), self.params)
+        enhanced = enhance(rebase_offset(as_float_image(image)), self.params)
         labels, threshold = identify_primary_objects(enhanced, self.params.identify)
         return filter_objects(labels, enhanced, threshold, self.params)
