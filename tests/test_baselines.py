@@ -11,6 +11,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage.draw import disk
 
+from artefacts import away_from, with_square
 from blank_fields import blank_fields
 
 from nucseg_zoo.baselines import baseline_record, get_baseline, list_baselines
@@ -191,6 +192,17 @@ def test_a_camera_offset_or_gain_does_not_change_the_labels(baselines, sample_sp
         labels = baselines[name].segment(AFFINE_CHANGES[change](raw))
         assert np.mean(labels != expected) < 1e-4, (sample.name, change)
         assert labels.max() == expected.max() > 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_saturated_square_leaves_the_nuclei_around_it_as_they_were(baselines, sample_split, name):
+    """Users' report: a 25 x 25 px square at 65535 already left cp-basic 1 object of 149; a
+    30 x 30 one random-forest too. Both the sparse and the dense bundled field."""
+    for index in (0, 2):
+        image, square = with_square(sample_split[index].image)
+        clean = away_from(baselines[name].segment(sample_split[index].image), square)
+        found = away_from(baselines[name].segment(image), square)
+        assert clean.max() > 20 and score_image(clean, found).f1[0.9] >= 0.97, (name, index)
 
 
 @pytest.mark.parametrize("name", ["cp-basic", "cp-advanced"])

@@ -116,3 +116,16 @@ def test_ci_builds_the_documentation_strictly():
     assert '".[docs]"' in ci and "mkdocs build --strict" in ci
     extras = __import__("tomllib").loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(req.startswith("mkdocs-material") for req in extras["docs"])
+
+
+def test_the_awkward_inputs_page_states_the_codes_rules():
+    """The numbers of the saturated-artefact and camera-offset rules, as the code has them."""
+    from nucseg_zoo.baselines.offset import FLOOR_PERCENTILE, PEDESTAL_RATIO
+    from nucseg_zoo.images import ARTEFACT_CONTRAST, ARTEFACT_MIN_FRACTION, ARTEFACT_MIN_PIXELS, ARTEFACT_PERCENTILE
+
+    text = " ".join((DOCS / "awkward-inputs.md").read_text().split())
+    for stated in (f"at least {ARTEFACT_MIN_FRACTION * 100:g} % of the field (and {ARTEFACT_MIN_PIXELS} px)",
+                   f"more than {ARTEFACT_CONTRAST:g} times as far above", f"other pixels' {ARTEFACT_PERCENTILE:g}th",
+                   f"the {FLOOR_PERCENTILE:g}st percentile of its 3×3 median-filtered copy",
+                   f"{PEDESTAL_RATIO:g} × its background level"):
+        assert stated in text, stated

@@ -107,7 +107,8 @@ def test_bad_inputs_are_named(labels, image, message):
 def test_quality_flags():
     empty = np.zeros((64, 64), np.int32)
     constant = image_quality(empty, np.full((64, 64), 120, np.uint16))
-    assert constant == {"n_nuclei": 0, "blank_field": True, "saturated_fraction": 0.0, "area_fraction": 0.0}
+    assert constant == {"n_nuclei": 0, "blank_field": True, "saturated_fraction": 0.0, "saturated_artefact_px": 0,
+                        "area_fraction": 0.0}
     noise = np.random.default_rng(0).normal(130, 6, (64, 64)).round().astype(np.uint16)
     assert image_quality(empty, noise)["blank_field"]
 
@@ -230,3 +231,43 @@ def test_imagej_rois_round_trip(tmp_path, sample):
     with pytest.raises(FileExistsError, match="overwrite=True"):
         write_imagej_rois(sample.labels, path)
     assert roifile.roiread(write_imagej_rois(np.zeros((8, 8), np.int32), tmp_path / "none.zip")) == []
+
+
+def test_a_saturated_artefact_is_counted_and_saturated_nuclei_are_not(sample_split):
+    """A 30 x 30 square at 65535 on a 12-bit field is an artefact; the same at 4095 and the
+    saturated nuclei of an overexposed field are not."""
+    labels, image = sample_split[0].labels, sample_split[0].image
+    assert image_quality(labels, image)["saturated_artefact_px"] == 0
+    dusty = image.copy()
+    dusty[200:230, 300:330] = 65535
+    assert image_quality(labels, dusty)["saturated_artefact_px"] == 900
+    dusty[200:230, 300:330] = 4095  # as bright as 12-bit saturation: the nuclei keep their contrast
+    assert image_quality(labels, dusty)["saturated_artefact_px"] == 0
+    for gain in (4, 8, 16):  # overexposed: 0.2-3.7 % of the field saturated, nuclei rising to it
+        overexposed = np.clip(image.astype(np.float64) * gain, 0, 4095).astype(np.uint16)
+        assert image_quality(labels, overexposed)["saturated_artefact_px"] == 0
+
+
+def test_no_field_of_the_datasets_holds_a_saturated_artefact(bbbc039_mirror, dsb2018_mirror):
+    """The artefact rule leaves every published field (and so every published score) as it was."""
+    from nucseg_zoo.images import saturated_artefact
+
+    fields = [sample for dataset, splits in (("bbbc039", ("training", "validation", "test")),
+                                             ("dsb2018-fluo", ("training", "test")))
+              for split in splits for sample in datasets.load(dataset, split)]
+    assert len(fields) == 623
+    assert [s.name for s in fields if saturated_artefact(s.image) is not None] == []
+
+
+def test_the_users_field_with_a_saturated_square(bbbc039_mirror):
+    """Issue 37's example: BBBC039 test image 0 with a 30 x 30 px square at 65535. Before:
+    unet-bbbc039-fast 152 -> 1 object, cp-basic 149 -> 1 (already at 25 x 25 px)."""
+    import nucseg_zoo
+    from nucseg_zoo.baselines import get_baseline
+
+    image = datasets.load("bbbc039", "test")[0].image
+    dusty = image.copy()
+    dusty[100:130, 100:130] = 65535
+    for segmenter in (nucseg_zoo.load_model("unet-bbbc039-fast"), get_baseline("cp-basic")):
+        clean, found = segmenter.segment(image).max(), segmenter.segment(dusty).max()
+        assert clean > 140 and clean - 2 <= found <= clean + 1, (segmenter, clean, found)

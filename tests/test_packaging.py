@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from artefacts import away_from
 
 pytest.importorskip("bioimageio.core")
 torch = pytest.importorskip("torch")
@@ -28,6 +29,7 @@ import nucseg_zoo  # noqa: E402
 from nucseg_zoo import datasets, load_model  # noqa: E402
 from nucseg_zoo._hashing import sha256_of  # noqa: E402
 from nucseg_zoo.cli import main  # noqa: E402
+from nucseg_zoo.metrics import score_image  # noqa: E402
 from nucseg_zoo.models.unet import UNet  # noqa: E402
 from nucseg_zoo.packaging import PackageValidationError, build_package, test_package  # noqa: E402
 from nucseg_zoo.packaging import layout as L  # noqa: E402
@@ -307,6 +309,19 @@ def test_package_and_zoo_model_give_identical_labels_up_to_every_border(zoo_pack
     assert labels.max() > 40  # a real, dense field of nuclei
     edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     assert len(np.unique(edges[edges > 0])) > 10  # nuclei cut by the borders
+
+
+def test_a_saturated_square_in_a_package_run_leaves_the_nuclei_around_it(zoo_package, dense_window, zoo_labels):
+    """The zoo path clips a saturated artefact before the normalisation; so does nucseg-zoo's
+    package runner, which therefore gives the zoo model's labels."""
+    entry, result = zoo_package
+    image, square = dense_window.copy(), np.zeros(dense_window.shape, bool)
+    square[100:130, 150:180] = True  # 900 px: 1 % of the window
+    image[square] = 65535
+    labels = BioimageioModel.from_source(result.path).segment(image)
+    np.testing.assert_array_equal(labels, ZooModel(entry, precision="fp32").segment(image))
+    clean, found = away_from(zoo_labels, square), away_from(labels, square)
+    assert clean.max() > 20 and score_image(clean, found).f1[0.9] >= 0.97
 
 
 def test_load_model_segments_a_sample_image(package, sample):

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from artefacts import away_from, with_square
 from blank_fields import blank_fields
 
 import nucseg_zoo
+from nucseg_zoo.images import saturated_artefact
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.postprocessing import get_output_kind
 from nucseg_zoo.training.recipe import ENTRY_FACTS, read_recipe
@@ -299,11 +301,6 @@ def test_hot_pixels_in_a_real_field_add_no_nuclei(zoo_model, sample_split, raw_l
     (critic's report)."""
     from scipy import ndimage as ndi
 
-    hot_pixels = read_recipe(read_entry(zoo_model.id)).augmentation.hot_pixels or {}
-    if size >= 3 and hot_pixels.get("max_size", 1) < size:  # measured: 1x1 and 2x2 generalise, 3x3 does not
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{zoo_model.id} is not yet trained with "
-                                              f"{size}x{size} hot spots (unet-bbbc039: +30 objects, "
-                                              "deepcell-bbbc039: +1..3)"))
     sample = sample_split[index]
     background = ~ndi.binary_dilation(sample.labels > 0, iterations=10)
     corners = np.argwhere(background[:-size, :-size] if size > 1 else background)
@@ -313,9 +310,25 @@ def test_hot_pixels_in_a_real_field_add_no_nuclei(zoo_model, sample_split, raw_l
         for dx in range(size):
             spots[hot[:, 0] + dy, hot[:, 1] + dx] = True
     image = np.where(spots, np.uint16(hot_value), sample.image)
+    hot_pixels = read_recipe(read_entry(zoo_model.id)).augmentation.hot_pixels or {}
+    # measured: 1x1 and 2x2 generalise, 3x3 does not, unless the 270 px at 65535 are clipped as an artefact
+    if size >= 3 and hot_pixels.get("max_size", 1) < size and saturated_artefact(image) is None:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{zoo_model.id} is not yet trained with "
+                                              f"{size}x{size} hot spots (unet-bbbc039: +30 objects, "
+                                              "deepcell-bbbc039: +1..3)"))
     raw, with_hot = raw_labels(index), zoo_model.segment(image)
     assert with_hot.max() == raw.max()
     assert (with_hot[spots] == 0).all()
+
+
+def test_a_saturated_square_leaves_the_nuclei_around_it_as_they_were(zoo_model, sample_split, raw_labels):
+    """Users' report: a 30 x 30 px square at 65535 (0.25 % of the field) pinned the p99.8 of the
+    normalisation, and unet-bbbc039-fast found 1 object instead of 152 on a test field."""
+    image, square = with_square(sample_split[0].image)
+    labels = zoo_model.segment(image)
+    clean, found = away_from(raw_labels(0), square), away_from(labels, square)
+    assert clean.max() > 20 and score_image(clean, found).f1[0.9] == 1.0
+    assert labels.max() <= raw_labels(0).max() + 1  # at most the square itself
 
 
 @pytest.mark.parametrize("width", [5, 20])

@@ -8,6 +8,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nucseg_zoo._text import count
+from nucseg_zoo.images import ARTEFACT_MIN_FRACTION, ARTEFACT_PERCENTILE
 from nucseg_zoo.cards.facts import CardFacts
 
 if TYPE_CHECKING:
@@ -121,6 +122,13 @@ def preprocessing(facts: CardFacts, target: CardTarget) -> list[str]:
         + (f", then `clip` to [{norm.clip[0]:g}, {norm.clip[1]:g}] (the range of every normalised training image;"
            " it keeps blank fields, hot pixels and sparse fields from sending huge values into the network)"
            if norm.clip else "") + f"; {target.preprocessing_location}.",
+        "",
+        "**Saturated artefacts**: a plateau at the image's maximum that covers at least "
+        f"{ARTEFACT_MIN_FRACTION:.2%} of the field and lies far above the nuclei (dust, debris, a reflection: "
+        "`nucseg_zoo.images.saturated_artefact`) would pin the upper percentile and leave every nucleus near 0. "
+        f"nucseg-zoo clips it to the other pixels' {_ordinal(ARTEFACT_PERCENTILE)} percentile before this "
+        "preprocessing, in `load_model` and when it runs this package; bioimage.io preprocessing cannot express "
+        "that, so in deepImageJ or ilastik clip such a region first (e.g. Fiji's Process › Math › Max..., to the brightest nucleus).",
         "",
         "**Borders and tiles**: the input is padded by the halo on every side with a symmetric mirror"
         " (bioimageio.core's default, which ilastik applies too); nucseg-zoo's own `load_model` path"

@@ -95,6 +95,19 @@ def _warn_about_sizes(results: list, model: str) -> None:
           "those images to the training size", file=sys.stderr)
 
 
+def _warn_about_artefacts(results: list) -> None:
+    """A warning listing the images with a saturated artefact (clipped before segmenting)."""
+    hit = [r for r in results if r.quality.get("saturated_artefact_px")]
+    if not hit:
+        return
+    shown = ", ".join(f"{r.image} ({r.quality['saturated_artefact_px']:,} px)" for r in hit[:5])
+    print(f"nucseg-zoo segment: warning: {len(hit)} of {len(results)} images hold a saturated artefact (a plateau "
+          "at the image's maximum far above the nuclei: dust, debris, a reflection; saturated_artefact_px in "
+          f"images.parquet): {shown}{', ...' if len(hit) > 5 else ''}; it was clipped before segmenting, so the "
+          "nuclei around it are found, but nuclei under it are lost and their counts and DNA content are short",
+          file=sys.stderr)
+
+
 def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
     """``--channel``, ``--plane``, ``--time``: which plane of a multi-dimensional image to segment."""
     parser.add_argument("--channel", type=int, metavar="N",
@@ -142,4 +155,5 @@ def run(args: argparse.Namespace) -> int:
     for result in summary.failed:
         print(f"  failed: {result.input}: {result.reason}", file=sys.stderr)
     _warn_about_sizes(summary.results, args.source)
+    _warn_about_artefacts(summary.results)
     return 1 if summary.failed else 0

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import ndimage
 from skimage.measure import regionprops_table
 
+from nucseg_zoo.images import saturated_artefact
 from nucseg_zoo.metrics.matching import _check_label_image
 
 MEASURE_COLUMNS: dict[str, str] = {
@@ -143,7 +144,7 @@ def image_quality(labels: np.ndarray, image: np.ndarray, *, saturation_value: fl
 
     Returns:
         ``{"n_nuclei": int, "blank_field": bool, "saturated_fraction": float,
-        "area_fraction": float}``:
+        "saturated_artefact_px": int, "area_fraction": float}``:
 
         * ``n_nuclei``: distinct non-zero labels.
         * ``blank_field``: no nuclei **and** no nucleus-like signal: the robust range
@@ -154,6 +155,9 @@ def image_quality(labels: np.ndarray, image: np.ndarray, *, saturation_value: fl
         * ``saturated_fraction``: fraction of pixels at or above the saturation value (the
           dtype's maximum, or ``saturation_value``); 0.0 for a floating-point image without
           ``saturation_value``. Saturated nuclei have underestimated integrated intensity.
+        * ``saturated_artefact_px``: pixels of a saturated artefact (dust, debris, a reflection;
+          :func:`nucseg_zoo.images.saturated_artefact`), 0 without one. The segmenters clip it
+          before they segment; nuclei under it are lost and one object may cover it.
         * ``area_fraction``: fraction of pixels inside nuclei.
 
     Raises:
@@ -164,6 +168,7 @@ def image_quality(labels: np.ndarray, image: np.ndarray, *, saturation_value: fl
     if saturation_value is None and np.issubdtype(image.dtype, np.integer):
         saturation_value = np.iinfo(image.dtype).max
     saturated = 0.0 if saturation_value is None else float(np.mean(image >= saturation_value))
+    artefact = saturated_artefact(image)
     blank = False
     if n_nuclei == 0:
         low, high = np.percentile(image, [0.1, 99.9])
@@ -172,5 +177,6 @@ def image_quality(labels: np.ndarray, image: np.ndarray, *, saturation_value: fl
         "n_nuclei": n_nuclei,
         "blank_field": blank,
         "saturated_fraction": saturated,
+        "saturated_artefact_px": 0 if artefact is None else int(np.count_nonzero(artefact[0])),
         "area_fraction": float(np.mean(labels > 0)),
     }

@@ -27,14 +27,15 @@ if TYPE_CHECKING:
 
 IMAGES_COLUMNS: dict[str, str] = {
     "image": "object", "input": "object", "series": "Int64", "status": "object", "reason": "object",
-    "n_nuclei": "Int64", "blank_field": "boolean", "saturated_fraction": "float64", "area_fraction": "float64",
-    "median_diameter": "float64", "size_off_training": "boolean",
+    "n_nuclei": "Int64", "blank_field": "boolean", "saturated_fraction": "float64", "saturated_artefact_px": "Int64",
+    "area_fraction": "float64", "median_diameter": "float64", "size_off_training": "boolean",
     "g1_peak": "float64", "fraction_2n": "float64", "fraction_4n": "float64",
 }
 """Columns of ``images.parquet``, in order, with their pandas dtypes: the same whichever images
 failed (a failed image has NA / NaN numbers), so that the tables of runs concatenate."""
 
-_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "area_fraction", "median_diameter", "size_off_training")
+_QUALITY_COLUMNS = ("blank_field", "saturated_fraction", "saturated_artefact_px", "area_fraction", "median_diameter",
+                    "size_off_training")
 
 
 def nuclei_schema() -> pa.Schema:

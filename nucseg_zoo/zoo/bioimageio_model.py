@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nucseg_zoo.devices import check_device
-from nucseg_zoo.images import as_image
+from nucseg_zoo.images import segmentation_input
 from nucseg_zoo.postprocessing import KindParams, override_params
 from nucseg_zoo.tiling import predict_blocks
 from nucseg_zoo.zoo.bioimageio_rdf import (
@@ -111,7 +111,7 @@ class BioimageioModel:
         if not self.needs_dataset_statistics:
             self.dataset_statistics = {}
             return {}
-        samples = lambda: (self._input_sample(as_image(image), id=str(i)) for i, image in enumerate(images))  # noqa: E731
+        samples = lambda: (self._input_sample(segmentation_input(image), id=str(i)) for i, image in enumerate(images))  # noqa: E731
         calculator = StatsCalculator(self.dataset_measures)
         count = 0
         for sample in samples():
@@ -222,7 +222,7 @@ class BioimageioModel:
         whole image; the image is padded by the halo and large images are tiled
         (:mod:`nucseg_zoo.tiling`).
         """
-        image = as_image(image)
+        image = segmentation_input(image)
         if self.needs_dataset_statistics and self.dataset_statistics is None:
             measures = ", ".join(sorted(measure_name(m) for m in self.dataset_measures))
             raise ValueError(f"bioimage.io model {self.name!r} normalises with statistics over a whole dataset "

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from nucseg_zoo.devices import check_device
-from nucseg_zoo.images import as_image
+from nucseg_zoo.images import segmentation_input
 from nucseg_zoo.inference import predict_batch, predict_tiled
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.precision import DEFAULT_PRECISION, check_precision
@@ -57,9 +57,10 @@ class ZooModel:
         three-class networks: probabilities of :attr:`channel_names`, background, interior, boundary).
 
         ``image``: 2-D integer (uint8, uint16, ...) or float numpy array or ``("y", "x")``
-        DataArray, any size (large images are tiled with a halo); see :func:`nucseg_zoo.images.as_image`.
+        DataArray, any size (large images are tiled with a halo); see
+        :func:`nucseg_zoo.images.segmentation_input` (a saturated artefact is clipped first).
         """
-        normalized = self.entry.normalization(as_image(image))
+        normalized = self.entry.normalization(segmentation_input(image))
         geometry = self.entry.architecture
         return predict_tiled(self.network, normalized, device=self.device, precision=self.precision,
                              step=geometry.size_step, tile=self.tile, halo=geometry.halo)
@@ -67,7 +68,7 @@ class ZooModel:
     def predict_batch(self, images: list, *, batch_size: int = 8) -> list[np.ndarray]:
         """:meth:`predict` for several images, ``batch_size`` at a time on the device (images of
         one shape that fit in one tile; others alone); results in input order."""
-        normalized = [self.entry.normalization(as_image(image)) for image in images]
+        normalized = [self.entry.normalization(segmentation_input(image)) for image in images]
         geometry = self.entry.architecture
         return predict_batch(self.network, normalized, device=self.device, precision=self.precision,
                              step=geometry.size_step, tile=self.tile, halo=geometry.halo, batch_size=batch_size)
