@@ -11,12 +11,13 @@ from nucseg_zoo.zoo.entry import read_entry
 
 
 def test_a_blank_field_with_a_hot_pixel_stays_within_the_clip():
-    """Users' report: p99.8 - p1 = 0, so 4095 / (0 + 1e-6) reached the network."""
+    """Users' report: p99.8 - p1 = 0, so 4095 / (0 + 1e-6) reached the network. Now the upper
+    percentile is that of the pixels above 0: the hot pixel itself, normalised to 1."""
     image = np.zeros((520, 696), np.uint16)
     image[200, 300] = 4095
     normalized = PercentileNormalization()(image)
     assert normalized.dtype == np.float32
-    assert normalized[200, 300] == 5.0 and np.count_nonzero(normalized) == 1
+    assert normalized[200, 300] == pytest.approx(1.0) and np.count_nonzero(normalized) == 1
 
 
 @pytest.mark.parametrize("value", [0, 100, 65535])
@@ -68,3 +69,15 @@ def test_the_clip_changes_no_training_image(bbbc039_mirror):
     unclipped = PercentileNormalization(clip=None)
     lows, highs = zip(*((v.min(), v.max()) for v in (unclipped(s.image) for s in datasets.load("bbbc039", "training"))))
     assert -1.0 < min(lows) and max(highs) < 5.0, (min(lows), max(highs))
+
+
+def test_without_range_the_upper_percentile_comes_from_the_pixels_above():
+    from nucseg_zoo.normalization import percentile_range
+
+    image = np.zeros((100, 100), np.float32)
+    image[40:44, 40:44] = np.arange(16).reshape(4, 4) + 100  # 0.16 %: p99.8 is 0
+    low, high = percentile_range(image, 1.0, 99.8)
+    assert low == 0.0 and high == pytest.approx(np.percentile(np.arange(16) + 100, 99.8))
+    assert percentile_range(np.full((8, 8), 3.0), 1.0, 99.8) == (3.0, 3.0)  # a constant image stays as it is
+    noisy = np.random.default_rng(0).normal(100, 5, (64, 64))
+    assert percentile_range(noisy, 1.0, 99.8) == pytest.approx(tuple(np.percentile(noisy, [1.0, 99.8])))

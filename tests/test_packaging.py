@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from artefacts import away_from
+from artefacts import away_from, lone_nuclei
 
 pytest.importorskip("bioimageio.core")
 torch = pytest.importorskip("torch")
@@ -322,6 +322,16 @@ def test_a_saturated_square_in_a_package_run_leaves_the_nuclei_around_it(zoo_pac
     np.testing.assert_array_equal(labels, ZooModel(entry, precision="fp32").segment(image))
     clean, found = away_from(zoo_labels, square), away_from(labels, square)
     assert clean.max() > 20 and score_image(clean, found).f1[0.9] >= 0.97
+
+
+def test_a_nucleus_alone_on_zeros_is_one_object_in_the_package_run(zoo_package, sample_split):
+    """The package runner takes the zoo path's percentile range where both percentiles coincide."""
+    entry, result = zoo_package
+    package = BioimageioModel.from_source(result.path)
+    image, truth = lone_nuclei(sample_split[0], n=1)[0]
+    labels = package.segment(image)
+    np.testing.assert_array_equal(labels, ZooModel(entry, precision="fp32").segment(image))
+    assert labels.max() == 1 and score_image(truth, labels).f1[0.7] == 1.0
 
 
 def test_load_model_segments_a_sample_image(package, sample):

@@ -20,6 +20,7 @@ import numpy as np
 
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.images import segmentation_input
+from nucseg_zoo.normalization import percentile_range
 from nucseg_zoo.postprocessing import KindParams, override_params
 from nucseg_zoo.tiling import predict_blocks
 from nucseg_zoo.zoo.bioimageio_rdf import (
@@ -191,6 +192,24 @@ class BioimageioModel:
             skip_input_padding=True, skip_output_cropping=True)
         return self._channels_first(out.members[self.output_tensor.id].data)
 
+    def _preprocess(self, sample, image: np.ndarray) -> None:
+        """The package's preprocessing of ``sample`` (the 2-D ``image``) in place: statistics over
+        the whole image, then each step; a ``scale_range`` over per-image percentiles takes them
+        from :func:`nucseg_zoo.normalization.percentile_range`, as the zoo path does (it differs
+        from plain percentiles only for an image without range at them)."""
+        from bioimageio.core.proc_ops import ScaleRange
+        from bioimageio.core.stat_measures import SampleQuantile
+
+        self._pipeline._apply_samplewise_preprocessing(sample)  # bioimageio.core's own two halves
+        for op in self._pipeline._blockwise_preprocessing:
+            if isinstance(op, ScaleRange) and isinstance(op.lower, SampleQuantile) \
+                    and isinstance(op.upper, SampleQuantile):
+                low, high = (np.asarray(sample.stat[m].data, np.float64) for m in (op.lower, op.upper))
+                if low.size == 1 and low.item() == high.item():  # no range: the zoo path's fallback
+                    _, fallback = percentile_range(image, 100 * op.lower.q, 100 * op.upper.q)
+                    sample.stat[op.upper] = sample.stat[op.upper] * 0 + fallback
+        self._pipeline._apply_blockwise_preprocessing(sample)
+
     def _channels_first(self, data) -> np.ndarray:
         """An output ``xarray.DataArray`` in the output tensor's dims → ``(C, H, W)`` numpy."""
         axis_ids = {a.type: str(a.id) for a in self.output_tensor.axes}
@@ -230,7 +249,7 @@ class BioimageioModel:
                              "(nucseg-zoo segment and evaluate do), so that no image's result depends on the "
                              "images run before it")
         sample = self._input_sample(image)
-        self._pipeline.apply_preprocessing(sample)  # samplewise statistics over the whole image
+        self._preprocess(sample, image)
         data = sample.members[self.input_tensor.id].data
         preprocessed = data.transpose("y", "x", ...).to_numpy().reshape(image.shape)
         plans = (self.axis_plans["y"], self.axis_plans["x"])
