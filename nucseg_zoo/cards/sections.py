@@ -8,8 +8,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from nucseg_zoo._text import count
-from nucseg_zoo.images import ARTEFACT_MIN_FRACTION, ARTEFACT_PERCENTILE
 from nucseg_zoo.cards.facts import CardFacts
+from nucseg_zoo.images import ARTEFACT_MIN_FRACTION, ARTEFACT_PERCENTILE
 
 if TYPE_CHECKING:
     from nucseg_zoo.cards.render import CardTarget
@@ -128,7 +128,8 @@ def preprocessing(facts: CardFacts, target: CardTarget) -> list[str]:
         "`nucseg_zoo.images.saturated_artefact`) would pin the upper percentile and leave every nucleus near 0. "
         f"nucseg-zoo clips it to the other pixels' {_ordinal(ARTEFACT_PERCENTILE)} percentile before this "
         "preprocessing, in `load_model` and when it runs this package; bioimage.io preprocessing cannot express "
-        "that, so in deepImageJ or ilastik clip such a region first (e.g. Fiji's Process › Math › Max..., to the brightest nucleus).",
+        "that, so in deepImageJ or ilastik clip such a region first (e.g. Fiji's Process › Math › Max..., "
+        "to the brightest nucleus).",
         "",
         "**Borders and tiles**: the input is padded by the halo on every side with a symmetric mirror"
         " (bioimageio.core's default, which ilastik applies too); nucseg-zoo's own `load_model` path"

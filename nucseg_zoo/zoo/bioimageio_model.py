@@ -112,7 +112,8 @@ class BioimageioModel:
         if not self.needs_dataset_statistics:
             self.dataset_statistics = {}
             return {}
-        samples = lambda: (self._input_sample(segmentation_input(image), id=str(i)) for i, image in enumerate(images))  # noqa: E731
+        samples = lambda: (self._input_sample(segmentation_input(image), id=str(i))  # noqa: E731
+                           for i, image in enumerate(images))
         calculator = StatsCalculator(self.dataset_measures)
         count = 0
         for sample in samples():
