@@ -23,9 +23,10 @@ PACKAGE = "nucseg_zoo"
 PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("_atomic", "_hashing", "_io", "_resources", "_text"),                # generic helpers
+    ("_atomic", "_hashing", "_io", "_logging", "_resources", "_text"),    # generic helpers
     ("images", "normalization", "tiling", "targets", "losses", "devices", "precision",
      "metrics", "models"),                                                # arrays, networks, scores
+    ("image_files",),                                                     # series, channels, planes of a file
     ("inference",),                                                       # torch prediction over tiles
     ("datasets",),                                                        # cards, manifests, splits
     ("postprocessing", "downloads"),                                      # output kinds; verified fetch

@@ -10,7 +10,8 @@ import tifffile
 
 from screen_plate import write_plate
 
-from nucseg_zoo.screens.inputs import find_inputs, read_image
+from nucseg_zoo.image_files import read_image
+from nucseg_zoo.screens.inputs import find_inputs
 
 
 @pytest.fixture

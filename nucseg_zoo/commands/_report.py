@@ -34,6 +34,8 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         print(f"  output kind: {provenance['output_kind']} ({provenance['output_kind_reason']})")
         if provenance.get("postprocessing"):
             print("  postprocessing: " + ", ".join(f"{k}={v}" for k, v in provenance["postprocessing"].items()))
+        if isinstance(provenance.get("selection"), dict):
+            print("  images read at: " + ", ".join(f"{k} {v}" for k, v in provenance["selection"].items()))
         print(f"  source sha256: {provenance['source_sha256']}   device: {provenance['environment']['device']}")
         print(f"  {'cached result from' if evaluation.cached else 'evaluated'} {provenance['evaluated_at']}"
               f"{' (--force recomputes)' if evaluation.cached else ''}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nucseg_zoo.commands.segment import add_selection_arguments
 from nucseg_zoo.postprocessing import list_output_kinds
 
 
@@ -20,6 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", help="zoo id, baseline name, bioimage.io package (.zip / rdf.yaml) path or URL, "
                         "or a Python segmenter module:callable (image -> instance labels)")
     add_data_arguments(parser)
+    add_selection_arguments(parser, "with --images: evaluate")
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--output-kind", choices=list_output_kinds(),
@@ -56,15 +58,22 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 def data_from_arguments(args: argparse.Namespace, command: str):
     """``(dataset, split)`` for the harness: an id and split, or a folder's DatasetSplit and None.
     Warnings while pairing the folder (labels without an image, binary-mask labels) are printed
-    as ``nucseg-zoo COMMAND: warning: ...``.
+    as ``nucseg-zoo COMMAND: warning: ...``. ``--channel``/``--plane``/``--time`` (where the
+    command has them) choose the plane of the folder's multi-dimensional images.
 
     Raises:
-        ValueError: --images/--labels mixed with --dataset/--split, or one of them alone.
+        ValueError: --images/--labels mixed with --dataset/--split, or one of them alone;
+            a plane selection without --images.
     """
     import sys
     import warnings
 
+    selection = {role: getattr(args, role, None) for role in ("channel", "plane", "time")}
+    chosen = [f"--{role}" for role, index in selection.items() if index is not None]
     if args.images is None and args.labels is None:
+        if chosen:
+            raise ValueError(f"{' and '.join(chosen)} choose the plane of your own multi-dimensional images "
+                             "(--images DIR --labels DIR); the official splits' images are 2-D, single-channel")
         return args.dataset or DEFAULT_DATASET, args.split or DEFAULT_SPLIT
     if args.dataset or args.split:
         raise ValueError("--images/--labels score your own annotated folder; they do not go with --dataset/--split")
@@ -75,7 +84,7 @@ def data_from_arguments(args: argparse.Namespace, command: str):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        own = from_folder(args.images, args.labels)
+        own = from_folder(args.images, args.labels, **selection)
     for warning in caught:
         print(f"nucseg-zoo {command}: warning: {warning.message}", file=sys.stderr)
     return own, None

@@ -108,15 +108,16 @@ def _warn_about_artefacts(results: list) -> None:
           file=sys.stderr)
 
 
-def add_selection_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--channel``, ``--plane``, ``--time``: which plane of a multi-dimensional image to segment."""
+def add_selection_arguments(parser: argparse.ArgumentParser, command: str = "segment") -> None:
+    """``--channel``, ``--plane``, ``--time``: which plane of a multi-dimensional image ``command`` reads."""
     parser.add_argument("--channel", type=int, metavar="N",
-                        help="segment channel N (0-based) of multichannel images (axis C, or S of RGB): the "
+                        help=f"{command} channel N (0-based) of multichannel images (axis C, or S of RGB): the "
                              "nuclear stain, e.g. 1 when DNA is the second channel")
     parser.add_argument("--plane", type=int, metavar="N",
-                        help="segment z-plane N (0-based) of z-stacks (axis Z, or the pages of a plain "
+                        help=f"{command} z-plane N (0-based) of z-stacks (axis Z, or the pages of a plain "
                              "multi-page TIFF)")
-    parser.add_argument("--time", type=int, metavar="N", help="segment time point N (0-based) of time series (axis T)")
+    parser.add_argument("--time", type=int, metavar="N", help=f"{command} time point N (0-based) of time series "
+                        "(axis T)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ The label entry of image ``a`` may also be named ``a`` + one of :data:`LABEL_TAG
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import warnings
@@ -33,7 +34,9 @@ import numpy as np
 from roifile import ROI_OPTIONS, ROI_SUBTYPE, ROI_TYPE, ImagejRoi
 
 from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo.datasets.formats import check_any_image
 from nucseg_zoo.datasets.samples import DatasetSplit, Sample
+from nucseg_zoo.image_files import Selection, image_size
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".tif", ".tiff", ".png")
 """Suffixes (case-insensitive) of images, label images and per-nucleus masks; ``.ome.tif``
@@ -427,14 +430,14 @@ def _missing_error(missing: Sequence[str], label_dir: Path) -> ValueError:
 
 
 def _read_check(sample: Sample, entry: _Entry) -> None:
-    """Read the labels of ``sample`` once: file errors name the file, labels of another size
-    than the image are refused, a label image that looks like a binary mask or an intensity
-    image warns."""
-    from nucseg_zoo.datasets.formats import image_shape
-
-    shape = _checked(lambda: image_shape(sample.image_path), sample.image_path, "image")
+    """Read the labels of ``sample`` once: file errors name the file, an image that a chosen
+    plane does not fit is refused (from its header), labels of another size than the image
+    are refused, a label image that looks like a binary mask or an intensity image warns."""
+    if sample.selection.record():
+        _checked(lambda: check_any_image(sample.image_path, sample.selection), sample.image_path, "image")
+    shape = _checked(lambda: image_size(sample.image_path), sample.image_path, "image")
     for path in sample.mask_paths if entry.mask_format == MASK_FOLDER else ():
-        _same_shape(_checked(lambda: image_shape(path), path, "mask"), shape, path, sample.image_path)
+        _same_shape(_checked(lambda: image_size(path), path, "mask"), shape, path, sample.image_path)
     labels = _checked(lambda: sample.labels, entry.path, "labels")
     _same_shape(labels.shape, shape, entry.path, sample.image_path)
     if entry.mask_format == LABEL_IMAGE:
@@ -472,7 +475,8 @@ def _warn_if_not_instances(labels: np.ndarray, path: Path) -> None:
 
 
 def from_folder(images: str | os.PathLike, labels: str | os.PathLike, *, name: str | None = None,
-                check: bool = True) -> DatasetSplit:
+                check: bool = True, channel: int | None = None, plane: int | None = None,
+                time: int | None = None) -> DatasetSplit:
     """A split of a lab's own annotated images, paired with their labels by file stem.
 
     ``images`` holds TIFF/PNG images (:data:`IMAGE_SUFFIXES`; subfolders and hidden files are
@@ -495,13 +499,23 @@ def from_folder(images: str | os.PathLike, labels: str | os.PathLike, *, name: s
     nuclei one value) warns with :class:`~nucseg_zoo.metrics.binary_masks.BinaryMaskWarning`
     (or :class:`~nucseg_zoo.metrics.binary_masks.IntensityImageWarning`). This reads every
     label file twice in all (here, and when evaluated); ``check=False`` only pairs the files.
-    Images are only opened for their size. Images of any size are accepted.
+    Images are only opened for their header (size; axes when a plane is chosen). Images of any
+    size are accepted.
+
+    Multi-dimensional images (channels, z-planes, time points) are read as ``nucseg-zoo
+    segment`` reads them: ``channel``, ``plane`` and ``time`` (0-based) choose the one 2-D plane
+    of each image that is segmented and scored, as ``segment --channel/--plane/--time`` do
+    (:class:`~nucseg_zoo.image_files.Selection`); an axis of several entries left unchosen is
+    refused with a message naming the axes found (here when a plane is chosen, else when the
+    image is read). A TIFF of several fields (series) is refused when read: an annotated image
+    is one field.
 
     Args:
         images: folder of images.
         labels: folder of label entries (may be ``images``).
         name: the split's dataset id; default ``"folder:<absolute images folder>"``.
         check: read and check every label now (see above).
+        channel, plane, time: the plane of multi-dimensional images (see above).
 
     Returns:
         :class:`~nucseg_zoo.datasets.samples.DatasetSplit` with split ``"folder"``, samples
@@ -512,9 +526,11 @@ def from_folder(images: str | os.PathLike, labels: str | os.PathLike, *, name: s
         FileNotFoundError: a folder does not exist (``NotADirectoryError``: is a file).
         ValueError: no image; several images with one stem (``a.tif`` and ``a.png``); an image
             with several label entries, or an entry that fits several images (named); images
-            without labels (listed); with ``check``, an unreadable or inconsistent label or
-            image (named).
+            without labels (listed); a negative ``channel``/``plane``/``time``; with ``check``,
+            an unreadable or inconsistent label or image, or an image whose axes a chosen plane
+            does not fit (named).
     """
+    selection = Selection(channel=channel, plane=plane, time=time)
     image_dir, label_dir = _folder(images, "images"), _folder(labels, "labels")
     same = image_dir == label_dir
     found = _images(image_dir)
@@ -530,7 +546,7 @@ def from_folder(images: str | os.PathLike, labels: str | os.PathLike, *, name: s
     dataset = name or f"folder:{image_dir}"
     samples = [Sample(name=stem, dataset=dataset, split=SPLIT, source=str(image_dir), license=LICENSE,
                       image_path=path, mask_paths=paired[stem].files(), image_format="image",
-                      mask_format=paired[stem].mask_format)
+                      mask_format=paired[stem].mask_format, selection=selection)
                for stem, path in found.items()]
     if check:
         for sample in samples:
@@ -545,7 +561,9 @@ def folder_fingerprint(split: DatasetSplit) -> str:
     split, sample by sample in order, the image then its label file(s) (in ``mask_paths``
     order); paths are relative to the folder that holds all of them (POSIX separators), so the
     fingerprint survives moving the whole project, and changes when any file's content or
-    name changes, or a file is added to or removed from the split. Reads every file once.
+    name changes, or a file is added to or removed from the split; a plane selection
+    (:attr:`~nucseg_zoo.datasets.samples.Sample.selection`, when set) is a line of its own.
+    Reads every file once.
 
     Args:
         split: e.g. from :func:`from_folder` (works for any split).
@@ -559,6 +577,9 @@ def folder_fingerprint(split: DatasetSplit) -> str:
     for path in files:
         relative = path.relative_to(root).as_posix() if root is not None else path.as_posix()
         digest.update(f"{relative}\0{sha256_of(path)}\n".encode())
+    chosen = {json.dumps(sample.selection.record(), sort_keys=True) for sample in split if sample.selection.record()}
+    for selection in sorted(chosen):  # the plane read of multi-dimensional images (none: as before)
+        digest.update(f"selection\0{selection}\n".encode())
     return digest.hexdigest()
 
 

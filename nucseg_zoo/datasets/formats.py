@@ -3,14 +3,16 @@
 A dataset card names one image format and one mask format (``image_format``,
 ``mask_format``); :class:`~nucseg_zoo.datasets.samples.Sample` reads its files with them.
 
-Image formats (values unchanged):
+Image formats (values unchanged; each reader takes the :class:`~nucseg_zoo.image_files.Selection`
+of the plane to read, which for the 2-D formats can only be index 0):
 
 * ``tiff-uint16``: a 2-D 16-bit TIFF (BBBC039).
 * ``png-grey``: an 8-bit grey, RGB or RGBA PNG whose colour channels are equal (a grey
   image saved as colour, as DSB2018's fluorescence images are); uint8. Colour images
   (channels that differ) are refused.
-* ``image``: any TIFF/PNG as stored (a lab's own folder); anything but a 2-D image is
-  refused by the segmenter's input check, as ``segment`` refuses it.
+* ``image``: any TIFF/PNG as stored (a lab's own folder): the plane the selection chooses
+  (channel, z-plane, time point), read as ``segment`` reads it
+  (:func:`~nucseg_zoo.image_files.read_plane`); a file of several fields is refused.
 
 Mask formats (each returns ``(H, W)`` int32 instance labels, 0 = background):
 
@@ -32,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from nucseg_zoo.datasets.masks import decode_graph_coloured_mask, decode_instance_masks
+from nucseg_zoo.image_files import Selection, check_plane, read_plane, select, tiff_fields
 
-ImageReader = Callable[[Path], np.ndarray]
+ImageReader = Callable[[Path, Selection], np.ndarray]
 MaskDecoder = Callable[[Sequence[Path], "tuple[int, int] | None", int], np.ndarray]
 
 
@@ -47,32 +50,27 @@ def _imread(path: Path) -> np.ndarray:
     return iio.imread(path)
 
 
-def image_shape(path: Path) -> tuple[int, int]:
-    """``(H, W)`` of a TIFF/PNG image from its header (no pixels decoded)."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        with tifffile.TiffFile(path) as handle:
-            shape = handle.series[0].shape
-        return int(shape[0]), int(shape[1])
-    from PIL import Image
-
-    with Image.open(path) as handle:
-        return handle.height, handle.width
+def _only_plane(image: np.ndarray, path: Path, selection: Selection) -> np.ndarray:
+    """A 2-D image, checked against ``selection`` (which can only choose index 0 of it)."""
+    try:
+        return select(image, "YX", selection)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
 
 
-def read_uint16_tiff(path: Path) -> np.ndarray:
+def read_uint16_tiff(path: Path, selection: Selection = Selection()) -> np.ndarray:
     """A 2-D uint16 TIFF, ``(H, W)`` uint16.
 
     Raises:
-        ValueError: the file is not a 2-D uint16 image (names the file, dtype and shape).
+        ValueError: the file is not a 2-D uint16 image (names the file, dtype and shape), or
+            ``selection`` chooses a plane it does not have.
     """
     import tifffile
 
     image = tifffile.imread(path)
     if image.ndim != 2 or image.dtype != np.uint16:
         raise ValueError(f"{path}: expected a 2-D uint16 image, got {image.dtype} {image.shape}")
-    return image
+    return _only_plane(image, path, selection)
 
 
 def _grey_of(image: np.ndarray) -> np.ndarray | None:
@@ -83,11 +81,12 @@ def _grey_of(image: np.ndarray) -> np.ndarray | None:
     return None
 
 
-def read_grey_png(path: Path) -> np.ndarray:
+def read_grey_png(path: Path, selection: Selection = Selection()) -> np.ndarray:
     """An 8-bit PNG holding a grey image (grey, or RGB(A) with equal channels), ``(H, W)`` uint8.
 
     Raises:
-        ValueError: not 8-bit, or a colour image (channels differ), naming the file.
+        ValueError: not 8-bit, or a colour image (channels differ), naming the file; or
+            ``selection`` chooses a plane it does not have.
     """
     image = _imread(path)
     if image.dtype != np.uint8:
@@ -96,17 +95,46 @@ def read_grey_png(path: Path) -> np.ndarray:
         grey = _grey_of(image)
         if grey is None:
             raise ValueError(f"{path}: expected a grey image (equal R, G and B channels), got a colour image")
-        return grey
+        return _only_plane(grey, path, selection)
     if image.ndim != 2:
         raise ValueError(f"{path}: expected a 2-D grey image, got shape {image.shape}")
-    return image
+    return _only_plane(image, path, selection)
 
 
-def read_any_image(path: Path) -> np.ndarray:
-    """Any TIFF/PNG image, values and shape as stored: a colour or multi-channel image is not
-    converted, so the segmenter's input check refuses it with the same message as
-    ``nucseg-zoo segment`` (which names a grey image saved as RGB)."""
-    return _imread(path)
+def read_any_image(path: Path, selection: Selection = Selection()) -> np.ndarray:
+    """The ``(H, W)`` plane that ``selection`` chooses of a TIFF/PNG image, values as stored,
+    read as ``nucseg-zoo segment`` reads it (:func:`~nucseg_zoo.image_files.read_plane`).
+
+    Raises:
+        ValueError: naming the file: it holds several fields (TIFF series: an annotated image
+            must be one field), or it has channels, planes or time points that ``selection``
+            does not choose among (the axes found are named, with the option to pass).
+    """
+    return read_plane(path, series=_one_field(path), selection=selection)
+
+
+def check_any_image(path: Path, selection: Selection = Selection()) -> None:
+    """Check, from its header, that :func:`read_any_image` can read ``path`` with ``selection``
+    (no pixels decoded when it can).
+
+    Raises:
+        ValueError: what :func:`read_any_image` raises.
+    """
+    _one_field(path)
+    check_plane(path, selection)
+
+
+def _one_field(path: Path) -> int | None:
+    """The TIFF series that is the one field of ``path`` (None: not a TIFF, or unreadable).
+
+    Raises:
+        ValueError: the file holds several fields (:func:`~nucseg_zoo.image_files.tiff_fields`).
+    """
+    fields = tiff_fields(path) if path.suffix.lower() in (".tif", ".tiff") else None
+    if fields is not None and len(fields) > 1:
+        raise ValueError(f"{path}: holds {len(fields)} fields (TIFF series {', '.join(map(str, fields))}); an "
+                         "annotated image must be one field: save each field as its own image, with its own labels")
+    return fields[0] if fields else None
 
 
 def _graph_coloured(paths: Sequence[Path], shape: tuple[int, int] | None, connectivity: int) -> np.ndarray:

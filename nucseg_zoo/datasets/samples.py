@@ -11,7 +11,8 @@ import numpy as np
 import xarray as xr
 
 from nucseg_zoo.metrics.errors import SIZE_BINS, check_size_bins
-from nucseg_zoo.datasets.formats import SHAPE_FROM_IMAGE, image_reader, image_shape, mask_decoder
+from nucseg_zoo.datasets.formats import SHAPE_FROM_IMAGE, image_reader, mask_decoder
+from nucseg_zoo.image_files import Selection, image_size
 
 
 def split_label(dataset: str, split: str) -> str:
@@ -32,6 +33,8 @@ class Sample:
         mask_paths: the ground-truth file(s): one mask or label image, or one file per nucleus.
         image_format, mask_format: names from :mod:`nucseg_zoo.datasets.formats`.
         connectivity: pixel connectivity of graph-coloured masks (1 = 4-connectivity).
+        selection: the plane of a multi-dimensional image file to read (channel, z-plane,
+            time point; :class:`~nucseg_zoo.image_files.Selection`); none for 2-D images.
     """
 
     name: str
@@ -44,6 +47,7 @@ class Sample:
     image_format: str = "tiff-uint16"
     mask_format: str = "graph-coloured-png"
     connectivity: int = 1
+    selection: Selection = Selection()
 
     @property
     def mask_path(self) -> Path:
@@ -55,13 +59,14 @@ class Sample:
 
     @property
     def image(self) -> np.ndarray:
-        """The raw image, ``(H, W)``, in the dataset's dtype (BBBC039 uint16, DSB2018 uint8)."""
-        return image_reader(self.image_format)(self.image_path)
+        """The raw image, ``(H, W)``, in the dataset's dtype (BBBC039 uint16, DSB2018 uint8): of a
+        multi-dimensional file, the plane :attr:`selection` chooses."""
+        return image_reader(self.image_format)(self.image_path, self.selection)
 
     @property
     def labels(self) -> np.ndarray:
         """Ground-truth instance labels, ``(H, W)`` int32, 0 = background."""
-        shape = image_shape(self.image_path) if self.mask_format in SHAPE_FROM_IMAGE else None
+        shape = image_size(self.image_path) if self.mask_format in SHAPE_FROM_IMAGE else None
         return mask_decoder(self.mask_format)(self.mask_paths, shape, self.connectivity)
 
     def to_xarray(self, *, what: str = "image") -> xr.DataArray:

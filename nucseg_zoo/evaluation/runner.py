@@ -17,6 +17,7 @@ import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,8 @@ def evaluate_source(
         An :class:`Evaluation` whose ``provenance`` holds ``source_kind``, ``source_name``,
         ``source_sha256``, ``source_details`` (Python segmenters), ``dataset_sha256``, ``limit``, ``output_kind``,
         ``output_kind_reason``, ``weight_format``, ``device``, ``inference_precision`` (zoo models:
-        fp32, the package's precision), ``dataset_statistics`` (packages that normalise with
+        fp32, the package's precision), ``selection`` (only when a plane of multi-dimensional
+        images was chosen, e.g. ``{"channel": 1}``), ``dataset_statistics`` (packages that normalise with
         statistics over the whole split: the values used), ``environment``,
         ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache;
         ``labels_path`` is the stored predicted label images.
@@ -146,6 +148,7 @@ def evaluate_source(
         "source_sha256": model_source.sha256,
         **({"source_details": model_source.details} if model_source.details else {}),
         "dataset_sha256": dataset_sha256,
+        **_selection(samples),
         "limit": limit,
         "output_kind": kind.kind,
         "output_kind_reason": kind.reason,
@@ -163,3 +166,13 @@ def evaluate_source(
                             provenance=provenance, labels_path=labels_path)
     write_text_atomically(cached_path, json.dumps(evaluation.to_dict(), indent=1) + "\n")
     return evaluation
+
+
+def _selection(samples) -> dict[str, Any]:
+    """``{"selection": {...}}`` when the samples' images are read at a chosen plane (a list when
+    they differ), else ``{}``."""
+    chosen = {tuple(sorted(sample.selection.record().items())) for sample in samples}
+    chosen.discard(())
+    if not chosen:
+        return {}
+    return {"selection": dict(chosen.pop()) if len(chosen) == 1 else [dict(c) for c in sorted(chosen)]}

@@ -52,11 +52,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from nucseg_zoo._text import count
+from nucseg_zoo.image_files import Selection, read_image
 from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
-from nucseg_zoo.screens.fields import Selection
-from nucseg_zoo.screens.inputs import ImageInput, find_inputs, read_image
+from nucseg_zoo.screens.inputs import ImageInput, find_inputs
 from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import ImageResult, RunOptions
 from nucseg_zoo.screens.sizes import training_diameter
@@ -148,7 +148,7 @@ def segment_images(
         inputs: image files, folders (searched recursively) and glob patterns (TIFF, also
             OME-TIFF / ImageJ hyperstacks, PNG). Each field of a TIFF of several is an image of
             its own, keyed ``<stem>_s<series>``; previews are skipped
-            (:mod:`~nucseg_zoo.screens.fields`).
+            (:mod:`~nucseg_zoo.image_files`).
         model: zoo id, baseline, bioimage.io package path or URL, or a Python segmenter
             ``module:callable``.
         out: output folder (created).

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from nucseg_zoo.screens import worker
-from nucseg_zoo.screens._logging import quiet
+from nucseg_zoo._logging import quiet
 from nucseg_zoo.screens.inputs import ImageInput
 from nucseg_zoo.screens.records import ImageResult, RunOptions
 

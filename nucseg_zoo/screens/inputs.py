@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
-import numpy as np
-
-from nucseg_zoo.screens.fields import Selection, read_array, select, tiff_fields
+from nucseg_zoo.image_files import tiff_fields
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
 """Suffixes of the images a folder or pattern contributes (case-insensitive)."""
@@ -31,7 +29,7 @@ class ImageInput:
         key: its outputs' path below ``--out`` without suffix, posix style (e.g. ``"plate1/A01"``;
             ``"plate1/A01_s1"`` for series 1 of a file of several fields); also the ``image``
             column of the tables.
-        series: the TIFF series that is this image (:func:`nucseg_zoo.screens.fields.tiff_fields`),
+        series: the TIFF series that is this image (:func:`nucseg_zoo.image_files.tiff_fields`),
             None for other formats and unreadable files.
     """
 
@@ -100,7 +98,7 @@ def find_inputs(specs: Sequence[str | os.PathLike] | str | os.PathLike, *,
     files' common folder (one file: its name). A folder's keys do not change as it fills.
     A TIFF of several fields (multi-position OME-TIFF series, pages of different shapes) gives
     one input per field, keyed ``<key>_s<series>`` (tifffile's series index); its previews
-    (thumbnails, reduced-resolution pages) are none (:mod:`nucseg_zoo.screens.fields`).
+    (thumbnails, reduced-resolution pages) are none (:mod:`nucseg_zoo.image_files`).
 
     Args:
         specs: one spec or a sequence of them.
@@ -150,31 +148,3 @@ def _fields(path: Path, key: str) -> list[ImageInput]:
     if len(fields) == 1:
         return [ImageInput(path, key, series=fields[0])]
     return [ImageInput(path, f"{key}_s{series}", series=series) for series in fields]
-
-
-def read_image(path: Path, data: bytes | None = None, *, series: int | None = None,
-               selection: Selection | None = None) -> np.ndarray:
-    """One 2-D image of a file: series ``series`` (default the first) of a TIFF, also OME-TIFF
-    and ImageJ hyperstacks, read by ``tifffile`` at full resolution, other formats by
-    ``imageio``; decoded from ``data`` (the file's bytes, already read) when given; the plane
-    ``selection`` chooses (:func:`nucseg_zoo.screens.fields.select`; axes of one entry are
-    dropped). It passes the check every segmenter makes (:func:`nucseg_zoo.images.as_image`),
-    so a bad file fails here, before any model runs.
-
-    Raises:
-        ValueError: naming the file: it cannot be read as an image, it has channels, planes
-            or time points that ``selection`` does not choose among (the axes found are named,
-            with the option to pass), or its pixels are not integers or finite numbers.
-    """
-    from nucseg_zoo.images import as_image
-
-    try:
-        image, axes = read_array(path, data, series=series)
-    except Exception as err:  # each reader has its own errors; all mean "not a readable image"
-        raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
-    if image.size == 0:
-        raise ValueError(f"{path}: cannot read it as an image: it holds no pixel data (an empty or truncated file?)")
-    try:
-        return as_image(select(image, axes, selection or Selection()))
-    except ValueError as err:  # axes, dtype or values
-        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nucseg_zoo.precision import DEFAULT_PRECISION
-from nucseg_zoo.screens.fields import Selection
+from nucseg_zoo.image_files import Selection
 
 
 @dataclass(frozen=True)

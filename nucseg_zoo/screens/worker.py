@@ -14,7 +14,8 @@ from typing import Any, Callable
 import numpy as np
 
 from nucseg_zoo._atomic import atomic_path
-from nucseg_zoo.screens.inputs import ImageInput, read_image
+from nucseg_zoo.image_files import read_image
+from nucseg_zoo.screens.inputs import ImageInput
 from nucseg_zoo.screens.plan import image_outputs
 from nucseg_zoo.screens.records import ImageResult, RunOptions
 from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, image_record, measured, same_image, same_model

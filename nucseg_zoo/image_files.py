@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nucseg_zoo._logging import quiet
 from nucseg_zoo._text import count
-from nucseg_zoo.screens._logging import quiet
 
 AXIS_ROLES: dict[str, str] = {"C": "channel", "S": "channel", "Z": "plane", "I": "plane", "Q": "plane", "T": "time"}
 """What a :class:`Selection` calls each tifffile axis it can choose along."""
@@ -176,3 +176,96 @@ def _grey_note(image: np.ndarray, axes: str) -> str:
         return ""
     return (", an RGB image whose colour channels are identical, i.e. a grey image saved as colour: save it as a "
             "single-channel (greyscale) image (in Fiji: Image > Type > 8-bit or 16-bit)")
+
+
+def read_plane(path: Path, data: bytes | None = None, *, series: int | None = None,
+               selection: Selection | None = None) -> np.ndarray:
+    """The 2-D ``(H, W)`` plane of one image of a file, values and dtype as stored: series
+    ``series`` (default the first) of a TIFF, also OME-TIFF and ImageJ hyperstacks, read by
+    ``tifffile`` at full resolution, other formats by ``imageio``; decoded from ``data`` (the
+    file's bytes, already read) when given; the plane ``selection`` chooses (:func:`select`;
+    axes of one entry are dropped).
+
+    Raises:
+        ValueError: naming the file: it cannot be read as an image, or it has channels, planes
+            or time points that ``selection`` does not choose among (the axes found are named,
+            with the option to pass).
+    """
+    try:
+        image, axes = read_array(path, data, series=series)
+    except Exception as err:  # each reader has its own errors; all mean "not a readable image"
+        raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
+    if image.size == 0:
+        raise ValueError(f"{path}: cannot read it as an image: it holds no pixel data (an empty or truncated file?)")
+    try:
+        return select(image, axes, selection or Selection())
+    except ValueError as err:
+        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None
+
+
+def read_image(path: Path, data: bytes | None = None, *, series: int | None = None,
+               selection: Selection | None = None) -> np.ndarray:
+    """:func:`read_plane`, checked as every segmenter checks its input
+    (:func:`nucseg_zoo.images.as_image`), so that a bad file fails here, before any model runs.
+
+    Raises:
+        ValueError: naming the file: as :func:`read_plane`, or its pixels are not integers or
+            finite numbers.
+    """
+    from nucseg_zoo.images import as_image
+
+    plane = read_plane(path, data, series=series, selection=selection)
+    try:
+        return as_image(plane)
+    except ValueError as err:  # dtype or values
+        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(H, W)`` of the first field of a TIFF/PNG file (:func:`tiff_fields`: not a thumbnail)
+    from its header (no pixels decoded): the sizes of its Y and X axes, whatever other axes
+    (channels, planes) it has."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        fields = tiff_fields(path)
+        with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
+            first = tif.series[fields[0] if fields else 0]
+            return _height_width(first.shape, first.axes)
+    from PIL import Image
+
+    with Image.open(path) as handle:
+        return handle.height, handle.width
+
+
+def check_plane(path: Path, selection: Selection | None = None) -> None:
+    """Check that ``selection`` chooses one 2-D plane of the first field of TIFF/PNG ``path``,
+    from the file's header (no pixels decoded when it does).
+
+    Raises:
+        ValueError: what :func:`read_plane` raises for the file and selection.
+    """
+    selection = selection or Selection()
+    try:
+        shape, axes, dtype = _header(path)
+        select(np.broadcast_to(np.zeros((), dtype), shape), axes, selection)  # strides 0: nothing allocated
+    except Exception:  # the header alone does not settle it: the reader's own message, from the pixels
+        fields = tiff_fields(path) if path.suffix.lower() in (".tif", ".tiff") else None
+        read_plane(path, series=fields[0] if fields else None, selection=selection)
+
+
+def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
+    """Shape, axes (tifffile letters) and dtype of the first field of a TIFF/PNG file."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        fields = tiff_fields(path)
+        with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
+            first = tif.series[fields[0] if fields else 0]
+            return tuple(first.shape), first.axes, np.dtype(first.dtype)
+    from PIL import Image
+
+    with Image.open(path) as handle:
+        bands = len(handle.getbands())
+        size = (handle.height, handle.width)
+        return (size, "YX", np.dtype(np.uint8)) if bands == 1 else ((*size, bands), "YXS", np.dtype(np.uint8))
