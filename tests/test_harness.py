@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import tifffile
 from external_model import build_external_package
 from loopback import LoopbackServer
 
@@ -13,6 +14,7 @@ from nucseg_zoo._hashing import sha256_of
 from nucseg_zoo.cli import main
 from nucseg_zoo.evaluation import evaluate_source
 from nucseg_zoo.segmenters import resolve_source
+from nucseg_zoo.zoo.bioimageio_model import TEST_INPUT_REFERENCE
 
 PROVENANCE_KEYS = {"source_kind", "source_name", "source_sha256", "dataset_sha256", "limit", "output_kind",
                    "output_kind_reason", "weight_format", "device", "environment", "evaluated_at", "cache_key"}
@@ -173,53 +175,100 @@ def dataset_scope_package(request, sample_split, tmp_path_factory):
                                   edit=_dataset_scope(request.param))
 
 
-def test_an_images_labels_do_not_depend_on_the_images_run_before_it(dataset_scope_package, sample_split, tmp_path):
-    """Users' report: with dataset-scope zero_mean_unit_variance, `segment PACKAGE A.tif B.tif`
-    gave B 9 or 8 objects depending on whether A ran first (the core's running statistics)."""
-    import tifffile
+def _segment(package, paths, out, *extra):
+    assert main(["segment", str(package), *map(str, paths), "--out", str(out), "--no-progress", *extra]) == 0
+    return {path.stem: tifffile.imread(out / f"{path.stem}.tif") for path in paths}
 
-    from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
-    a, b = (sample_split[i].image for i in (0, 1))
+@pytest.fixture
+def three_files(sample_split, tmp_path):
     paths = []
-    for name, image in (("A", a), ("B", b)):
+    for name, sample in zip("ABC", sample_split):
         paths.append(tmp_path / f"{name}.tif")
-        tifffile.imwrite(paths[-1], image)
-    assert main(["segment", str(dataset_scope_package), str(paths[0]), str(paths[1]), "--out",
-                 str(tmp_path / "ab")]) == 0
-    assert main(["segment", str(dataset_scope_package), str(paths[1]), str(paths[0]), "--out",
-                 str(tmp_path / "ba")]) == 0
-    b_after_a, b_first = tifffile.imread(tmp_path / "ab" / "B.tif"), tifffile.imread(tmp_path / "ba" / "B.tif")
-    np.testing.assert_array_equal(b_after_a, b_first)
-    # the statistics are those of the whole input set, the same whatever the order
-    model = BioimageioModel.from_source(dataset_scope_package)
-    statistics = model.fit_dataset_statistics([a, b])
-    assert statistics["n_images"] == 2
-    np.testing.assert_array_equal(model.segment(b), b_first)
-    if "image: dataset mean over all axes" in statistics:
-        pixels = np.concatenate([a.ravel(), b.ravel()]).astype(np.float64)
-        assert statistics["image: dataset mean over all axes"] == pytest.approx(pixels.mean(), rel=1e-5)
-        assert statistics["image: dataset std over all axes"] == pytest.approx(pixels.std(), rel=1e-4)
-    assert model.segment(a).max() > 10
+        tifffile.imwrite(paths[-1], sample.image)
+    return paths
 
 
-def test_a_dataset_scope_package_refuses_to_predict_before_its_statistics_are_fitted(dataset_scope_package,
-                                                                                   sample_split):
+def test_an_images_labels_do_not_depend_on_the_images_run_with_it(dataset_scope_package, three_files, tmp_path):
+    """Users' reports: with dataset-scope zero_mean_unit_variance, `segment PACKAGE A.tif B.tif`
+    gave B 9 or 8 objects depending on whether A ran first (the core's running statistics);
+    fitted over the whole input set, B's labels still depended on whether A was in the call.
+    The statistics are a fixed reference's: B's labels are the same alone, after A, first, or
+    in any company."""
+    a, b, c = three_files
+    alone = _segment(dataset_scope_package, [b], tmp_path / "b")["B"]
+    assert alone.max() > 10
+    for order in ([a, b], [b, a], [c, a, b]):
+        labels = _segment(dataset_scope_package, order, tmp_path / "".join(p.stem for p in order))
+        np.testing.assert_array_equal(labels["B"], alone)
+    manifest = json.loads((tmp_path / "AB" / "manifest.json").read_text())
+    assert manifest["parameters"]["dataset_statistics"]["reference"] == TEST_INPUT_REFERENCE
+
+
+def test_the_default_reference_is_the_packages_test_input(dataset_scope_package, sample_split):
     from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
 
     model = BioimageioModel.from_source(dataset_scope_package)
     assert model.needs_dataset_statistics
-    with pytest.raises(ValueError, match="statistics over a whole dataset.*fit_dataset_statistics"):
-        model.segment(sample_split[0].image)
+    statistics = model.dataset_statistics
+    assert statistics["reference"] == TEST_INPUT_REFERENCE and statistics["n_images"] == 1
+    test_input = sample_split[0].image[:128, :160].astype(np.float64)  # what build_external_package ships
+    if "image: dataset mean over all axes" in statistics:
+        assert statistics["image: dataset mean over all axes"] == pytest.approx(test_input.mean(), rel=1e-5)
+        assert statistics["image: dataset std over all axes"] == pytest.approx(test_input.std(), rel=1e-4)
+    else:
+        assert statistics["image: dataset quantile 0.01 over batch, y, x"] == \
+            pytest.approx([np.percentile(test_input, 1.0)], rel=1e-6)
+        assert statistics["image: dataset quantile 0.998 over batch, y, x"] == \
+            pytest.approx([np.percentile(test_input, 99.8)], rel=1e-6)
+    # no fit is needed before predicting, and fitting the test input again changes nothing
+    image = sample_split[1].image
+    before = model.segment(image)
+    model.fit_dataset_statistics([test_input], reference="again")
+    np.testing.assert_array_equal(model.segment(image), before)
 
 
-def test_evaluate_fits_dataset_statistics_over_the_split_and_records_them(dataset_scope_package, sample_split):
+def test_a_reference_set_is_chosen_recorded_and_part_of_the_outputs_identity(dataset_scope_package, three_files,
+                                                                              tmp_path, capsys):
+    from nucseg_zoo.zoo.bioimageio_model import BioimageioModel
+
+    a, b, c = three_files
+    out = tmp_path / "out"
+    labels = _segment(dataset_scope_package, [b, c], out, "--statistics-from", str(a))
+    model = BioimageioModel.from_source(dataset_scope_package)
+    statistics = model.fit_dataset_statistics([tifffile.imread(a)], reference=str(a))
+    np.testing.assert_array_equal(labels["B"], model.segment(tifffile.imread(b)))
+    recorded = json.loads((out / "manifest.json").read_text())["parameters"]["dataset_statistics"]
+    assert recorded == statistics and recorded["reference"] == str(a) and recorded["n_images"] == 1
+    # the same reference resumes; another one is another model setting, refused unless --overwrite
+    _segment(dataset_scope_package, [b, c], out, "--statistics-from", str(a))
+    assert "0 images segmented, 2 skipped" in capsys.readouterr().err
+    assert main(["segment", str(dataset_scope_package), str(b), "--out", str(out), "--no-progress"]) == 2
+    assert "with other dataset statistics" in capsys.readouterr().err
+    _segment(dataset_scope_package, [b], out, "--overwrite")
+    assert json.loads((out / "manifest.json").read_text())["parameters"]["dataset_statistics"]["reference"] == \
+        TEST_INPUT_REFERENCE
+    # a model without dataset statistics has nothing to set
+    assert main(["segment", "cp-basic", str(b), "--out", str(tmp_path / "cp"), "--statistics-from", str(a),
+                 "--no-progress"]) == 2
+    assert "cp-basic uses none" in capsys.readouterr().err
+    assert not (tmp_path / "cp").exists()
+
+
+def test_evaluate_scores_each_image_as_it_would_alone(dataset_scope_package, sample_split):
     result = evaluate_source(str(dataset_scope_package), dataset="bbbc039-sample", split="test")
-    statistics = result.provenance["dataset_statistics"]
-    assert statistics["n_images"] == 3
+    assert result.provenance["dataset_statistics"]["reference"] == TEST_INPUT_REFERENCE
     single = evaluate_source(str(dataset_scope_package), dataset="bbbc039-sample", split="test", limit=1)
-    assert single.provenance["dataset_statistics"]["n_images"] == 1
-    assert result.scores.average_f1 > 0.5
+    assert single.provenance["dataset_statistics"] == result.provenance["dataset_statistics"]
+    assert single.to_dict()["images"][0]["f1"] == result.to_dict()["images"][0]["f1"]
+    assert all(image.n_pred > 10 for image in result.scores.images)  # a toy threshold network, but nuclei
+    # a result cached when the statistics were fitted over the split is recomputed, not served
+    cached = result.labels_path.with_name(result.labels_path.name.replace(".labels.npz", ".json"))
+    record = json.loads(cached.read_text())
+    del record["dataset_statistics"]["reference"]
+    cached.write_text(json.dumps(record))
+    again = evaluate_source(str(dataset_scope_package), dataset="bbbc039-sample", split="test")
+    assert not again.cached and again.provenance["dataset_statistics"]["reference"] == TEST_INPUT_REFERENCE
 
 
 def test_a_package_without_dataset_statistics_records_none(package):

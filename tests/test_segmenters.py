@@ -99,7 +99,7 @@ def test_protocols_say_what_each_kind_offers():
     assert isinstance(zoo, BatchedModel) and isinstance(zoo, ProbabilityModel) and isinstance(zoo, Segmenter)
     assert not isinstance(zoo, DatasetStatisticsModel)
     assert isinstance(baseline, Segmenter) and not isinstance(baseline, ProbabilityModel)
-    assert fit_dataset_statistics(baseline, []) is None and fitted_statistics(zoo) is None
+    assert fit_dataset_statistics(baseline, [], reference="none") is None and fitted_statistics(zoo) is None
 
 
 def test_resolving_identifies_without_loading():

@@ -77,6 +77,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "the first few, nucseg_zoo.screens.batch.ABORT_AFTER, as a broken model fails them "
                              "all; unreadable images do not count)")
     add_selection_arguments(parser)
+    parser.add_argument("--statistics-from", nargs="+", metavar="PATH",
+                        help="for a bioimage.io package that normalises with dataset statistics (e.g. scale_range "
+                             "over the batch axis): reference images (files, folders, patterns) whose statistics "
+                             "every image is preprocessed with (default: the package's own test input; never the "
+                             "images being segmented, so no image's labels depend on the others)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
@@ -139,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
                                  saturation_value=args.saturation_value, batch_size=args.batch_size,
                                  progress=not args.no_progress,
                                  on_image=report, abort_after=None if args.keep_going else ABORT_AFTER,
-                                 channel=args.channel, plane=args.plane, time=args.time)
+                                 channel=args.channel, plane=args.plane, time=args.time,
+                                 statistics_from=args.statistics_from)
     except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
         raise RuntimeError(err.explain("--keep-going")) from err
     except RunStopped as err:  # a failed write: an error (exit 2); Ctrl-C: one line, exit 130

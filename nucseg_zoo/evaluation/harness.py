@@ -26,7 +26,6 @@ from nucseg_zoo.metrics.errors import SizeBins
 from nucseg_zoo.metrics import binary_masks
 from nucseg_zoo.metrics.folder import find_predictions, folders_with_predictions, read_label_image
 from nucseg_zoo.segmenters.protocols import Segmenter
-from nucseg_zoo.segmenters.statistics import LazyImages, fit_dataset_statistics
 
 
 @dataclass(frozen=True)
@@ -97,15 +96,15 @@ def score_segmenter(segmenter: Segmenter, samples: Iterable, *, progress: str | 
     """Segment and score every sample (anything with ``.name``, ``.image``, ``.labels``);
     misses binned by ``size_bins`` (GT area in px; a DatasetSplit's own ``size_bins``).
 
-    A segmenter whose preprocessing uses dataset statistics gets them over all of
-    ``samples`` first (:func:`fit_dataset_statistics`). ``on_labels(name, labels)`` is
-    called with each predicted label image (e.g. to store it).
+    A segmenter whose preprocessing uses dataset statistics runs with those of its fixed
+    reference set (:mod:`nucseg_zoo.segmenters.statistics`), never of ``samples``, so that each
+    image scores as it would alone. ``on_labels(name, labels)`` is called with each predicted
+    label image (e.g. to store it).
 
     Returns:
         The split's scores and the wall time of ``segment`` for each image in seconds
         (prediction and postprocessing; reading images and scoring excluded).
     """
-    fit_dataset_statistics(segmenter, LazyImages(samples, lambda sample: sample.image))
     scores, seconds = [], []
     for sample in tqdm(samples, desc=progress, disable=progress is None, file=sys.stderr):
         image = sample.image

@@ -103,7 +103,7 @@ def evaluate_source(
         ``output_kind_reason``, ``weight_format``, ``device``, ``inference_precision`` (zoo models:
         fp32, the package's precision), ``selection`` (only when a plane of multi-dimensional
         images was chosen, e.g. ``{"channel": 1}``), ``dataset_statistics`` (packages that normalise with
-        statistics over the whole split: the values used), ``environment``,
+        dataset statistics: those of their fixed reference, the package's test input), ``environment``,
         ``evaluated_at`` and ``cache_key``; ``cached`` tells whether it came from the cache;
         ``labels_path`` is the stored predicted label images.
 
@@ -128,12 +128,16 @@ def evaluate_source(
     if cached_path.is_file() and labels_path.is_file() and not force:
         try:
             evaluation = Evaluation.from_dict(json.loads(cached_path.read_text()), cached=True)
-            log.info("%s: cached result %s", source, cached_path)
-            # the same content may have been evaluated under another name (a file, then its URL)
-            return dataclasses.replace(evaluation, source=source, labels_path=labels_path, provenance={
-                **evaluation.provenance, "source_kind": model_source.kind, "source_name": model_source.name})
         except (ValueError, KeyError, json.JSONDecodeError) as err:
             log.warning("ignoring unreadable cached result %s: %s", cached_path, err)
+        else:
+            if _current(evaluation):
+                log.info("%s: cached result %s", source, cached_path)
+                # the same content may have been evaluated under another name (a file, then its URL)
+                return dataclasses.replace(evaluation, source=source, labels_path=labels_path, provenance={
+                    **evaluation.provenance, "source_kind": model_source.kind, "source_name": model_source.name})
+            log.info("%s: recomputing cached result %s (made with the split's own dataset statistics)", source,
+                     cached_path)
 
     segmenter, kind = open_segmenter(model_source, device=device, output_kind=output_kind,
                                      weight_format=weight_format, postprocessing=postprocessing)
@@ -166,6 +170,13 @@ def evaluate_source(
                             provenance=provenance, labels_path=labels_path)
     write_text_atomically(cached_path, json.dumps(evaluation.to_dict(), indent=1) + "\n")
     return evaluation
+
+
+def _current(evaluation: Evaluation) -> bool:
+    """Whether a cached evaluation was made as this harness makes it: dataset statistics, where
+    there are, from a fixed reference (earlier results fitted them over the split: no ``reference``)."""
+    statistics = evaluation.provenance.get("dataset_statistics")
+    return not statistics or "reference" in statistics
 
 
 def _selection(samples) -> dict[str, Any]:

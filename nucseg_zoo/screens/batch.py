@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from nucseg_zoo._text import count
-from nucseg_zoo.image_files import Selection, read_image
+from nucseg_zoo.image_files import Selection
 from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
@@ -63,7 +63,7 @@ from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
 from nucseg_zoo.segmenters.protocols import BatchedModel
-from nucseg_zoo.segmenters.statistics import needs_dataset_statistics
+from nucseg_zoo.segmenters.statistics import needs_dataset_statistics, statistics_digest
 
 if TYPE_CHECKING:
     from nucseg_zoo.segmenters import ModelSource
@@ -141,6 +141,7 @@ def segment_images(
     channel: int | None = None,
     plane: int | None = None,
     time: int | None = None,
+    statistics_from: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
 ) -> RunSummary:
     """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
 
@@ -180,6 +181,13 @@ def segment_images(
             an unlabelled stack) and time point (T) of each image to segment, 0-based; an
             image with such an axis of several entries and no choice for it fails, naming its
             axes. Recorded in the manifest and with every output.
+        statistics_from: for a bioimage.io package whose preprocessing uses dataset statistics
+            (e.g. ``scale_range`` over the batch axis): the reference images (files, folders,
+            patterns, read with the same channel / plane / time) whose statistics every image
+            is preprocessed with. Default: the package's own test input. Never the images being
+            segmented, so an image's labels do not depend on which others run with it; the
+            statistics are recorded in the manifest, and outputs made with other statistics
+            are not this run's (resume). Refused for a model that uses no dataset statistics.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
@@ -191,7 +199,8 @@ def segment_images(
             written (a full disk; named, see :class:`~nucseg_zoo.screens.stops.OutputWriteError`):
             the finished images' tables and manifest (``"complete": false``) are written where
             the disk allows, nothing of an unfinished image is left, and the same call resumes.
-        FileNotFoundError, ValueError: an input spec names no image.
+        FileNotFoundError, ValueError: an input spec (or a ``statistics_from`` spec) names no
+            image; ``statistics_from`` for a model without dataset statistics.
 
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
     again while it is empty.
@@ -217,25 +226,36 @@ def segment_images(
                          overwrite=overwrite, saturation_value=saturation_value,
                          selection=Selection(channel=channel, plane=plane, time=time),
                          training_diameter=training_diameter(source.kind, source.name))
+    references = None
+    if statistics_from is not None:
+        reference_specs = [statistics_from] if isinstance(statistics_from, (str, os.PathLike)) else list(statistics_from)
+        references = (reference_specs, find_inputs(reference_specs))
     with removed_if_left_empty(out):
-        return _run(items, out, options, source, workers=workers, scheduler=scheduler, csv=csv,
+        return _run(items, out, options, source, references, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
 
 
 
-def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelSource, *, workers: int | None,
-         scheduler: str | None, csv: bool, batch_size: int | None, progress: bool,
-         on_image: Callable[[ImageResult], None] | None, abort_after: int | None) -> RunSummary:
-    """:func:`segment_images` once its arguments are checked: plan, run, tables, manifest."""
-    check_plan(items, out, options)
+def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelSource,
+         references: tuple[list, list[ImageInput]] | None, *, workers: int | None, scheduler: str | None, csv: bool,
+         batch_size: int | None, progress: bool, on_image: Callable[[ImageResult], None] | None,
+         abort_after: int | None) -> RunSummary:
+    """:func:`segment_images` once its arguments are checked: statistics, plan, run, tables, manifest."""
     segmenter = worker.segmenter(options)
     statistics = None
     if needs_dataset_statistics(segmenter):
-        # over every readable input image (also those skipped now), before any prediction, so
-        # that no image's labels depend on the others and a resumed run uses the same statistics
-        options = replace(options, statistics_inputs=tuple((str(i.path), i.series) for i in items
-                                                           if _readable(i, options)))
+        # a fixed reference's (the package's test input, or the images given), never the inputs',
+        # so that no image's labels depend on the others; part of the outputs' identity
+        if references is not None:
+            reference_specs, reference_images = references
+            options = replace(options, statistics_inputs=tuple((str(i.path), i.series) for i in reference_images),
+                              statistics_reference=", ".join(str(spec) for spec in reference_specs))
         statistics = worker.segmenter(options).dataset_statistics
+        options = replace(options, statistics_sha256=statistics_digest(statistics))
+    elif references is not None:
+        raise ValueError(f"statistics_from (--statistics-from) sets the dataset statistics of a bioimage.io "
+                         f"package whose preprocessing uses them; {options.source} uses none")
+    check_plan(items, out, options)
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
@@ -274,14 +294,6 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
 
 def _write_error(stop: BaseException) -> OutputWriteError | None:
     return stop if isinstance(stop, OutputWriteError) else None
-
-
-def _readable(item: ImageInput, options: RunOptions) -> bool:
-    try:
-        read_image(item.path, series=item.series, selection=options.selection)
-        return True
-    except (ValueError, OSError):
-        return False
 
 
 def _collect(stream: Iterator[ImageResult], results: list[ImageResult],

@@ -37,9 +37,14 @@ class RunOptions:
     """Which channel, z-plane and time point of each image is segmented (also recorded with
     every output: an earlier output of another selection is not this run's)."""
     statistics_inputs: tuple[tuple[str, int | None], ...] = ()
-    """For models whose preprocessing uses dataset statistics: the images they are fitted over
-    (every readable input, as ``(path, series)``), by each process that loads the model, before
-    its first image."""
+    """For models whose preprocessing uses dataset statistics: the reference images they are
+    fitted over (``(path, series)``; none: the model's own reference, a package's test input), by
+    each process that loads the model, before its first image."""
+    statistics_reference: str = ""
+    """How the reference images were given (the specs), as recorded with the statistics."""
+    statistics_sha256: str | None = None
+    """Digest of the dataset statistics the model runs with (None: it uses none); part of the
+    outputs' identity (:func:`~nucseg_zoo.segmenters.statistics.statistics_digest`)."""
 
 
 @dataclass

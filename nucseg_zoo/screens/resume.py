@@ -48,11 +48,21 @@ def measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | Non
     return row if row.get("input_sha256") == input_sha256 and same_model(row, options) else None
 
 
+def model_record(options: RunOptions) -> dict:
+    """What an output records of the model that made it: its spelling and identity, the output
+    kind chosen and the digest of the dataset statistics it ran with, where there are."""
+    return {"model": options.source, "model_sha256": options.model_sha256,
+            **({"output_kind": options.output_kind} if options.output_kind else {}),
+            **({"dataset_statistics_sha256": options.statistics_sha256} if options.statistics_sha256 else {})}
+
+
 def same_model(record: dict, options: RunOptions) -> bool:
     """Whether outputs recorded with ``record`` come from this run's model: the same output kind
-    chosen (or none) and the same identity (sha256) where both have one, else (outputs of
-    versions that recorded none) the same spelling."""
+    chosen (or none), the same dataset statistics (or none), and the same identity (sha256)
+    where both have one, else (outputs of versions that recorded none) the same spelling."""
     if record.get("output_kind") != options.output_kind:
+        return False
+    if record.get("dataset_statistics_sha256") != options.statistics_sha256:
         return False
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
@@ -84,6 +94,10 @@ def other_model(record: dict, options: RunOptions) -> str:
     if record.get("output_kind") != options.output_kind:
         return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
                 f"{options.output_kind or 'its own'})")
+    if record.get("dataset_statistics_sha256") != options.statistics_sha256:
+        return (f"by {record.get('model')} with other dataset statistics (sha256 "
+                f"{str(record.get('dataset_statistics_sha256'))[:12]}…, now {str(options.statistics_sha256)[:12]}…: "
+                "another reference set)")
     if record.get("model") == options.source:
         return (f"by {options.source} as it was then (model sha256 {str(record.get('model_sha256'))[:12]}…, now "
                 f"{str(options.model_sha256)[:12]}…: other weights or settings)")

@@ -18,7 +18,15 @@ from nucseg_zoo.image_files import read_image
 from nucseg_zoo.screens.inputs import ImageInput
 from nucseg_zoo.screens.plan import image_outputs
 from nucseg_zoo.screens.records import ImageResult, RunOptions
-from nucseg_zoo.screens.resume import LABEL_WRITER, earlier_record, image_record, measured, same_image, same_model
+from nucseg_zoo.screens.resume import (
+    LABEL_WRITER,
+    earlier_record,
+    image_record,
+    measured,
+    model_record,
+    same_image,
+    same_model,
+)
 from nucseg_zoo.screens.stops import OutputWriteError, writing
 from nucseg_zoo.screens.tables import nuclei_schema, write_table
 
@@ -51,7 +59,7 @@ def segmenter(options: RunOptions) -> Any:
         if options.statistics_inputs:
             images = LazyImages(options.statistics_inputs, lambda item: read_image(
                 Path(item[0]), series=item[1], selection=options.selection))
-            fit_dataset_statistics(opened, images)
+            fit_dataset_statistics(opened, images, reference=options.statistics_reference)
         _SEGMENTERS.clear()
         _SEGMENTERS[key] = opened
         _MODEL_LOADS[0] += 1
@@ -126,8 +134,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
     result.quality = _quality(labels, image, options)
     paths = image_outputs(out, item.key)
     record = {"written_by": LABEL_WRITER, "input": str(item.path.absolute()), "input_sha256": result.input_sha256,
-              "model": options.source, "model_sha256": options.model_sha256, **image_record(item, options),
-              **({"output_kind": options.output_kind} if options.output_kind else {})}
+              **model_record(options), **image_record(item, options)}
     written = []
     try:
         with writing(paths["labels"].parent):
@@ -141,9 +148,7 @@ def _write_outputs(item: ImageInput, result: ImageResult, image: np.ndarray, lab
             with writing(paths["rois"]):
                 write_imagej_rois(labels, paths["rois"], overwrite=True)
             written.append(paths["rois"])
-        write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, "model": options.source,
-                                              "model_sha256": options.model_sha256,
-                                              **({"output_kind": options.output_kind} if options.output_kind else {}),
+        write_table(nuclei, paths["nuclei"], {"input_sha256": result.input_sha256, **model_record(options),
                                               "n_nuclei": result.n_nuclei, "quality": result.quality},
                     schema=nuclei_schema())
     except OutputWriteError:

@@ -6,7 +6,8 @@
 * :class:`BatchedModel` — a probability model that runs batches of images on its device
   and hands the postprocessing to other processes (zoo models).
 * :class:`DatasetStatisticsModel` — a model whose preprocessing may use statistics over a
-  whole input set (bioimage.io packages; see :mod:`nucseg_zoo.segmenters.statistics`).
+  whole dataset, fixed by a reference set (bioimage.io packages; see
+  :mod:`nucseg_zoo.segmenters.statistics`).
 
 The protocols are ``runtime_checkable``: ``isinstance`` checks that the members exist, not
 their signatures.
@@ -58,13 +59,16 @@ class BatchedModel(ProbabilityModel, Protocol):
 
 @runtime_checkable
 class DatasetStatisticsModel(Segmenter, Protocol):
-    """A segmenter whose preprocessing may normalise with statistics over a whole input set."""
+    """A segmenter whose preprocessing may normalise with statistics over a whole dataset: those
+    of a fixed reference set of images (by default one the model carries), never of the images
+    being segmented, so that no image's result depends on the others."""
 
     needs_dataset_statistics: bool
-    """Whether it does; then :meth:`fit_dataset_statistics` must run before the first image."""
+    """Whether it does."""
     dataset_statistics: dict[str, Any] | None
-    """What :meth:`fit_dataset_statistics` fitted (measure → value, plus ``n_images``), or None."""
+    """The statistics it runs with (``reference``, ``n_images``, then measure → value), or None."""
 
-    def fit_dataset_statistics(self, images: Iterable[np.ndarray]) -> dict[str, Any]:
-        """Fit the statistics over ``images`` (the whole input set, iterable twice) and return them."""
+    def fit_dataset_statistics(self, images: Iterable[np.ndarray], *, reference: str = ...) -> dict[str, Any]:
+        """Fix the statistics to those of the reference set ``images`` (iterable twice, described
+        by ``reference``) and return them."""
         ...

@@ -1,12 +1,15 @@
-"""Dataset statistics of models whose preprocessing needs them, fitted over a whole input set.
+"""Dataset statistics of models whose preprocessing needs them, fixed by a reference set.
 
-Bioimage.io packages may normalise with statistics over a whole dataset. They are computed
-over the whole input set before the first prediction, so that no image's result depends on
-the order or company of the others (:class:`~nucseg_zoo.segmenters.protocols.DatasetStatisticsModel`).
+Bioimage.io packages may normalise with statistics over a whole dataset. They are those of a
+fixed reference set of images (the package's own test input unless another set is fitted),
+never of the images being segmented, so that no image's result depends on the order or
+company of the others (:class:`~nucseg_zoo.segmenters.protocols.DatasetStatisticsModel`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
@@ -31,28 +34,30 @@ class LazyImages:
 
 
 def needs_dataset_statistics(segmenter: Segmenter) -> bool:
-    """Whether ``segmenter``'s preprocessing uses statistics over a whole input set."""
+    """Whether ``segmenter``'s preprocessing uses statistics over a whole dataset."""
     return isinstance(segmenter, DatasetStatisticsModel) and bool(segmenter.needs_dataset_statistics)
 
 
-def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray]) -> dict[str, Any] | None:
-    """Fit the dataset statistics of a segmenter whose preprocessing needs them, over ``images``;
-    other segmenters are left alone.
+def fit_dataset_statistics(segmenter: Segmenter, images: Iterable[np.ndarray], *,
+                           reference: str) -> dict[str, Any] | None:
+    """Fix the dataset statistics of a segmenter whose preprocessing needs them to those of the
+    reference set ``images``; other segmenters are left alone.
 
     Args:
         segmenter: any segmenter.
-        images: the whole input set of ``(H, W)`` images, iterable twice (e.g. :class:`LazyImages`).
+        images: the reference set of ``(H, W)`` images, iterable twice (e.g. :class:`LazyImages`).
+        reference: what the set is (e.g. its folder), as recorded with the statistics.
 
     Returns:
-        The fitted statistics (measure → value, plus ``n_images``), or None when the
-        segmenter needs none.
+        The fitted statistics (``reference``, ``n_images``, then measure → value), or None
+        when the segmenter needs none.
 
     Raises:
         ValueError: ``images`` is empty or holds an invalid image (from the segmenter).
     """
     if not needs_dataset_statistics(segmenter):
         return None
-    return segmenter.fit_dataset_statistics(images)
+    return segmenter.fit_dataset_statistics(images, reference=reference)
 
 
 def fitted_statistics(segmenter: Segmenter) -> dict[str, Any] | None:
@@ -60,3 +65,12 @@ def fitted_statistics(segmenter: Segmenter) -> dict[str, Any] | None:
     if not isinstance(segmenter, DatasetStatisticsModel):
         return None
     return segmenter.dataset_statistics or None
+
+
+def statistics_digest(statistics: dict[str, Any] | None) -> str | None:
+    """Hex sha256 of the measure values of ``statistics`` (what the results depend on; not the
+    reference's name or size), or None for none: part of an output's identity."""
+    if not statistics:
+        return None
+    values = {name: value for name, value in statistics.items() if name not in ("reference", "n_images")}
+    return hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()

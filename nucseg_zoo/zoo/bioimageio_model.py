@@ -34,6 +34,11 @@ from nucseg_zoo.zoo.bioimageio_rdf import (
 )
 
 
+TEST_INPUT_REFERENCE = "the package's test input"
+"""The ``reference`` of the dataset statistics a package runs with unless another reference set
+is fitted (:meth:`BioimageioModel.fit_dataset_statistics`)."""
+
+
 def _plain(value) -> float | list:
     """A measure value as JSON-able data."""
     if hasattr(value, "data"):
@@ -78,30 +83,39 @@ class BioimageioModel:
         self._pad_mode, self._pad_kwargs = padding_mode(self.input_tensor)
         self.dataset_measures = dataset_measures(descr)
         self.dataset_statistics: dict[str, Any] | None = None
-        """Dataset statistics fitted by :meth:`fit_dataset_statistics` (measure → value), or None."""
-        self._pipeline = create_prediction_pipeline(descr, devices=[self.device], weights_format=weight_format)
+        """The dataset statistics every image is preprocessed with (``reference``, ``n_images``,
+        then measure → value), or None when the preprocessing needs none."""
+        if self.dataset_measures:
+            self.fit_dataset_statistics(self._test_images(), reference=TEST_INPUT_REFERENCE)
+        else:
+            self._pipeline = create_prediction_pipeline(descr, devices=[self.device], weights_format=weight_format)
 
     @property
     def needs_dataset_statistics(self) -> bool:
-        """Whether the preprocessing uses statistics over a whole dataset (e.g. ``zero_mean_unit_variance``
-        whose ``axes`` include the batch axis); then :meth:`fit_dataset_statistics` must run first."""
+        """Whether the preprocessing uses statistics over a whole dataset (e.g. ``scale_range`` or
+        ``zero_mean_unit_variance`` whose ``axes`` include the batch axis)."""
         return bool(self.dataset_measures)
 
-    def fit_dataset_statistics(self, images: Iterable) -> dict[str, Any]:
-        """Compute the preprocessing's dataset statistics over the whole input set.
+    def fit_dataset_statistics(self, images: Iterable, *, reference: str = "the images given") -> dict[str, Any]:
+        """Fix the preprocessing's dataset statistics to those of a reference set of images.
 
-        Without this, bioimageio.core keeps running statistics across the images it sees,
-        so an image's result would depend on the images run before it. Here they are
-        computed once over ``images`` (every image counts, in any order) and then held
-        fixed, so every image of the set is predicted with the same statistics.
+        A package whose preprocessing has dataset scope is preprocessed with statistics of a
+        fixed reference, never of the images being segmented, so that an image's result never
+        depends on which other images are run with it, before it or after it. By default
+        (at construction) the reference is the package's own test input
+        (:data:`TEST_INPUT_REFERENCE`): a sample of the data it was made for, with which its
+        test output was made. Fit another reference, e.g. a few representative fields of a
+        screen, with this method; the statistics then stay fixed for every image.
 
         Args:
-            images: the input set, iterable twice (a list, a dataset split, or a re-iterable
-                reader of files): 2-D arrays as :meth:`predict` takes them.
+            images: the reference set, iterable twice (a list, a dataset split, or a
+                re-iterable reader of files): 2-D arrays as :meth:`predict` takes them.
+            reference: what the set is, as recorded in :attr:`dataset_statistics`.
 
         Returns:
-            The statistics as plain data (measure → value), also kept in
-            :attr:`dataset_statistics` for provenance.
+            The statistics as plain data (``reference``, ``n_images``, then measure → value),
+            also kept in :attr:`dataset_statistics` for provenance; ``{}`` for a package that
+            needs none.
 
         Raises:
             ValueError: ``images`` is empty or holds an invalid image.
@@ -110,7 +124,7 @@ class BioimageioModel:
         from bioimageio.core.stat_calculators import StatsCalculator
 
         if not self.needs_dataset_statistics:
-            self.dataset_statistics = {}
+            self.dataset_statistics = None
             return {}
         samples = lambda: (self._input_sample(segmentation_input(image), id=str(i))  # noqa: E731
                            for i, image in enumerate(images))
@@ -122,13 +136,25 @@ class BioimageioModel:
         if count == 0:
             raise ValueError("fit_dataset_statistics needs at least one image")
         statistics = {measure_name(m): _plain(v) for m, v in calculator.finalize().items()}
-        # the library's own path for fixed dataset statistics: computed over the whole set
+        # the library's own path for fixed dataset statistics: computed over the reference
         # before the first prediction, never updated afterwards
         self._pipeline = create_prediction_pipeline(
             self.descr, devices=[self.device], weights_format=self._weight_format,
             dataset_for_initial_statistics=samples(), keep_updating_initial_dataset_statistics=False)
-        self.dataset_statistics = {"n_images": count, **statistics}
+        self.dataset_statistics = {"reference": reference, "n_images": count, **statistics}
         return self.dataset_statistics
+
+    def _test_images(self) -> list[np.ndarray]:
+        """The package's test input as 2-D ``(H, W)`` images (one per batch entry)."""
+        from bioimageio.core.digest_spec import get_test_inputs
+
+        tensor = get_test_inputs(self.descr).members[self.input_tensor.id]
+        data = tensor.data
+        ids = {a.type: str(a.id) for a in self.input_tensor.axes}
+        if "channel" in ids:
+            data = data.isel({ids["channel"]: 0})
+        batch = data.transpose(ids["batch"], "y", "x") if "batch" in ids else data.transpose("y", "x").expand_dims("b")
+        return [np.asarray(plane) for plane in batch.to_numpy()]
 
     @classmethod
     def from_source(cls, source, *, device: str = "cpu", weight_format: str | None = None,
@@ -238,17 +264,12 @@ class BioimageioModel:
         """The model's output for a 2-D image: ``(C, H, W)`` (``C`` = 1 without a channel axis).
 
         ``image``: 2-D uint8/uint16/float numpy array or ``("y", "x")`` DataArray, any size
-        of at least 2 × 2 px (:data:`nucseg_zoo.tiling.MIN_SIDE`). Preprocessing statistics (e.g. percentiles) come from the
-        whole image; the image is padded by the halo and large images are tiled
-        (:mod:`nucseg_zoo.tiling`).
+        of at least 2 × 2 px (:data:`nucseg_zoo.tiling.MIN_SIDE`). Per-image preprocessing
+        statistics (e.g. percentiles) come from the whole image, dataset-scope ones from the fixed
+        reference of :attr:`dataset_statistics` (never from other images run); the image is padded
+        by the halo and large images are tiled (:mod:`nucseg_zoo.tiling`).
         """
         image = segmentation_input(image)
-        if self.needs_dataset_statistics and self.dataset_statistics is None:
-            measures = ", ".join(sorted(measure_name(m) for m in self.dataset_measures))
-            raise ValueError(f"bioimage.io model {self.name!r} normalises with statistics over a whole dataset "
-                             f"({measures}); call fit_dataset_statistics(images) with the whole input set first "
-                             "(nucseg-zoo segment and evaluate do), so that no image's result depends on the "
-                             "images run before it")
         sample = self._input_sample(image)
         self._preprocess(sample, image)
         data = sample.members[self.input_tensor.id].data
