@@ -131,6 +131,13 @@ def preprocessing(facts: CardFacts, target: CardTarget) -> list[str]:
         "that, so in deepImageJ or ilastik clip such a region first (e.g. Fiji's Process › Math › Max..., "
         "to the brightest nucleus).",
         "",
+        f"**No dynamic range**: where p{norm.min_percentile:g} and p{norm.max_percentile:g} coincide (nearly all "
+        f"of the field at one value, e.g. a background-subtracted field of zeros whose nuclei cover less than "
+        f"{100 - norm.max_percentile:.2g} % of it), the formula gives every nucleus one flat value. nucseg-zoo then takes the upper percentile "
+        "over the pixels above that value (`nucseg_zoo.normalization.percentile_range`), in `load_model` and "
+        "when it runs this package; bioimage.io preprocessing cannot express that, so in deepImageJ or ilastik "
+        "keep the camera background in such images (do not subtract it to zero).",
+        "",
         "**Borders and tiles**: the input is padded by the halo on every side with a symmetric mirror"
         " (bioimageio.core's default, which ilastik applies too); nucseg-zoo's own `load_model` path"
         " does the same, so both give the same probabilities.",
