@@ -225,17 +225,8 @@ def image_size(path: Path) -> tuple[int, int]:
     """``(H, W)`` of the first field of a TIFF/PNG file (:func:`tiff_fields`: not a thumbnail)
     from its header (no pixels decoded): the sizes of its Y and X axes, whatever other axes
     (channels, planes) it has."""
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        fields = tiff_fields(path)
-        with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
-            first = tif.series[fields[0] if fields else 0]
-            return _height_width(first.shape, first.axes)
-    from PIL import Image
-
-    with Image.open(path) as handle:
-        return handle.height, handle.width
+    shape, axes, _ = _header(path)
+    return _height_width(shape, axes)
 
 
 def check_plane(path: Path, selection: Selection | None = None) -> None:
@@ -250,8 +241,7 @@ def check_plane(path: Path, selection: Selection | None = None) -> None:
         shape, axes, dtype = _header(path)
         select(np.broadcast_to(np.zeros((), dtype), shape), axes, selection)  # strides 0: nothing allocated
     except Exception:  # the header alone does not settle it: the reader's own message, from the pixels
-        fields = tiff_fields(path) if path.suffix.lower() in (".tif", ".tiff") else None
-        read_plane(path, series=fields[0] if fields else None, selection=selection)
+        read_plane(path, series=_first_field(path), selection=selection)
 
 
 def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
@@ -259,9 +249,8 @@ def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        fields = tiff_fields(path)
         with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
-            first = tif.series[fields[0] if fields else 0]
+            first = tif.series[_first_field(path) or 0]
             return tuple(first.shape), first.axes, np.dtype(first.dtype)
     from PIL import Image
 
@@ -269,3 +258,9 @@ def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
         bands = len(handle.getbands())
         size = (handle.height, handle.width)
         return (size, "YX", np.dtype(np.uint8)) if bands == 1 else ((*size, bands), "YXS", np.dtype(np.uint8))
+
+
+def _first_field(path: Path) -> int | None:
+    """The first series of TIFF ``path`` that is a field (None: not a TIFF, or unreadable)."""
+    fields = tiff_fields(path) if path.suffix.lower() in (".tif", ".tiff") else None
+    return fields[0] if fields else None
