@@ -1,8 +1,8 @@
 """MkDocs hook: the leaderboard's generated files in the documentation site.
 
 The leaderboard folders (``validation/`` and ``validation/tracks/*/``) hold generated pages
-that the documentation links to: ``leaderboard.html``, the error atlases (``atlas/``) and
-comparison pictures (``*.png``). They are served at the same paths below the site root
+that the documentation links to: ``leaderboard.html``, the error atlases (``atlas/``),
+comparison pictures (``*.png``) and the experiments' figures (``experiments/*.png``). They are served at the same paths below the site root
 (``validation/atlas/unet-bbbc039.html``), and each ``leaderboard.html``'s figures also as
 ``figures/figure-<k>.svg`` (in page order) for the results page to show. Nothing is copied
 into ``docs/``.
@@ -32,7 +32,7 @@ def leaderboard_files(root: Path = ROOT) -> dict[str, Path | str]:
         for path in sorted((track / "atlas").rglob("*")):
             if path.is_file():
                 files[path.relative_to(root).as_posix()] = path
-        for path in sorted(track.glob("*.png")):
+        for path in sorted([*track.glob("*.png"), *track.glob("experiments/*.png")]):
             files[path.relative_to(root).as_posix()] = path
     return files
 

@@ -1,4 +1,4 @@
-"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--no-atlases] [--verify [ID ...]]``."""
+"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--no-atlases] [--verify [ID ...]] [--readouts]``."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "atlases, which take minutes and need the test images")
     mode.add_argument("--verify", nargs="*", metavar="ID",
                       help="re-run entries (all, or the IDs) from their sources and compare with the records")
+    mode.add_argument("--readouts", action="store_true",
+                      help="compute the screen readouts (nucleus count, 2N/4N DNA-content fractions) from the ground "
+                           "truth and from every entry's stored predictions, and each entry's readout error: "
+                           "DIR/experiments/readouts.json and .png (the paper's Fig. 8, adapted)")
     parser.add_argument("--tolerance", type=float, help="--verify: allowed metric difference (default 0.002)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
@@ -34,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import UnknownEntry, render, stale_pages, update_builtin, verify, write_pages
+    from nucseg_zoo.leaderboard.readouts import READOUTS_FILE, stale_readouts, write_readouts
     from nucseg_zoo.leaderboard.render import GENERATED, docs_root, render_folder_atlases, stale_docs, write_docs
 
     if args.no_atlases and (args.update or args.verify is not None):
@@ -46,13 +51,28 @@ def run(args: argparse.Namespace) -> int:
     if args.tolerance is not None and args.verify is None:
         print("nucseg-zoo leaderboard: error: --tolerance applies to --verify only", file=sys.stderr)
         return 2
+    if args.no_atlases and args.readouts:
+        print("nucseg-zoo leaderboard: error: --no-atlases applies to regenerating or checking the pages, not to "
+              "--readouts", file=sys.stderr)
+        return 2
     if args.check:
         stale = [args.dir / name for name in stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)]
         root = docs_root(args.dir)
         stale += [root / page for page in stale_docs(root)] if root is not None else []
         for path in stale:
             print(f"{path} is out of date: run `nucseg-zoo leaderboard`", file=sys.stderr)
-        return 1 if stale else 0
+        readouts = stale_readouts(args.dir)
+        for problem in readouts:
+            print(f"{args.dir / READOUTS_FILE} is out of date ({problem}): run `nucseg-zoo leaderboard --readouts "
+                  f"--dir {args.dir}`", file=sys.stderr)
+        return 1 if stale or readouts else 0
+    if args.readouts:
+        for path in write_readouts(args.dir, mirror=args.mirror):
+            print(path)
+        root = docs_root(args.dir)
+        for path in write_docs(root) if root is not None else ():
+            print(path)
+        return 0
     if args.verify is not None:
         try:
             results = verify(args.dir, args.verify or None, device=args.device, mirror=args.mirror,

@@ -538,6 +538,48 @@ def _block_results_notes(docs: _DocsData, page: str) -> list[str]:
     return lines or ["No peer or submitted rows yet."]
 
 
+def _block_results_readouts(docs: _DocsData, page: str) -> list[str]:
+    """Each track's readout errors (:mod:`nucseg_zoo.leaderboard.readouts`), where computed."""
+    from nucseg_zoo.leaderboard.readouts import READOUTS_FIGURE, read_readouts
+
+    lines = []
+    for folder, data in docs.tracks:
+        readouts = read_readouts(docs.root / folder)
+        if readouts is None:
+            continue
+        fractions = [r["fraction_4n"] for r in readouts["truth"] if r["fraction_4n"] is not None]
+        counts = [r["n_nuclei"] for r in readouts["truth"]]
+        lines += [f"**{docs.track_name(data)}** ({len(counts)} images; the ground truth has "
+                  f"{np.mean(counts):.1f} nuclei and a 4N fraction of {100 * np.mean(fractions):.1f} % per image "
+                  f"on average, over the {len(fractions)} images with at least 20 inner nuclei):", ""]
+        rows = []
+        for entry_id, entry in readouts["entries"].items():
+            errors = entry["errors"]
+            rows.append([f"`{entry_id}`", entry["kind"], f"{entry['average_f1']:.3f}", f"{errors['count_mae']:.1f}",
+                         f"{errors['count_bias']:+.1f}", f"{100 * errors['fraction_4n_mae']:.2f}",
+                         f"{100 * errors['fraction_4n_bias']:+.2f}", f"{100 * errors['fraction_2n_mae']:.2f}"])
+        lines += _md_table_dashes(["entry", "kind", "average F1", "count MAE", "count bias", "4N MAE (pp)",
+                                   "4N bias (pp)", "2N MAE (pp)"], rows)
+        lines += ["", _readouts_summary(readouts["entries"])]
+        lines += ["", f"![Readout errors, {docs.track_name(data)}](" + _asset(f"{folder}/{READOUTS_FIGURE}", page)
+                  + ")", ""]
+    return lines or ["No readouts computed yet (`nucseg-zoo leaderboard --readouts`)."]
+
+
+def _readouts_summary(entries: dict[str, Any]) -> str:
+    """One sentence on the readout errors: the smallest and largest, their bias, and whether
+    the 4N-error ranking follows the average-F1 ranking."""
+    by_error = sorted(entries, key=lambda e: entries[e]["errors"]["fraction_4n_mae"])
+    by_f1 = sorted(entries, key=lambda e: -entries[e]["average_f1"])
+    over = [e for e in entries if entries[e]["errors"]["fraction_4n_bias"] > 0]
+    fewer = [e for e in entries if entries[e]["errors"]["count_bias"] < 0]
+    follows = "follows" if by_error == by_f1 else "does not follow"
+    return (f"The smallest 4N-fraction error is `{by_error[0]}`'s, the largest `{by_error[-1]}`'s; "
+            f"{len(over)} of {len(entries)} entries report more 4N nuclei than the ground truth and {len(fewer)} "
+            f"of {len(entries)} fewer nuclei (merged and missed nuclei); the ranking by 4N error {follows} the "
+            f"ranking by average F1 (best by F1: `{by_f1[0]}`).")
+
+
 def _block_datasets(docs: _DocsData, page: str) -> list[str]:
     """Every dataset card: images and nuclei per split; formats, sizes, diameters, license."""
     from nucseg_zoo import datasets
@@ -601,6 +643,7 @@ DOCS_BLOCKS = {
     "results-summary": _block_results_summary,
     "results-tracks": _block_results_tracks,
     "results-notes": _block_results_notes,
+    "results-readouts": _block_results_readouts,
     "datasets": _block_datasets,
     "size-bins": _block_size_bins,
     "zoo-models": _block_zoo_models,
