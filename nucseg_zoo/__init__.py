@@ -39,9 +39,9 @@ _FUNCTIONS = {
 """Top-level functions -> the module that defines them."""
 
 _MODULES = (
-    "baselines", "cards", "cli", "commands", "datasets", "devices", "downloads", "errors", "evaluation", "images",
-    "inference", "leaderboard", "losses", "metrics", "models", "normalization", "packaging", "postprocessing",
-    "precision", "screens", "segmenters", "targets", "tiling", "training", "zoo",
+    "baselines", "cards", "cli", "commands", "datasets", "devices", "downloads", "errors", "evaluation",
+    "image_files", "images", "inference", "leaderboard", "losses", "metrics", "models", "normalization",
+    "packaging", "postprocessing", "precision", "screens", "segmenters", "targets", "tiling", "training", "zoo",
 )
 """Every public module and subpackage, reachable as an attribute (``nucseg_zoo.datasets``)."""
 

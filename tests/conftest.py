@@ -7,6 +7,14 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
+# The README's test command runs the tests in parallel processes (pytest-xdist, pyproject's
+# addopts): each worker gets its share of the cores for torch, onnxruntime and OpenMP, so that
+# the workers do not oversubscribe them. Set before any of those libraries is imported.
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+    for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(_variable, _threads)
+
 import pytest
 
 from nucseg_zoo import datasets

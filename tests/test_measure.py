@@ -20,8 +20,10 @@ from nucseg_zoo.screens import (
     image_quality,
     measure,
     plot_dna_content,
+    readout_intensities,
     write_imagej_rois,
 )
+from nucseg_zoo.screens.measure import background_level
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +183,7 @@ def test_dna_content_of_a_real_field_puts_most_nuclei_near_2n():
     from nucseg_zoo import datasets
 
     sample = datasets.load("bbbc039-sample", "test")[0]
-    content = dna_content(measure(sample.labels, sample.image)["integrated_intensity"])
+    content = dna_content(readout_intensities(measure(sample.labels, sample.image)))
     assert content.fraction_2n > 0.4 and content.fraction_2n + content.fraction_4n < 1
 
 
@@ -271,3 +273,58 @@ def test_the_users_field_with_a_saturated_square(bbbc039_mirror):
     for segmenter in (nucseg_zoo.load_model("unet-bbbc039-fast"), get_baseline("cp-basic")):
         clean, found = segmenter.segment(image).max(), segmenter.segment(dusty).max()
         assert clean > 140 and clean - 2 <= found <= clean + 1, (segmenter, clean, found)
+
+
+# --- the DNA-content readout under a camera offset, an artefact and outliers (critic's reports) ---
+
+
+def test_the_background_level_and_the_readout_intensity_do_not_move_with_a_camera_offset(sample_split):
+    sample = sample_split[0]
+    labels, image = sample.labels, sample.image
+    plain, offset = measure(labels, image), measure(labels, image.astype(np.float64) + 1000)
+    assert offset.background.iloc[0] == pytest.approx(plain.background.iloc[0] + 1000)
+    np.testing.assert_allclose(offset.integrated_intensity_above_background,
+                               plain.integrated_intensity_above_background, rtol=1e-9)
+    outside = labels == 0
+    assert plain.background.iloc[0] == pytest.approx(np.median(image[outside]), rel=0.05)  # about the gaps' level
+    assert np.isnan(background_level(np.ones((4, 4), np.int32), np.ones((4, 4))))  # nothing outside the nuclei
+
+
+def test_the_dna_readout_of_a_field_with_a_camera_offset_is_the_fields(sample_split, tmp_path):
+    """Critic's report: the same labels gave a 4N fraction of 0.075 on a field and 0.015 with
+    +1000 added (the raw integrated intensity held offset x area)."""
+    import pandas as pd
+    import tifffile
+
+    from nucseg_zoo.screens import segment_images
+
+    image = sample_split[0].image
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "field.tif", image)
+    tifffile.imwrite(tmp_path / "in" / "offset.tif", image + np.uint16(1000))
+    segment_images([tmp_path / "in"], model="cp-basic", out=tmp_path / "out", progress=False)
+    table = pd.read_parquet(tmp_path / "out" / "images.parquet").set_index("image")
+    for column in ("fraction_2n", "fraction_4n"):
+        assert table.loc["in/offset", column] == pytest.approx(table.loc["in/field", column], abs=1e-12)
+    assert table.loc["in/field", "fraction_4n"] > 0
+
+
+def test_an_object_on_a_saturated_artefact_is_flagged_and_left_out_of_the_readout(sample_split):
+    """Critic's report: the clipped 30 x 30 square became an object 170 times as bright as a
+    G1 nucleus, counted in the readout (4N fraction 0.075 -> 0.052)."""
+    sample = sample_split[0]
+    image, labels = sample.image.copy(), sample.labels.copy()
+    image[100:130, 300:330] = 65535
+    labels[labels > 0] += 1
+    labels[100:130, 300:330] = 1  # the square segmented
+    table = measure(labels, image)
+    assert table.in_saturated_artefact.tolist() == [True] + [False] * (len(table) - 1)
+    clean = measure(sample.labels, sample.image)
+    with_square = dna_content(readout_intensities(table))
+    assert with_square.fraction_4n == pytest.approx(dna_content(readout_intensities(clean)).fraction_4n, abs=0.01)
+
+
+def test_a_far_outlier_does_not_move_the_g1_peak(cell_cycle):
+    with_outlier = np.concatenate([cell_cycle, [170 * 1000.0]])
+    assert dna_content(with_outlier).g1_peak == pytest.approx(dna_content(cell_cycle).g1_peak, rel=0.02)
+    assert dna_content(with_outlier).fraction_4n == pytest.approx(dna_content(cell_cycle).fraction_4n, abs=0.01)

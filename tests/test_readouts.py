@@ -135,3 +135,36 @@ def test_changed_predictions_make_the_readouts_stale(tmp_path, capsys, monkeypat
     del record["entries"]["cp-basic"]
     (board / READOUTS_FILE).write_text(json.dumps(record))
     assert stale_readouts(board) == ["cp-basic: not in the readouts"]
+
+
+def test_the_readout_hardly_depends_on_where_an_outline_runs(sample_split):
+    """Critic's report: on raw integrated intensity, eroding the ground truth by 2 px took the
+    test split's 4N fraction from 4.3 % to 12.0 %: the background under each mask counted as
+    DNA. Above the background, eroding or dilating the outlines by 1-2 px moves the average 4N
+    fraction of the three bundled fields (16.8 %) by at most 2.7 points (one nucleus of the
+    sparsest field is 4.3 points of it)."""
+    from skimage.morphology import disk, erosion
+    from skimage.segmentation import expand_labels
+
+    def average(move) -> float:
+        return float(np.mean([image_readout(move(s.labels), s.image, s.name).fraction_4n for s in sample_split]))
+
+    exact = average(lambda labels: labels)
+    for radius in (1, 2):
+        assert average(lambda labels: erosion(labels, disk(radius))) == pytest.approx(exact, abs=0.03)
+        assert average(lambda labels: expand_labels(labels, radius)) == pytest.approx(exact, abs=0.03)
+
+
+def test_readouts_prints_the_errors(tmp_path, capsys, monkeypatch, bbbc039_mirror):
+    monkeypatch.setenv("NUCSEG_ZOO_DATA_DIR", str(tmp_path / "cache"))
+    board = Path(shutil.copytree(COMMITTED, tmp_path / "validation"))
+    for path in [*(board / "results").glob("*.json"), *(board / "predictions").glob("*.npz")]:
+        if path.stem != "cp-basic":
+            path.unlink()
+    assert main(["leaderboard", "--dir", str(board), "--readouts"]) == 0
+    out = capsys.readouterr().out
+    assert "bbbc039/test: readout errors against the ground truth (50 images)" in out and "cp-basic" in out
+    written = read_readouts(board)
+    assert list(written["entries"]) == ["cp-basic"]
+    assert written["entries"]["cp-basic"] == read_readouts(COMMITTED)["entries"]["cp-basic"]
+    assert stale_readouts(board) == []

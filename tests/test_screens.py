@@ -14,7 +14,7 @@ from screen_plate import write_plate
 
 from nucseg_zoo.baselines import get_baseline
 from nucseg_zoo.cli import main
-from nucseg_zoo.screens import MEASURE_COLUMNS, dna_content, measure, segment_images
+from nucseg_zoo.screens import MEASURE_COLUMNS, dna_content, measure, readout_intensities, segment_images
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_a_batch_run_writes_labels_tables_readout_and_manifest(plate, tmp_path, 
     assert (images["status"] == "ok").all() and not images["blank_field"].any()
     assert images["g1_peak"].notna().all() and ((images["fraction_2n"] > 0.3) & (images["fraction_2n"] <= 1)).all()
     for image, rows in nuclei.groupby("image", sort=False):  # cut-off nuclei are not in the DNA readout
-        readout = dna_content(rows.loc[~rows["touches_border"], "integrated_intensity"].to_numpy())
+        readout = dna_content(readout_intensities(rows))
         assert rows["touches_border"].any()
         assert images.set_index("image").loc[image, "g1_peak"] == pytest.approx(readout.g1_peak)
         assert images.set_index("image").loc[image, "fraction_2n"] == pytest.approx(readout.fraction_2n)

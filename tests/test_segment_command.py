@@ -513,10 +513,14 @@ def test_the_nuclear_channel_is_chosen_with_channel_and_recorded(tmp_path, sampl
     assert main(["segment", "cp-basic", str(path), "--out", str(out), "--channel", "0", "--no-progress"]) == 2
     assert "(series 0, channel 1) from an earlier run, not of the image this run chooses" in capsys.readouterr().err
     assert main(["segment", "cp-basic", str(path), "--out", str(out), "--channel", "2", "--no-progress"]) == 2
+    # a choice that fits none of the first images is refused before any image runs (critic's
+    # report: a typo in --plane failed every image of a folder one by one)
     assert main(["segment", "cp-basic", str(path), "--out", str(tmp_path / "o2"), "--channel", "2",
-                 "--no-progress"]) == 1
-    assert ("channel 2 does not exist (2 channels, 0-based: 0 or 1); pass --channel 0 or 1"
-            in capsys.readouterr().err)
+                 "--no-progress"]) == 2
+    assert ("the choice --channel 2 does not fit the first image: "
+            f"{path}: found axes CYX, shape (2, 192, 192): channel 2 does not exist (2 channels, 0-based: 0 or 1); "
+            "pass --channel 0 or 1") in capsys.readouterr().err
+    assert not (tmp_path / "o2").exists()
 
 
 def test_a_z_stack_and_a_time_series_are_chosen_by_plane_and_time(tmp_path, sample_split):

@@ -72,7 +72,8 @@ def data_from_arguments(args: argparse.Namespace, command: str):
     chosen = [f"--{role}" for role, index in selection.items() if index is not None]
     if args.images is None and args.labels is None:
         if chosen:
-            raise ValueError(f"{' and '.join(chosen)} choose the plane of your own multi-dimensional images "
+            raise ValueError(f"{' and '.join(chosen)} {'chooses' if len(chosen) == 1 else 'choose'} the plane of "
+                             "your own multi-dimensional images "
                              "(--images DIR --labels DIR); the official splits' images are 2-D, single-channel")
         return args.dataset or DEFAULT_DATASET, args.split or DEFAULT_SPLIT
     if args.dataset or args.split:

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import UnknownEntry, render, stale_pages, update_builtin, verify, write_pages
-    from nucseg_zoo.leaderboard.readouts import READOUTS_FILE, stale_readouts, write_readouts
+    from nucseg_zoo.leaderboard.readouts import READOUTS_FILE, read_readouts, stale_readouts, write_readouts
     from nucseg_zoo.leaderboard.render import GENERATED, docs_root, render_folder_atlases, stale_docs, write_docs
 
     if args.no_atlases and (args.update or args.verify is not None):
@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
                   f"--dir {args.dir}`", file=sys.stderr)
         return 1 if stale or readouts else 0
     if args.readouts:
-        for path in write_readouts(args.dir, mirror=args.mirror):
+        paths = write_readouts(args.dir, mirror=args.mirror)
+        print_readouts(read_readouts(args.dir))
+        for path in paths:
             print(path)
         root = docs_root(args.dir)
         for path in write_docs(root) if root is not None else ():
@@ -97,3 +99,13 @@ def run(args: argparse.Namespace) -> int:
     for path in write_docs(root) if root is not None else ():
         print(path)
     return 0
+
+
+def print_readouts(data: dict) -> None:
+    """The readout errors, one line per entry (best average F1 first)."""
+    print(f"{data['track']}: readout errors against the ground truth ({len(data['truth'])} images)")
+    print(f"{'entry':<20} {'avg F1':>7} {'count MAE':>10} {'count bias':>11} {'4N MAE pp':>10} {'4N bias pp':>11}")
+    for entry_id, entry in data["entries"].items():
+        errors = entry["errors"]
+        print(f"{entry_id:<20} {entry['average_f1']:>7.3f} {errors['count_mae']:>10.1f} {errors['count_bias']:>+11.1f} "
+              f"{100 * errors['fraction_4n_mae']:>10.2f} {100 * errors['fraction_4n_bias']:>+11.2f}")

@@ -109,7 +109,8 @@ def _warn_about_artefacts(results: list) -> None:
     print(f"nucseg-zoo segment: warning: {len(hit)} of {len(results)} images hold a saturated artefact (a plateau "
           "at the image's maximum far above the nuclei: dust, debris, a reflection; saturated_artefact_px in "
           f"images.parquet): {shown}{', ...' if len(hit) > 5 else ''}; it was clipped before segmenting, so the "
-          "nuclei around it are found, but nuclei under it are lost and their counts and DNA content are short",
+          "nuclei around it are found, but nuclei under it are lost; an object segmented on it is flagged "
+          "(in_saturated_artefact in nuclei.parquet) and left out of the DNA-content readout",
           file=sys.stderr)
 
 

@@ -5,9 +5,10 @@ nuclei, the cell-level features and the compound profiles built from them differ
 readouts that ``nucseg-zoo segment`` reports per image are computed twice for every image of
 a leaderboard's track: from the expert ground-truth labels and from each entry's stored
 predicted labels (``predictions/<id>.npz``). The readouts are the nucleus count and the
-fractions of nuclei with 2N and 4N DNA content, from integrated Hoechst intensity over the
-nuclei that do not touch the border (:func:`nucseg_zoo.screens.dna_content.dna_content`, as
-``segment``'s ``images.parquet`` has them). An entry's readout error is the mean absolute
+fractions of nuclei with 2N and 4N DNA content, from integrated Hoechst intensity above the
+image's background over the nuclei that do not touch the border
+(:func:`nucseg_zoo.screens.dna_content.readout_intensities`, as ``segment``'s
+``images.parquet`` has them). An entry's readout error is the mean absolute
 difference from the ground truth's readout over the images (:class:`ReadoutErrors`): a
 split G2 nucleus reads as two 2N objects, two merged G1 nuclei as one 4N object.
 
@@ -70,10 +71,10 @@ def image_readout(labels: np.ndarray, image: np.ndarray, name: str) -> ImageRead
     Raises:
         ValueError: from :func:`nucseg_zoo.screens.measure` (shapes differ, not labels).
     """
-    from nucseg_zoo.screens import dna_content, measure
+    from nucseg_zoo.screens import dna_content, measure, readout_intensities
 
     table = measure(labels, image, image_name=name)
-    content = dna_content(table.loc[~table["touches_border"], "integrated_intensity"].to_numpy())
+    content = dna_content(readout_intensities(table))
     return ImageReadout(image=name, n_nuclei=len(table), fraction_2n=content.fraction_2n,
                         fraction_4n=content.fraction_4n)
 

@@ -52,13 +52,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from nucseg_zoo._text import count
-from nucseg_zoo.image_files import Selection
+from nucseg_zoo.image_files import Selection, check_plane
 from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs
-from nucseg_zoo.screens.plan import check_plan, removed_if_left_empty
-from nucseg_zoo.screens.records import ImageResult, RunOptions
+from nucseg_zoo.screens.plan import PlanError, check_plan, removed_if_left_empty
+from nucseg_zoo.screens.records import STATISTICS_NOT_YET, ImageResult, RunOptions
 from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
@@ -229,7 +229,10 @@ def segment_images(
     references = None
     if statistics_from is not None:
         reference_specs = [statistics_from] if isinstance(statistics_from, (str, os.PathLike)) else list(statistics_from)
-        references = (reference_specs, find_inputs(reference_specs))
+        try:
+            references = (reference_specs, find_inputs(reference_specs))
+        except (FileNotFoundError, ValueError) as err:
+            raise type(err)(f"statistics_from (--statistics-from): {err}") from None
     with removed_if_left_empty(out):
         return _run(items, out, options, source, references, workers=workers, scheduler=scheduler, csv=csv,
                     batch_size=batch_size, progress=progress, on_image=on_image, abort_after=abort_after)
@@ -241,6 +244,9 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
          batch_size: int | None, progress: bool, on_image: Callable[[ImageResult], None] | None,
          abort_after: int | None) -> RunSummary:
     """:func:`segment_images` once its arguments are checked: statistics, plan, run, tables, manifest."""
+    # the plan first (before the model loads), the dataset statistics' identity once they are known
+    check_plan(items, out, replace(options, statistics_sha256=STATISTICS_NOT_YET))
+    _check_selection(items, options)
     segmenter = worker.segmenter(options)
     statistics = None
     if needs_dataset_statistics(segmenter):
@@ -252,10 +258,10 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
                               statistics_reference=", ".join(str(spec) for spec in reference_specs))
         statistics = worker.segmenter(options).dataset_statistics
         options = replace(options, statistics_sha256=statistics_digest(statistics))
+        check_plan(items, out, options)
     elif references is not None:
         raise ValueError(f"statistics_from (--statistics-from) sets the dataset statistics of a bioimage.io "
                          f"package whose preprocessing uses them; {options.source} uses none")
-    check_plan(items, out, options)
     started = datetime.now(timezone.utc)
     if batch_size is None and str(options.device).startswith("cuda"):
         batch_size = DEFAULT_GPU_BATCH
@@ -290,6 +296,31 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
     if stop is not None:
         raise RunStopped(out, len(results), len(items), write_error=_write_error(stop)) from stop
     return RunSummary(out=out, results=results, files=files)
+
+
+def _check_selection(items: list[ImageInput], options: RunOptions) -> None:
+    """Refuse a run whose channel / plane / time choice fits none of its first
+    :data:`ABORT_AFTER` images (a typo would otherwise fail every image of a screen, one by
+    one), from the files' headers; the first image's message says why.
+
+    Raises:
+        PlanError: the choice fits none of them.
+    """
+    if not options.selection.record():
+        return
+    first = None
+    for item in items[:ABORT_AFTER]:
+        try:
+            check_plane(item.path, options.selection)
+            return
+        except ValueError as err:
+            first = first or err
+        except OSError:  # unreadable: reported with the image
+            return
+    shown = min(len(items), ABORT_AFTER)
+    where = "the first image" if shown == 1 else f"any of the first {shown} images"
+    raise PlanError(f"the choice {', '.join(f'--{r} {i}' for r, i in options.selection.record().items())} does "
+                    f"not fit {where}: {first}")
 
 
 def _write_error(stop: BaseException) -> OutputWriteError | None:

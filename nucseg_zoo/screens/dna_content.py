@@ -40,6 +40,11 @@ HALF_PEAK_MIN_HEIGHT = 0.15
 """A peak at half the intensity of the highest one is G1 (the highest then being G2/M) when
 at least this fraction of its height (see :func:`g1_peak`)."""
 
+OUTLIER_FACTOR = 16.0
+"""Intensities more than this factor above or below the median are left out of the G1 peak's
+density estimate: far beyond any DNA content (0.125N-32N around a G1 median), they would only
+widen its bandwidth (an artefact segmented as an object was 170 times a G1 nucleus)."""
+
 MAX_PANELS = 48
 """Most images that :func:`plot_dna_content` draws in panels of their own."""
 
@@ -85,7 +90,8 @@ def g1_peak(intensity: np.ndarray) -> float:
     """The G1 peak of finite, positive integrated intensities ``(n,)``, in their units.
 
     Rule: a Gaussian kernel density estimate (:class:`scipy.stats.gaussian_kde`, Scott's
-    bandwidth) of log intensity, on a 1024-point grid reaching 3 bandwidths beyond the data;
+    bandwidth) of log intensity, leaving out values more than :data:`OUTLIER_FACTOR` times
+    above or below the median, on a 1024-point grid reaching 3 bandwidths beyond the data;
     its local maxima (:func:`scipy.signal.find_peaks`) of at least :data:`PEAK_MIN_HEIGHT`
     (5 %) of the highest density are the candidate peaks. G1 is the highest peak, unless a
     candidate of at least :data:`HALF_PEAK_MIN_HEIGHT` (15 %) of its height lies at
@@ -100,8 +106,10 @@ def g1_peak(intensity: np.ndarray) -> float:
     intensity (e.g. many nuclei split in half) is taken as G1.
     """
     log_intensity = np.log(intensity)
+    # far outliers (a segmented artefact, a speck) would widen Scott's bandwidth and shift the peaks
+    log_intensity = log_intensity[np.abs(log_intensity - np.median(log_intensity)) <= math.log(OUTLIER_FACTOR)]
     if np.ptp(log_intensity) == 0:  # all equal: the KDE's covariance would be singular
-        return float(intensity[0])
+        return float(np.exp(log_intensity[0]))
     kde = gaussian_kde(log_intensity)
     bandwidth = math.sqrt(kde.covariance[0, 0])
     grid = np.linspace(log_intensity.min() - 3 * bandwidth, log_intensity.max() + 3 * bandwidth, _GRID_POINTS)
@@ -115,13 +123,35 @@ def g1_peak(intensity: np.ndarray) -> float:
     return float(np.exp(grid[chosen]))
 
 
+READOUT_INTENSITY = "integrated_intensity_above_background"
+"""The column of :func:`nucseg_zoo.screens.measure` that the DNA-content readout is computed
+from: integrated intensity minus the image's background level times the area, so that a
+camera offset does not move it."""
+
+
+def readout_intensities(nuclei) -> np.ndarray:
+    """The per-nucleus intensities of one image that its DNA-content readout uses: the
+    :data:`READOUT_INTENSITY` of the nuclei that neither touch the image border (cut off, part
+    of their DNA outside: CellProfiler's "discard objects touching the border") nor lie on a
+    saturated artefact (``in_saturated_artefact``: not nuclei).
+
+    Args:
+        nuclei: a :func:`nucseg_zoo.screens.measure` table (a pandas DataFrame) of one image.
+
+    Returns:
+        ``(n,)`` float64, in the image's units.
+    """
+    keep = ~(nuclei["touches_border"].to_numpy(bool) | nuclei["in_saturated_artefact"].to_numpy(bool))
+    return nuclei[READOUT_INTENSITY].to_numpy(np.float64)[keep]
+
+
 def dna_content(integrated_intensity: np.ndarray) -> DnaContent:
     """DNA content of nuclei from their integrated Hoechst/DAPI intensity.
 
     Args:
-        integrated_intensity: ``(n,)`` per-nucleus integrated intensity (e.g. the
-            ``integrated_intensity`` column of :func:`nucseg_zoo.screens.measure`), any
-            units, ideally background-subtracted. Non-finite and non-positive values are
+        integrated_intensity: ``(n,)`` per-nucleus integrated intensity above background
+            (:func:`readout_intensities` of a :func:`nucseg_zoo.screens.measure` table), any
+            units. Non-finite and non-positive values are
             kept in :attr:`DnaContent.normalized` but not used or counted.
 
     Returns:

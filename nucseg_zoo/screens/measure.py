@@ -2,9 +2,11 @@
 
 :func:`measure` gives one row per nucleus (size, position, shape, Hoechst/DAPI intensity);
 :func:`image_quality` gives one row per image (nucleus count, blank field, saturation,
-covered area). Both take the raw image: no background subtraction, no flat-field
-correction, no rescaling; intensities are in the image's own units (camera counts for
-BBBC039's uint16 images). Geometry follows :func:`skimage.measure.regionprops`: pixel
+covered area). Both take the raw image: no flat-field correction, no rescaling; intensities
+are in the image's own units (camera counts for BBBC039's uint16 images). The image's
+background level (:func:`background_level`) is measured beside the raw intensities, and
+``integrated_intensity_above_background`` subtracts it, so that the DNA-content readout does
+not move with a camera offset. Geometry follows :func:`skimage.measure.regionprops`: pixel
 ``(row, col)`` has its centre at integer coordinates, bounding boxes are half-open.
 """
 
@@ -32,7 +34,10 @@ MEASURE_COLUMNS: dict[str, str] = {
     "solidity": "float64",
     "mean_intensity": "float64",
     "integrated_intensity": "float64",
+    "background": "float64",
+    "integrated_intensity_above_background": "float64",
     "touches_border": "bool",
+    "in_saturated_artefact": "bool",
 }
 """Columns of :func:`measure`, in order, with their dtypes."""
 
@@ -42,6 +47,14 @@ _REGIONPROPS = {
     "bbox_min_y": "bbox-0", "bbox_min_x": "bbox-1", "bbox_max_y": "bbox-2", "bbox_max_x": "bbox-3",
     "eccentricity": "eccentricity", "solidity": "solidity", "mean_intensity": "intensity_mean",
 }
+
+BACKGROUND_GAP_PX = 5
+"""Pixels closer than this to a segmented nucleus are left out of the background level: the
+dim rim of a nucleus that its outline may leave out, and the blur around it."""
+
+BACKGROUND_MIN_FRACTION = 0.01
+"""Fewest pixels (fraction of the image) for the background level away from the nuclei; with
+fewer (a field packed with nuclei), every pixel outside the nuclei counts."""
 
 BLANK_RANGE_IN_SIGMAS = 30.0
 """A field without nuclei is blank when its robust range is at most this many noise sigmas.
@@ -92,8 +105,14 @@ def measure(labels: np.ndarray, image: np.ndarray, *, image_name: str | None = N
         at integer coordinates); ``bbox_min_*`` inclusive and ``bbox_max_*`` exclusive, as
         skimage; ``eccentricity`` (0 = circle) and ``solidity`` (area / convex-hull area) as
         in skimage; ``mean_intensity`` and ``integrated_intensity`` in raw image units;
-        ``touches_border`` is True when the nucleus has a pixel in the image's first or last
-        row or column (it may be cut off, so its area and intensity are lower bounds).
+        ``background`` the image's :func:`background_level` (the same in every row, NaN when
+        the labels cover the whole image) and ``integrated_intensity_above_background`` =
+        ``integrated_intensity - area_px * background``, unchanged by a camera offset (the
+        DNA-content readout's input); ``touches_border`` is True when the nucleus has a
+        pixel in the image's first or last row or column (it may be cut off, so its area and
+        intensity are lower bounds); ``in_saturated_artefact`` when more than half of the
+        object lies on a saturated artefact's plateau
+        (:func:`nucseg_zoo.images.saturated_artefact`): the artefact segmented, not a nucleus.
         A label image without nuclei gives an empty frame with the same columns and dtypes.
 
     Raises:
@@ -107,11 +126,39 @@ def measure(labels: np.ndarray, image: np.ndarray, *, image_name: str | None = N
     columns = {name: table[key] for name, key in _REGIONPROPS.items()}
     columns["integrated_intensity"] = np.asarray(
         ndimage.sum_labels(image, labels, index=table["label"]), dtype=np.float64)
+    background = background_level(labels, image)
+    columns["background"] = np.full(len(table["label"]), background)
+    columns["integrated_intensity_above_background"] = \
+        columns["integrated_intensity"] - background * np.asarray(table["area"], dtype=np.float64)
     height, width = labels.shape
     columns["touches_border"] = ((table["bbox-0"] == 0) | (table["bbox-1"] == 0)
                                  | (table["bbox-2"] == height) | (table["bbox-3"] == width))
+    artefact = saturated_artefact(image)
+    if artefact is None:
+        columns["in_saturated_artefact"] = np.zeros(len(table["label"]), bool)
+    else:  # most of the object on the artefact's plateau: the artefact segmented, not a nucleus
+        inside = ndimage.sum_labels(artefact[0], labels, index=table["label"])
+        columns["in_saturated_artefact"] = np.asarray(inside, dtype=np.float64) > 0.5 * np.asarray(table["area"])
     frame = pd.DataFrame({"image": pd.Series([image_name] * len(table["label"]), dtype=object), **columns})
     return frame[list(MEASURE_COLUMNS)].astype(MEASURE_COLUMNS)
+
+
+def background_level(labels: np.ndarray, image: np.ndarray) -> float:
+    """The background level of ``image`` around the nuclei of ``labels``, in image units.
+
+    The median of the pixels at least :data:`BACKGROUND_GAP_PX` px from every nucleus (a
+    chessboard dilation of the nuclei), or, when those are fewer than
+    :data:`BACKGROUND_MIN_FRACTION` of the image, of all pixels outside the nuclei; NaN when
+    the nuclei cover the whole image. A camera offset ``c`` moves it by exactly ``c``.
+
+    Args:
+        labels: ``(H, W)`` instance labels, 0 = background.
+        image: ``(H, W)`` raw image of the same shape.
+    """
+    outside = labels == 0
+    away = ~ndimage.binary_dilation(~outside, structure=np.ones((3, 3), bool), iterations=BACKGROUND_GAP_PX)
+    pixels = image[away] if np.count_nonzero(away) >= BACKGROUND_MIN_FRACTION * image.size else image[outside]
+    return float(np.median(pixels)) if pixels.size else float("nan")
 
 
 def noise_sigma(image: np.ndarray) -> float:

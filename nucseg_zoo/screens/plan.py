@@ -62,9 +62,11 @@ def check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> None
                                 f"from an earlier run, not by {options.source}; pass --overwrite to replace it, "
                                 "or choose another --out")
             if not options.overwrite and not same_image(record, item, options):
+                chosen = ", ".join(f"--{role} {index}" for role, index in options.selection.record().items())
+                chosen = chosen or "no --channel, --plane or --time"
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} ({other_image(record)}) from "
-                                "an earlier run, not of the image this run chooses; pass --overwrite to replace it, "
-                                "or choose another --out")
+                                f"an earlier run, not of the image this run chooses ({chosen}); to resume that run, "
+                                "pass its choice again; to replace it, --overwrite; or choose another --out")
             if not options.overwrite and of_other_bytes(record, item.path):
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} from an earlier run, whose "
                                 f"bytes differ from {item.path}'s (another image); pass --overwrite to replace it, "

@@ -10,6 +10,11 @@ from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.image_files import Selection
 
 
+STATISTICS_NOT_YET = "not yet known"
+"""``RunOptions.statistics_sha256`` while the model is not loaded: outputs are then compared
+without their dataset statistics, which are compared once known."""
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What a batch run does besides segmenting (also recorded in the manifest)."""
@@ -44,7 +49,8 @@ class RunOptions:
     """How the reference images were given (the specs), as recorded with the statistics."""
     statistics_sha256: str | None = None
     """Digest of the dataset statistics the model runs with (None: it uses none); part of the
-    outputs' identity (:func:`~nucseg_zoo.segmenters.statistics.statistics_digest`)."""
+    outputs' identity (:func:`~nucseg_zoo.segmenters.statistics.statistics_digest`);
+    :data:`STATISTICS_NOT_YET` while the plan is checked before the model is loaded."""
 
 
 @dataclass

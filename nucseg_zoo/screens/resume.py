@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from nucseg_zoo.screens.inputs import ImageInput
-from nucseg_zoo.screens.records import RunOptions
+from nucseg_zoo.screens.records import STATISTICS_NOT_YET, RunOptions
 
 LABEL_WRITER = "nucseg-zoo segment"
 """``written_by`` of the label files' description and of the manifest: only files with it are
@@ -35,15 +35,20 @@ def earlier_record(target: Path) -> dict | None:
 
 def measured(nuclei: Path, input_sha256: str, options: RunOptions) -> dict | None:
     """The per-image row stored with the measurements of an earlier run of this input and model,
-    or None when they are missing, unreadable or of something else."""
+    or None when they are missing, unreadable, of something else, or lack columns this version
+    measures."""
     import pyarrow.parquet as pq
 
     if not nuclei.is_file():
         return None
+    from nucseg_zoo.screens.measure import MEASURE_COLUMNS
+
     try:
-        metadata = pq.read_schema(nuclei).metadata or {}
-        row = json.loads(metadata[b"nucseg_zoo"])
+        schema = pq.read_schema(nuclei)
+        row = json.loads((schema.metadata or {})[b"nucseg_zoo"])
     except Exception:  # unreadable or foreign measurements: redo them
+        return None
+    if not set(MEASURE_COLUMNS) <= set(schema.names):  # measured by a version with other columns: redo
         return None
     return row if row.get("input_sha256") == input_sha256 and same_model(row, options) else None
 
@@ -62,7 +67,8 @@ def same_model(record: dict, options: RunOptions) -> bool:
     where both have one, else (outputs of versions that recorded none) the same spelling."""
     if record.get("output_kind") != options.output_kind:
         return False
-    if record.get("dataset_statistics_sha256") != options.statistics_sha256:
+    if options.statistics_sha256 != STATISTICS_NOT_YET and \
+            record.get("dataset_statistics_sha256") != options.statistics_sha256:
         return False
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
@@ -94,7 +100,8 @@ def other_model(record: dict, options: RunOptions) -> str:
     if record.get("output_kind") != options.output_kind:
         return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
                 f"{options.output_kind or 'its own'})")
-    if record.get("dataset_statistics_sha256") != options.statistics_sha256:
+    if options.statistics_sha256 != STATISTICS_NOT_YET and \
+            record.get("dataset_statistics_sha256") != options.statistics_sha256:
         return (f"by {record.get('model')} with other dataset statistics (sha256 "
                 f"{str(record.get('dataset_statistics_sha256'))[:12]}…, now {str(options.statistics_sha256)[:12]}…: "
                 "another reference set)")

@@ -91,6 +91,8 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from nucseg_zoo.screens.dna_content import readout_intensities
+
     targets = [out / "nuclei.parquet"] + ([out / "nuclei.csv"] if csv else [])
     intensities: dict[str, np.ndarray] = {}
     schema = nuclei_schema()
@@ -104,10 +106,9 @@ def _combine(results: list[ImageResult], out: Path, *, csv: bool) -> tuple[list[
                 continue
             table = pq.read_table(out / f"{result.image}.nuclei.parquet").replace_schema_metadata(None).cast(schema)
             writer.write_table(table)
-            # a nucleus cut by the image border has part of its DNA outside: left out of the
-            # readout (CellProfiler's "discard objects touching the border"), kept in the table
-            inside = ~table.column("touches_border").to_numpy(zero_copy_only=False)
-            intensities[result.image] = table.column("integrated_intensity").to_numpy()[inside]
+            # nuclei cut by the border and objects on a saturated artefact stay in the table but
+            # are left out of the readout
+            intensities[result.image] = readout_intensities(table.to_pandas())
             if csv:
                 table.to_pandas().to_csv(tmps[1], mode="a", header=False, index=False)
     return targets, intensities
