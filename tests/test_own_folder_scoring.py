@@ -187,7 +187,7 @@ def test_own_multichannel_images_without_a_channel_are_refused_naming_the_axes(t
         datasets.from_folder(channels, labels, channel=-1)
     # the official splits are 2-D: a selection there is a mistake, said as such
     assert main(["evaluate", "cp-basic", "--dataset", "bbbc039-sample", "--channel", "1"]) == 2
-    assert "--channel choose the plane of your own multi-dimensional images" in capsys.readouterr().err
+    assert "--channel chooses the plane of your own multi-dimensional images" in capsys.readouterr().err
 
 
 def test_a_z_stack_is_scored_at_the_chosen_plane(tmp_path, sample_split):
