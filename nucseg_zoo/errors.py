@@ -15,6 +15,8 @@ use, so ``from nucseg_zoo.errors import DownloadError`` costs no more than that 
 ``UndeclaredOutputKindError``  a package's output fits no or several output kinds and its rdf
                                names none: pass ``--output-kind`` (a ``ValueError``)
 ``PackageValidationError``     bioimage.io validation rejected a package (a ``ValueError``)
+``SelectionError``             an image's axes do not fit the channel / plane / time chosen
+                               (``image_files.check_plane``, ``select``; a ``ValueError``)
 ``PlanError``                  a batch run cannot start (outputs would replace inputs, ...)
 ``RunAborted``                 a batch run stopped: the model failed on its first images
 ``RunStopped``                 a batch run stopped by Ctrl-C or a failed output write; the
@@ -43,6 +45,7 @@ _WHERE = {
     "SegmenterError": "nucseg_zoo.segmenters",
     "UndeclaredOutputKindError": "nucseg_zoo.segmenters",
     "PackageValidationError": "nucseg_zoo.packaging",
+    "SelectionError": "nucseg_zoo.image_files",
     "PlanError": "nucseg_zoo.screens",
     "RunAborted": "nucseg_zoo.screens",
     "RunStopped": "nucseg_zoo.screens",

@@ -29,6 +29,12 @@ from nucseg_zoo._text import count
 AXIS_ROLES: dict[str, str] = {"C": "channel", "S": "channel", "Z": "plane", "I": "plane", "Q": "plane", "T": "time"}
 """What a :class:`Selection` calls each tifffile axis it can choose along."""
 
+class SelectionError(ValueError):
+    """An image's axes do not fit a :class:`Selection`: an axis of several entries left
+    unchosen, an index that does not exist, or an axis nothing chooses along (not a file that
+    cannot be read)."""
+
+
 _NOUNS = {"channel": ("channel", "channels"), "plane": ("plane", "planes"), "time": ("time point", "time points")}
 
 
@@ -64,11 +70,16 @@ def tiff_fields(path: Path) -> list[int] | None:
 
     try:
         with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
-            series = list(tif.series)
-            sizes = [_height_width(s.shape, s.axes) for s in series]
-            reduced = [bool(s.keyframe.is_reduced) for s in series]
+            return _fields_of(tif)
     except Exception:  # any reader error: not a readable TIFF, reported when the image is read
         return None
+
+
+def _fields_of(tif) -> list[int] | None:
+    """:func:`tiff_fields` of an open ``tifffile.TiffFile`` (None when it holds no image)."""
+    series = list(tif.series)
+    sizes = [_height_width(s.shape, s.axes) for s in series]
+    reduced = [bool(s.keyframe.is_reduced) for s in series]
     if not sizes:  # no image in it: reported when it is read
         return None
     tallest, widest = max(h for h, _ in sizes), max(w for _, w in sizes)
@@ -104,19 +115,19 @@ def select(image: np.ndarray, axes: str, selection: Selection) -> np.ndarray:
     """The 2-D ``(y, x)`` plane of ``image`` (axes ``axes``) that ``selection`` chooses.
 
     Raises:
-        ValueError: an axis of several entries is left unchosen, an index is out of range, or
+        SelectionError: an axis of several entries is left unchosen, an index is out of range, or
             the image has an axis no selection chooses along; the message names the axes found
             (e.g. ``found axes CYX, shape (2, 512, 512): 2 channels; pass --channel 0 or 1``).
     """
     if len(axes) != image.ndim:
-        raise ValueError(f"expected axes for each of the {image.ndim} dimensions of shape {image.shape}, got {axes!r}")
+        raise SelectionError(f"expected axes for each of the {image.ndim} dimensions of shape {image.shape}, got {axes!r}")
     found = f"found axes {axes}, shape {image.shape}"
     sizes = {role: [] for role in _NOUNS}
     for axis, n in zip(axes, image.shape):
         if axis in "YX":
             continue
         if axis not in AXIS_ROLES:
-            raise ValueError(f"{found}: axis {axis} ({n} entries) is neither a channel, a z-plane nor a time "
+            raise SelectionError(f"{found}: axis {axis} ({n} entries) is neither a channel, a z-plane nor a time "
                              "point; save the nuclear-stain plane alone as a 2-D image")
         sizes[AXIS_ROLES[axis]].append((axis, n))
     index: list[int | slice] = []
@@ -129,7 +140,7 @@ def select(image: np.ndarray, axes: str, selection: Selection) -> np.ndarray:
         wanted = getattr(selection, role)
         several = [a for a, m in sizes[role] if m > 1]
         if wanted is not None and len(several) > 1:
-            raise ValueError(f"{found}: --{role} is ambiguous, axes {' and '.join(several)} both hold "
+            raise SelectionError(f"{found}: --{role} is ambiguous, axes {' and '.join(several)} both hold "
                              f"{_NOUNS[role][1]}; save the nuclear-stain plane alone as a 2-D image")
         target = several[0] if several else sizes[role][0][0]  # the axis a chosen index applies to
         if wanted is None or axis != target:
@@ -137,18 +148,18 @@ def select(image: np.ndarray, axes: str, selection: Selection) -> np.ndarray:
                 unchosen.append((role, n))
             index.append(0)
         elif wanted >= n:
-            raise ValueError(f"{found}: {role} {wanted} does not exist ({_described(role, n)}, 0-based: "
+            raise SelectionError(f"{found}: {role} {wanted} does not exist ({_described(role, n)}, 0-based: "
                              f"{_choices(n)}); {_remedy(role, n)}")
         else:
             index.append(wanted)
     for role, wanted in selection.record().items():
         if not sizes[role] and wanted > 0:  # no such axis: only index 0 exists
-            raise ValueError(f"{found}: {role} {wanted} does not exist (no {role} axis: 1 {_NOUNS[role][0]}, "
+            raise SelectionError(f"{found}: {role} {wanted} does not exist (no {role} axis: 1 {_NOUNS[role][0]}, "
                              "0-based: 0)")
     if unchosen:
         what = ", ".join(_described(role, n) for role, n in unchosen)
         remedies = "; ".join(_remedy(role, n) for role, n in unchosen)
-        raise ValueError(f"expected a 2-D (y, x) single-channel image, {found}: {what}"
+        raise SelectionError(f"expected a 2-D (y, x) single-channel image, {found}: {what}"
                          f"{_grey_note(image, axes)}; {remedies}")
     plane = image[tuple(index)]
     return plane if axes.index("Y") < axes.index("X") else plane.T
@@ -192,6 +203,15 @@ def read_plane(path: Path, data: bytes | None = None, *, series: int | None = No
             with the option to pass).
     """
     try:
+        return _selected(path, data, series, selection)
+    except SelectionError as err:  # to callers, one kind of bad input file
+        raise ValueError(str(err)) from None
+
+
+def _selected(path: Path, data: bytes | None, series: int | None, selection: Selection | None) -> np.ndarray:
+    """:func:`read_plane`, raising :class:`SelectionError` (naming the file) when the
+    selection does not fit and ``ValueError`` when the file cannot be read."""
+    try:
         image, axes = read_array(path, data, series=series)
     except Exception as err:  # each reader has its own errors; all mean "not a readable image"
         raise ValueError(f"{path}: cannot read it as an image ({type(err).__name__}: {err})") from err
@@ -199,8 +219,8 @@ def read_plane(path: Path, data: bytes | None = None, *, series: int | None = No
         raise ValueError(f"{path}: cannot read it as an image: it holds no pixel data (an empty or truncated file?)")
     try:
         return select(image, axes, selection or Selection())
-    except ValueError as err:
-        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None
+    except SelectionError as err:
+        raise SelectionError(f"{_where(path, series)}: {err}") from None
 
 
 def read_image(path: Path, data: bytes | None = None, *, series: int | None = None,
@@ -218,7 +238,12 @@ def read_image(path: Path, data: bytes | None = None, *, series: int | None = No
     try:
         return as_image(plane)
     except ValueError as err:  # dtype or values
-        raise ValueError(f"{path}{f' (series {series})' if series else ''}: {err}") from None
+        raise ValueError(f"{_where(path, series)}: {err}") from None
+
+
+def _where(path: Path, series: int | None) -> str:
+    """How messages name one image of a file."""
+    return f"{path}{f' (series {series})' if series else ''}"
 
 
 def image_size(path: Path) -> tuple[int, int]:
@@ -234,14 +259,15 @@ def check_plane(path: Path, selection: Selection | None = None) -> None:
     from the file's header (no pixels decoded when it does).
 
     Raises:
-        ValueError: what :func:`read_plane` raises for the file and selection.
+        SelectionError: the selection does not fit (the message of :func:`read_plane`).
+        ValueError: the file cannot be read.
     """
     selection = selection or Selection()
     try:
         shape, axes, dtype = _header(path)
         select(np.broadcast_to(np.zeros((), dtype), shape), axes, selection)  # strides 0: nothing allocated
     except Exception:  # the header alone does not settle it: the reader's own message, from the pixels
-        read_plane(path, series=_first_field(path), selection=selection)
+        _selected(path, None, _first_field(path), selection)
 
 
 def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
@@ -250,7 +276,8 @@ def _header(path: Path) -> tuple[tuple[int, ...], str, np.dtype]:
         import tifffile
 
         with quiet("tifffile", logging.ERROR), tifffile.TiffFile(path) as tif:
-            first = tif.series[_first_field(path) or 0]
+            fields = _fields_of(tif)
+            first = tif.series[fields[0] if fields else 0]
             return tuple(first.shape), first.axes, np.dtype(first.dtype)
     from PIL import Image
 

@@ -523,6 +523,22 @@ def test_the_nuclear_channel_is_chosen_with_channel_and_recorded(tmp_path, sampl
     assert not (tmp_path / "o2").exists()
 
 
+def test_unreadable_first_images_do_not_make_a_choice_refused(tmp_path, sample_split, capsys):
+    """The up-front check of --channel looks at axes only: files that cannot be read are
+    failed one by one, as without a choice, and the run goes on to the images it fits."""
+    dna = _crops(sample_split)[0]
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "a_broken.tif").write_bytes(b"II*\x00 not really a TIFF")
+    tifffile.imwrite(inputs / "b_two.ome.tif", np.stack([np.full_like(dna, 100), dna]), ome=True,
+                     metadata={"axes": "CYX"})
+    out = tmp_path / "out"
+    assert main(["segment", "cp-basic", str(inputs), "--out", str(out), "--channel", "1", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "a_broken.tif: FAILED, skipped (" in err and "1 image segmented" in err
+    np.testing.assert_array_equal(tifffile.imread(out / "in" / "b_two.tif") > 0, _labels_of(dna) > 0)
+
+
 def test_a_z_stack_and_a_time_series_are_chosen_by_plane_and_time(tmp_path, sample_split):
     from nucseg_zoo.screens import segment_images
 

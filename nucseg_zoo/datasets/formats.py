@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from nucseg_zoo.datasets.masks import decode_graph_coloured_mask, decode_instance_masks
-from nucseg_zoo.image_files import Selection, check_plane, read_plane, select, tiff_fields
+from nucseg_zoo.image_files import Selection, SelectionError, check_plane, read_plane, select, tiff_fields
 
 ImageReader = Callable[[Path, Selection], np.ndarray]
 MaskDecoder = Callable[[Sequence[Path], "tuple[int, int] | None", int], np.ndarray]
@@ -54,7 +54,7 @@ def _only_plane(image: np.ndarray, path: Path, selection: Selection) -> np.ndarr
     """A 2-D image, checked against ``selection`` (which can only choose index 0 of it)."""
     try:
         return select(image, "YX", selection)
-    except ValueError as err:
+    except SelectionError as err:
         raise ValueError(f"{path}: {err}") from None
 
 

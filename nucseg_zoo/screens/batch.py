@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 from nucseg_zoo._text import count
-from nucseg_zoo.image_files import Selection, check_plane
+from nucseg_zoo.image_files import Selection, SelectionError, check_plane
 from nucseg_zoo.precision import DEFAULT_PRECISION
 from nucseg_zoo.screens import worker
 from nucseg_zoo.screens.executors import dask_client, run_images
@@ -313,9 +313,9 @@ def _check_selection(items: list[ImageInput], options: RunOptions) -> None:
         try:
             check_plane(item.path, options.selection)
             return
-        except ValueError as err:
+        except SelectionError as err:
             first = first or err
-        except OSError:  # unreadable: reported with the image
+        except (ValueError, OSError):  # unreadable: reported with the image, as without a choice
             return
     shown = min(len(items), ABORT_AFTER)
     where = "the first image" if shown == 1 else f"any of the first {shown} images"

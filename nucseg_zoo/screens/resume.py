@@ -67,12 +67,18 @@ def same_model(record: dict, options: RunOptions) -> bool:
     where both have one, else (outputs of versions that recorded none) the same spelling."""
     if record.get("output_kind") != options.output_kind:
         return False
-    if options.statistics_sha256 != STATISTICS_NOT_YET and \
-            record.get("dataset_statistics_sha256") != options.statistics_sha256:
+    if not _same_statistics(record, options):
         return False
     if record.get("model_sha256") and options.model_sha256:
         return record["model_sha256"] == options.model_sha256
     return record.get("model") == options.source
+
+
+def _same_statistics(record: dict, options: RunOptions) -> bool:
+    """Whether ``record`` was made with this run's dataset statistics (always, while they are
+    :data:`~nucseg_zoo.screens.records.STATISTICS_NOT_YET` known)."""
+    return options.statistics_sha256 == STATISTICS_NOT_YET or \
+        record.get("dataset_statistics_sha256") == options.statistics_sha256
 
 
 def image_record(item: ImageInput, options: RunOptions) -> dict:
@@ -100,8 +106,7 @@ def other_model(record: dict, options: RunOptions) -> str:
     if record.get("output_kind") != options.output_kind:
         return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
                 f"{options.output_kind or 'its own'})")
-    if options.statistics_sha256 != STATISTICS_NOT_YET and \
-            record.get("dataset_statistics_sha256") != options.statistics_sha256:
+    if not _same_statistics(record, options):
         return (f"by {record.get('model')} with other dataset statistics (sha256 "
                 f"{str(record.get('dataset_statistics_sha256'))[:12]}…, now {str(options.statistics_sha256)[:12]}…: "
                 "another reference set)")
