@@ -25,7 +25,7 @@ import time
 import torch
 
 from nucseg_zoo import datasets
-from nucseg_zoo.evaluation.provenance import describe_device
+from nucseg_zoo.hardware import describe_device
 from nucseg_zoo.inference import default_precision, predict_tiled
 from nucseg_zoo.segmenters import load_model
 from nucseg_zoo.tiling import AxisPlan

@@ -110,6 +110,7 @@ def _keep_one_entry(board: Path, entry_id: str) -> None:
     """Reduce a leaderboard folder to one entry (its result, predictions and atlas) and its pages
     (without the readouts of all entries)."""
     (board / "experiments" / "readouts.json").unlink()
+    (board / "experiments" / "costs.json").unlink()
     for path in [*(board / "results").glob("*.json"), *(board / "predictions").glob("*.npz")]:
         if path.stem != entry_id:
             path.unlink()

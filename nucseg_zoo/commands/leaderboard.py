@@ -1,4 +1,4 @@
-"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--no-atlases] [--verify [ID ...]] [--readouts]``."""
+"""``nucseg-zoo leaderboard [--dir validation] [--update] [--check] [--no-atlases] [--verify [ID ...]] [--readouts] [--costs]``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                       help="compute the screen readouts (nucleus count, 2N/4N DNA-content fractions) from the ground "
                            "truth and from every entry's stored predictions, and each entry's readout error: "
                            "DIR/experiments/readouts.json and .png (the paper's Fig. 8, adapted)")
+    mode.add_argument("--costs", action="store_true",
+                      help="measure what every entry costs: training time and hardware (from its training log), "
+                           "seconds per image on 1 and 2 CPU cores of this machine (or on --device cuda), peak "
+                           "memory, parameters and GFLOP: DIR/experiments/costs.json and .png (the paper's Fig. 7, "
+                           "adapted; minutes)")
     parser.add_argument("--tolerance", type=float, help="--verify: allowed metric difference (default 0.002)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="dataset mirror (URL or folder)")
@@ -38,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from nucseg_zoo.leaderboard import UnknownEntry, render, stale_pages, update_builtin, verify, write_pages
+    from nucseg_zoo.leaderboard.costs import COSTS_FILE, read_costs, stale_costs, write_costs
     from nucseg_zoo.leaderboard.readouts import READOUTS_FILE, read_readouts, stale_readouts, write_readouts
     from nucseg_zoo.leaderboard.render import GENERATED, docs_root, render_folder_atlases, stale_docs, write_docs
 
@@ -51,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tolerance is not None and args.verify is None:
         print("nucseg-zoo leaderboard: error: --tolerance applies to --verify only", file=sys.stderr)
         return 2
-    if args.no_atlases and args.readouts:
+    if args.no_atlases and (args.readouts or args.costs):
         print("nucseg-zoo leaderboard: error: --no-atlases applies to regenerating or checking the pages, not to "
-              "--readouts", file=sys.stderr)
+              f"--{'readouts' if args.readouts else 'costs'}", file=sys.stderr)
         return 2
     if args.check:
         stale = [args.dir / name for name in stale_pages(args.dir, atlases=not args.no_atlases, mirror=args.mirror)]
@@ -65,10 +71,24 @@ def run(args: argparse.Namespace) -> int:
         for problem in readouts:
             print(f"{args.dir / READOUTS_FILE} is out of date ({problem}): run `nucseg-zoo leaderboard --readouts "
                   f"--dir {args.dir}`", file=sys.stderr)
-        return 1 if stale or readouts else 0
+        costs = stale_costs(args.dir)
+        for problem in costs:
+            print(f"{args.dir / COSTS_FILE} is out of date ({problem}): run `nucseg-zoo leaderboard --costs "
+                  f"--dir {args.dir}`", file=sys.stderr)
+        return 1 if stale or readouts or costs else 0
     if args.readouts:
         paths = write_readouts(args.dir, mirror=args.mirror)
         print_readouts(read_readouts(args.dir))
+        for path in paths:
+            print(path)
+        root = docs_root(args.dir)
+        for path in write_docs(root) if root is not None else ():
+            print(path)
+        return 0
+    if args.costs:
+        paths = write_costs(args.dir, device=args.device, mirror=args.mirror,
+                            progress=lambda line: print(line, file=sys.stderr))
+        print_costs(read_costs(args.dir))
         for path in paths:
             print(path)
         root = docs_root(args.dir)
@@ -109,3 +129,25 @@ def print_readouts(data: dict) -> None:
         errors = entry["errors"]
         print(f"{entry_id:<20} {entry['average_f1']:>7.3f} {errors['count_mae']:>10.1f} {errors['count_bias']:>+11.1f} "
               f"{100 * errors['fraction_4n_mae']:>10.2f} {100 * errors['fraction_4n_bias']:>+11.2f}")
+
+
+def print_costs(data: dict) -> None:
+    """Each entry's training time and measured inference, one line per entry (best average F1 first)."""
+    from nucseg_zoo.leaderboard.costs import cpu_seconds, gpu_measurement, largest_measurement
+
+    def cell(value, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    machine = data["machine"]
+    print(f"{data['track']['dataset']} {data['track']['split']}: costs measured on {machine['cpu']} "
+          f"({machine['cpus']} CPUs; {', '.join(machine['extensions']) or 'no AVX2'}), {len(data['images'])} images")
+    print(f"{'entry':<20} {'training h':>10} {'s/img 1 core':>12} {'s/img 2 cores':>13} {'s/img GPU':>9} "
+          f"{'peak MiB':>8} {'GFLOP':>7}")
+    for entry_id, row in data["entries"].items():
+        seconds = row["training"]["seconds"]
+        largest, gpu = largest_measurement(row), gpu_measurement(row)
+        print(f"{entry_id:<20} {cell(None if seconds is None else seconds / 3600, '.2f'):>10} "
+              f"{cell(cpu_seconds(row, 1), '.2f'):>12} {cell(cpu_seconds(row, 2), '.2f'):>13} "
+              f"{cell(gpu and gpu['seconds_per_image'], '.3f'):>9} "
+              f"{cell(largest and largest['peak_memory_mib'], '.0f'):>8} "
+              f"{cell(largest and largest['gflop_per_image'], '.1f'):>7}")

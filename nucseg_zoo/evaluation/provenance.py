@@ -6,6 +6,8 @@ import hashlib
 import platform
 from importlib import metadata
 
+from nucseg_zoo.hardware import describe_device
+
 # distributions whose versions can change a result
 PACKAGES = ("nucseg-zoo", "numpy", "scipy", "scikit-image", "scikit-learn", "torch", "onnxruntime",
             "bioimageio.core", "bioimageio.spec", "tensorflow")
@@ -47,30 +49,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def describe_device(device: str) -> str:
-    """Human-readable hardware behind ``device``, e.g. ``"cpu: AMD EPYC 9R14 (2 threads, AVX512)"``.
-
-    For a CPU the vector extension PyTorch uses is named: the same CPU model name can stand
-    for machines of very different speed (with or without AVX-512 / bf16).
-    """
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{device}: {torch.cuda.get_device_name(torch.device(device))}"
-    return f"cpu: {_cpu_name()} ({torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()})"
 
 
 def environment(device: str) -> dict[str, object]:

@@ -580,6 +580,117 @@ def _readouts_summary(entries: dict[str, Any]) -> str:
             f"ranking by average F1 (best by F1: `{by_f1[0]}`).")
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds == 0:
+        return "none"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def _cell(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _block_results_costs(docs: _DocsData, page: str) -> list[str]:
+    """Each track's costs (:mod:`nucseg_zoo.leaderboard.costs`), where measured, beside the paper's."""
+    from nucseg_zoo.leaderboard.costs import (COSTS_FIGURE, cpu_seconds, gpu_measurement, largest_measurement,
+                                              read_costs)
+
+    lines = []
+    for folder, data in docs.tracks:
+        costs = read_costs(docs.root / folder)
+        if costs is None:
+            continue
+        machine = costs["machine"]
+        lines += [f"**{docs.track_name(data)}**: inference measured on {machine['cpu']} ({machine['cpus']} CPUs; "
+                  f"{', '.join(machine['extensions']) or 'no AVX2'}), median over {len(costs['images'])} images "
+                  f"of the split after one warm-up call, {costs['measured_at']}:", ""]
+        rows, absent = [], []
+        for entry_id, row in costs["entries"].items():
+            training, largest, gpu = row["training"], largest_measurement(row), gpu_measurement(row)
+            trained = (_duration(training["seconds"]) if training["seconds"] is not None
+                       else "see its recipe" if training["source"].startswith("trained elsewhere") else "–")
+            if training["seconds"] == 0:
+                trained = "none (parameters chosen)"
+            rows.append([f"`{entry_id}`", row["kind"], f"{row['average_f1']:.3f}", trained,
+                         training["hardware"] or "–", _cell(row["parameters"], ","),
+                         _cell(largest and largest["gflop_per_image"], ".1f"),
+                         _cell(cpu_seconds(row, 1), ".2f"), _cell(cpu_seconds(row, 2), ".2f"),
+                         _cell(gpu and gpu["seconds_per_image"], ".3f"),
+                         _cell(largest and largest["peak_memory_mib"], ",.0f")])
+            if row["not_measured"]:
+                evaluation = row["evaluation"]
+                absent.append(f"* `{entry_id}` was not measured here: {row['not_measured']}. Its evaluation took "
+                              f"{_seconds(evaluation['seconds_per_image'])} s per image on {evaluation['device']}.")
+        lines += _md_table_dashes(["entry", "kind", "average F1", "training", "trained on", "parameters",
+                                   "GFLOP / image", "s / image, 1 core", "s / image, 2 cores", "s / image, GPU",
+                                   "peak memory (MiB)"], rows)
+        if absent:
+            lines += ["", *absent]
+        one_core = {entry_id: cpu_seconds(row, 1) for entry_id, row in costs["entries"].items()
+                    if cpu_seconds(row, 1) is not None}
+        if len(one_core) > 1:
+            slowest, fastest = max(one_core, key=one_core.get), min(one_core, key=one_core.get)
+            lines += ["", f"On one core the slowest row measured here, `{slowest}` ({one_core[slowest]:.2f} s per image), "
+                      f"takes {one_core[slowest] / one_core[fastest]:.0f}× as long as the fastest, `{fastest}` "
+                      f"({one_core[fastest]:.2f} s); two cores speed up the networks by "
+                      + ", ".join(f"{one_core[e] / cpu_seconds(costs['entries'][e], 2):.1f}× (`{e}`)"
+                                  for e in one_core if largest_measurement(costs["entries"][e])["gflop_per_image"]
+                                  and cpu_seconds(costs["entries"][e], 2))
+                      + "."]
+        references = read_references(docs.root / folder)
+        paper = [r for r in references["rows"] if "training_hours" in r or r.get("seconds_per_image") is not None]
+        if paper:
+            lines += ["", f"Published: {references.get('citation', 'the reference rows')} (quoted in "
+                      f"`{folder}/references.yaml`, not measured here):", ""]
+            lines += _md_table_dashes(["method (published)", "training", "s / image", "hardware"], [
+                [r["name"], "–" if r.get("training_hours") is None else
+                 "none" if r["training_hours"] == 0 else f"{r['training_hours']:g} h on {r['training_hardware']}",
+                 _seconds(r.get("seconds_per_image")), r.get("hardware") or "–"] for r in paper])
+        lines += ["", f"![Costs, {docs.track_name(data)}](" + _asset(f"{folder}/{COSTS_FIGURE}", page) + ")", ""]
+    return lines or ["No costs measured yet (`nucseg-zoo leaderboard --costs`)."]
+
+
+def _block_results_training_set_size(docs: _DocsData, page: str) -> list[str]:
+    """The learning curve (:mod:`nucseg_zoo.leaderboard.learning_curve`), where it was run."""
+    from nucseg_zoo.leaderboard.learning_curve import (LEARNING_CURVE_FIGURE, LEARNING_CURVE_FILE,
+                                                       describe_findings)
+
+    lines = []
+    for folder, _ in docs.tracks:
+        path = docs.root / folder / LEARNING_CURVE_FILE
+        if not path.is_file():
+            continue
+        data = json.loads(path.read_text())
+        baseline = data["baseline"]
+        done = {(r["augmentation"], r["n"]) for r in data["runs"]}
+        planned = len(data["sizes"]) * len(data["augmentations"]) * data["repeats"]
+        lines += [f"{len(data['runs'])} of the {planned} planned runs ({data['repeats']} repeats × "
+                  f"{len(data['sizes'])} sizes × {len(data['augmentations'])} augmentation sets) of `{data['model']}`'s "
+                  f"architecture, {data['steps']} steps of {data['batch_size']} crops each, trained on "
+                  f"`{data['trained_on']}` and scored on "
+                  f"`{data['scored_on']}` ({data['n_true']:,} nuclei) with {data['postprocessing']}; "
+                  f"`{baseline['name']}` there: average F1 {baseline['average_f1']:.3f}, {baseline['missed']} missed, "
+                  f"{baseline['merges']} merges, {baseline['splits']} splits.", ""]
+        rows = []
+        for augmentation, points in data["summary"].items():
+            for point in points:
+                f1 = point["average_f1"]
+                rows.append([augmentation, str(point["n"]), str(point["repeats"]),
+                             f"{f1['mean']:.3f}" + (f" ({f1['min']:.3f}–{f1['max']:.3f})" if point["repeats"] > 1 else ""),
+                             f"{point['missed']['mean']:.0f}", f"{point['merges']['mean']:.0f}",
+                             f"{point['splits']['mean']:.0f}"])
+        lines += _md_table_dashes(["augmentation", "training images", "repeats", "average F1 (range)", "missed",
+                                   "merges", "splits"], rows)
+        lines += ["", "Against the paper's statements:", "", *describe_findings(data["findings"], baseline["name"])]
+        if len(done) < len(data["sizes"]) * len(data["augmentations"]):
+            lines += ["", "Not every size has a run yet: the statements above use the sizes that have one."]
+        lines += ["", "![Accuracy against the number of training images](" +
+                  _asset(f"{folder}/{LEARNING_CURVE_FIGURE}", page) + ")", ""]
+    return lines or ["Not run yet (`python validation/experiments/training_set_size.py`)."]
+
+
 def _block_datasets(docs: _DocsData, page: str) -> list[str]:
     """Every dataset card: images and nuclei per split; formats, sizes, diameters, license."""
     from nucseg_zoo import datasets
@@ -644,6 +755,8 @@ DOCS_BLOCKS = {
     "results-tracks": _block_results_tracks,
     "results-notes": _block_results_notes,
     "results-readouts": _block_results_readouts,
+    "results-costs": _block_results_costs,
+    "results-training-set-size": _block_results_training_set_size,
     "datasets": _block_datasets,
     "size-bins": _block_size_bins,
     "zoo-models": _block_zoo_models,

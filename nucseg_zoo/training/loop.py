@@ -23,7 +23,7 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -63,6 +63,20 @@ def recipe_output_kind(recipe: Recipe) -> OutputKind:
         raise ValueError(f"pixel_sampling {recipe.pixel_sampling!r} balances classes; output kind {kind.name} "
                          "has no class targets")
     return kind
+
+
+def training_subset(samples, names: Sequence[str]) -> list:
+    """The samples of the split ``samples`` named in ``names``, in the order of ``names``.
+
+    Raises:
+        ValueError: ``names`` is empty, repeats a name, or names an image the split lacks.
+    """
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"train_images must name distinct images of {samples.label}, got {list(names)}")
+    missing = sorted(set(names) - set(samples.names))
+    if missing:
+        raise ValueError(f"train_images names {len(missing)} image(s) that {samples.label} lacks: {missing[:3]}")
+    return [samples[name] for name in names]
 
 
 def atomic_torch_save(obj: object, path: Path) -> None:
@@ -278,6 +292,8 @@ def train(
         averaged.load_state_dict(state["averaged"])
 
     train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
+    if recipe.train_images is not None:
+        train_samples = training_subset(train_samples, recipe.train_images)
     soft_targets = None
     if recipe.distillation:
         from nucseg_zoo.training.teacher import teacher_probabilities

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from nucseg_zoo.baselines.features import pixel_features
 from nucseg_zoo.baselines.params import DATA_DIR, write_record
 from nucseg_zoo.baselines.random_forest import ForestSettings, RandomForest, RandomForestParams
 from nucseg_zoo.baselines.registry import RECORDS
+from nucseg_zoo.hardware import describe_cpu
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.postprocessing import probabilities_to_labels
 from nucseg_zoo.targets import CLASS_NAMES, three_class_targets
@@ -121,9 +123,11 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
     from nucseg_zoo.training.tuning import tune_params
 
     training = datasets.load(DATASET, split="training", mirror=mirror)
+    started = time.perf_counter()
     features, classes = training_set(training, params, progress=progress)
     log.info("fitting %d trees on %d pixels x %d features", params.forest.n_estimators, *features.shape)
     forest = fit_forest(features, classes, params.forest)
+    training_seconds = time.perf_counter() - started
 
     validation = load_samples(datasets.load(DATASET, split="validation", mirror=mirror))
     untuned = RandomForest(forest, params)
@@ -134,6 +138,7 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
     baseline = RandomForest(forest, dataclasses.replace(params, postprocessing=postprocessing))
     scores = summarize(score_image(s.labels, probabilities_to_labels(p, postprocessing), name=s.name)
                        for s, p in zip(validation, probabilities))
+    tuning_seconds = time.perf_counter() - started - training_seconds
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,6 +155,9 @@ def train_and_tune(params: RandomForestParams, out_dir: Path, *, mirror: str | N
             "n_samples": int(counts.sum()),
             "class_counts": dict(zip(CLASS_NAMES, map(int, counts))),
             "seed": params.forest.seed,
+            "seconds": round(training_seconds, 1),
+            "tuning_seconds": round(tuning_seconds, 1),
+            "hardware": f"{describe_cpu()}; the forest fitted on one thread",
         },
         "validation_average_f1": scores.average_f1,
         "validation_error_rate_at_0.7": scores.error_rate,

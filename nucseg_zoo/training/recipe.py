@@ -136,6 +136,10 @@ class Recipe:
     with the decay warmed up as ``min(d, (1 + n) / (10 + n))`` after ``n`` updates
     (:func:`nucseg_zoo.training.loop.ema_decay`).
     Validation, the best checkpoint and the shipped weights are the averaged network's."""
+    train_images: tuple[str, ...] | None = None
+    """Names of the training split's images to learn from (None: all of them), e.g. a random
+    subset for a learning curve (the paper's Fig. 5); part of the recipe's digest, so a
+    resumed run keeps its subset."""
 
     @classmethod
     def from_yaml(cls, path: str | Path, entry: ZooEntry) -> "Recipe":
@@ -156,6 +160,8 @@ class Recipe:
                 augmentation[key] = tuple(augmentation[key])
         raw["augmentation"] = Augmentation(**augmentation)
         raw["class_weights"] = tuple(raw["class_weights"])
+        if raw.get("train_images") is not None:
+            raw["train_images"] = tuple(raw["train_images"])
         recipe = cls(**raw, architecture=entry.member_architecture, normalization=entry.normalization,
                      members=len(entry.weights))
         step = recipe.architecture.size_step
