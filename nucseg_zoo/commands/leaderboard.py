@@ -79,22 +79,12 @@ def run(args: argparse.Namespace) -> int:
     if args.readouts:
         paths = write_readouts(args.dir, mirror=args.mirror)
         print_readouts(read_readouts(args.dir))
-        for path in paths:
-            print(path)
-        root = docs_root(args.dir)
-        for path in write_docs(root) if root is not None else ():
-            print(path)
-        return 0
+        return _print_written(paths, args.dir)
     if args.costs:
         paths = write_costs(args.dir, device=args.device, mirror=args.mirror,
                             progress=lambda line: print(line, file=sys.stderr))
         print_costs(read_costs(args.dir))
-        for path in paths:
-            print(path)
-        root = docs_root(args.dir)
-        for path in write_docs(root) if root is not None else ():
-            print(path)
-        return 0
+        return _print_written(paths, args.dir)
     if args.verify is not None:
         try:
             results = verify(args.dir, args.verify or None, device=args.device, mirror=args.mirror,
@@ -116,6 +106,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_atlases:
         print(args.dir / "atlas")
     root = docs_root(args.dir)
+    for path in write_docs(root) if root is not None else ():
+        print(path)
+    return 0
+
+
+def _print_written(paths, folder: Path) -> int:
+    """Print the experiment files written, regenerate the docs' tables that quote them and print
+    the pages that changed; exit status 0."""
+    from nucseg_zoo.leaderboard.render import docs_root, write_docs
+
+    for path in paths:
+        print(path)
+    root = docs_root(folder)
     for path in write_docs(root) if root is not None else ():
         print(path)
     return 0
