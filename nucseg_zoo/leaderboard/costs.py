@@ -233,7 +233,6 @@ def compute_costs(folder: str | Path, *, device: str = "cpu", n_images: int = N_
                 row["not_measured"] = reason
                 progress(f"{record.entry.id}: not measured: {reason}")
             else:
-                row["inference"] = [m for m in row["inference"] if not gpu or m["device"].startswith("cpu")]
                 for n in [usable_cpus()] if gpu else threads:
                     measured = measure_inference(record.entry.source, images_file, threads=n, device=device,
                                                  count_flops=n == max(threads) or gpu)
