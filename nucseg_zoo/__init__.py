@@ -40,7 +40,7 @@ _FUNCTIONS = {
 
 _MODULES = (
     "baselines", "cards", "cli", "commands", "datasets", "devices", "downloads", "errors", "evaluation",
-    "image_files", "images", "inference", "leaderboard", "losses", "metrics", "models", "normalization",
+    "hardware", "image_files", "images", "inference", "leaderboard", "losses", "metrics", "models", "normalization",
     "packaging", "postprocessing", "precision", "screens", "segmenters", "targets", "tiling", "training", "zoo",
 )
 """Every public module and subpackage, reachable as an attribute (``nucseg_zoo.datasets``)."""

@@ -24,6 +24,8 @@ use, so ``from nucseg_zoo.errors import DownloadError`` costs no more than that 
 ``OutputWriteError``           an output file could not be written (full disk, quota); names it
 ``DuplicateSubmission``        a leaderboard submission of a source already on the board
 ``UnknownEntry``               no leaderboard entry of that name (a ``LookupError``)
+``CostProbeError``             the process measuring a method's inference cost failed
+                               (``leaderboard --costs``; a ``RuntimeError``)
 ``BinaryMaskWarning``          a label image looks like a binary mask (one object)
 ``IntensityImageWarning``      a label image looks like an intensity image
 =============================  ====================================================================
@@ -52,6 +54,7 @@ _WHERE = {
     "OutputWriteError": "nucseg_zoo.screens",
     "DuplicateSubmission": "nucseg_zoo.leaderboard",
     "UnknownEntry": "nucseg_zoo.leaderboard",
+    "CostProbeError": "nucseg_zoo.leaderboard",
     "BinaryMaskWarning": "nucseg_zoo.metrics",
     "IntensityImageWarning": "nucseg_zoo.metrics",
 }
