@@ -40,8 +40,9 @@ _FUNCTIONS = {
 
 _MODULES = (
     "baselines", "cards", "cli", "commands", "datasets", "devices", "downloads", "errors", "evaluation",
-    "hardware", "image_files", "images", "inference", "leaderboard", "losses", "metrics", "models", "normalization",
-    "packaging", "postprocessing", "precision", "screens", "segmenters", "targets", "tiling", "training", "zoo",
+    "hardware", "image_files", "images", "inference", "leaderboard", "losses", "metrics", "models",
+    "normalization", "packaging", "postprocessing", "precision", "rescaling", "screens", "segmenters", "targets",
+    "tiling", "training", "zoo",
 )
 """Every public module and subpackage, reachable as an attribute (``nucseg_zoo.datasets``)."""
 

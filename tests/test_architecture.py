@@ -24,7 +24,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent.parent / PACKAGE
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("_atomic", "_hashing", "_io", "_logging", "_resources", "_text"),    # generic helpers
-    ("images", "normalization", "tiling", "targets", "losses", "devices", "hardware", "precision",
+    ("images", "normalization", "rescaling", "tiling", "targets", "losses", "devices", "hardware", "precision",
      "metrics", "models"),                                                # arrays, networks, scores
     ("image_files",),                                                     # series, channels, planes of a file
     ("inference",),                                                       # torch prediction over tiles

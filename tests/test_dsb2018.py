@@ -7,7 +7,6 @@ import json
 
 import imageio.v3 as iio
 import numpy as np
-import pytest
 
 from nucseg_zoo import datasets
 from nucseg_zoo.cli import main

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from nucseg_zoo.leaderboard.learning_curve import (
-    describe_findings,
+    compare_with_paper,
     findings,
     plot_learning_curve,
     summarize_runs,
@@ -58,11 +58,15 @@ def test_findings_measure_each_of_the_papers_statements():
     assert found["extra"]["beats_baseline_at_smallest_n"] is False  # 0.81 is not above 0.81
     # sizes 2, 20, 100: |0.82-0.81|, |0.895-0.88|, |0.90-0.91|
     assert found["largest_augmentation_difference"] == pytest.approx(0.015)
-    text = "\n".join(describe_findings(found, "cp-advanced"))
-    assert "with basic augmentation, 2 images beat `cp-advanced`" in text
-    assert "with extra augmentation, 2 images do not beat `cp-advanced`" in text
-    assert "94 % of the gain from 2 to 100 images is reached at 20" in text
-    assert "at most 0.015 in mean average F1" in text
+    rows = {row[0]: row[1:] for row in compare_with_paper(found, "cp-advanced")}
+    assert rows["2 images already beat cp-advanced"] == ["yes", "no", "partly"]
+    assert rows["accuracy plateaus near 20 images"] == ["94 % of the gain (2→100) at 20",
+                                                        "70 % of the gain (2→100) at 20", "partly"]
+    assert rows["missed nuclei fall by about half from 2 to 100 images"] == ["× 0.50", "× 0.50", "same"]
+    assert rows["merges fall with more images"] == ["-35.0", "-34.0", "same"]
+    assert rows["splits rise with more images"] == ["+10.0", "+10.0", "same"]
+    assert rows["little difference between the augmentation sets"] == ["at most 0.015 in mean average F1", "",
+                                                                        "not found"]
 
 
 def test_without_the_plateau_size_or_a_baseline_the_statements_are_left_open():
@@ -76,7 +80,7 @@ def test_without_the_plateau_size_or_a_baseline_the_statements_are_left_open():
 def test_the_figure_is_drawn(tmp_path):
     data = {"runs": RUNS, "summary": summarize_runs(RUNS), "baseline": BASELINE, "sizes": [2, 20, 100],
             "scored_on": "bbbc039/validation", "n_true": 1000, "architecture": "a U-Net", "pool": 100,
-            "repeats": 2, "steps": 300, "batch_size": 8}
+            "repeats": 2, "steps": 300, "batch_size": 8, "crop_size": 128}
     path = tmp_path / "curve.png"
     plot_learning_curve(data, path)
     width, height = Image.open(path).size
@@ -114,3 +118,24 @@ def test_a_training_subset_is_checked():
         training_subset(split, ["no-such-image"])
     with pytest.raises(ValueError, match="distinct"):
         training_subset(split, [split.names[0], split.names[0]])
+
+
+def test_the_committed_experiment_is_complete_and_its_summary_is_recomputed(bbbc039_mirror):
+    import json
+
+    from nucseg_zoo import datasets
+    from nucseg_zoo.leaderboard.learning_curve import LEARNING_CURVE_FIGURE, LEARNING_CURVE_FILE
+    from nucseg_zoo.training.recipe import read_recipe
+    from nucseg_zoo.zoo.entry import read_entry
+    from validation.experiments.training_set_size import SIZES, subset
+
+    data = json.loads((ROOT / "validation" / LEARNING_CURVE_FILE).read_text())
+    assert data["sizes"] == list(SIZES) and data["repeats"] >= 3 and data["scored_on"] == "bbbc039/validation"
+    assert len(data["runs"]) == len(SIZES) * data["repeats"] * len(data["augmentations"])
+    assert data["summary"] == summarize_runs(data["runs"])
+    assert data["findings"] == findings(data["summary"], data["baseline"])
+    pool = datasets.load("bbbc039", "training", mirror=bbbc039_mirror).names
+    seed = read_recipe(read_entry(data["model"])).seed
+    for run in data["runs"]:  # each run learned its own seeded subset of the training split, nothing else
+        assert run["images"] == subset(pool, run["n"], seed, run["repeat"]) and run["seed"] == seed + run["repeat"]
+    assert (ROOT / "validation" / LEARNING_CURVE_FIGURE).is_file()

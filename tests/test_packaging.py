@@ -10,7 +10,6 @@ Both pass ``bioimageio.core.test_model`` in every weight format.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import json
 import shutil

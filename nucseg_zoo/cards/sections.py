@@ -268,7 +268,18 @@ def _data_line(facts: CardFacts) -> str:
     return (f"* Data: {dataset.name} ({dataset.title}; {dataset.homepage}, license {dataset.license}): "
             f"`{recipe.train_split}` split ({count(len(train.stems), 'image')}, {train.n_nuclei:,} nuclei); "
             f"model selection and postprocessing tuning on `{recipe.validation_split}` "
-            f"({count(len(validation.stems), 'image')}). The test split was never used for any choice.")
+            f"({count(len(validation.stems), 'image')}). The test split was never used for any choice."
+            + _diameter_sentence(facts))
+
+
+def _diameter_sentence(facts: CardFacts) -> str:
+    size = facts.entry.nucleus_diameter
+    if size is None:
+        return ""
+    return (f" Its {size.n_nuclei:,} training nuclei have a median equivalent diameter of {size.median_px:g} px "
+            f"(5th–95th percentile {size.range_px[0]:g}–{size.range_px[1]:g} px): for images whose nuclei are "
+            f"another size, pass their median diameter (`segment --diameter PX`, "
+            f"`segment(image, diameter=PX)`) and the image is rescaled to {size.median_px:g} px nuclei.")
 
 
 def _recipe_line(facts: CardFacts, trained_by: int) -> str:

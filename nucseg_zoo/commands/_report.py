@@ -34,6 +34,8 @@ def print_evaluation(evaluation: Evaluation, *, as_json: bool) -> None:
         print(f"  output kind: {provenance['output_kind']} ({provenance['output_kind_reason']})")
         if provenance.get("postprocessing"):
             print("  postprocessing: " + ", ".join(f"{k}={v}" for k, v in provenance["postprocessing"].items()))
+        if provenance.get("diameter") is not None:
+            print(f"  rescaled: nuclei of {provenance['diameter']:g} px to the model's {provenance['training_diameter']:g} px")
         if isinstance(provenance.get("selection"), dict):
             print("  images read at: " + ", ".join(f"{k} {v}" for k, v in provenance["selection"].items()))
         print(f"  source sha256: {provenance['source_sha256']}   device: {provenance['environment']['device']}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nucseg_zoo.commands.segment import add_selection_arguments
+from nucseg_zoo.commands.segment import add_diameter_argument, add_selection_arguments
 from nucseg_zoo.postprocessing import list_output_kinds
 
 
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "or a Python segmenter module:callable (image -> instance labels)")
     add_data_arguments(parser)
     add_selection_arguments(parser, "with --images: evaluate")
+    add_diameter_argument(parser)
     parser.add_argument("--limit", type=int, help="only the first N images (a quick look)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default: %(default)s)")
     parser.add_argument("--output-kind", choices=list_output_kinds(),
@@ -109,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     evaluation = evaluate_source(args.source, dataset=dataset, split=split, limit=args.limit,
                                  device=args.device, output_kind=args.output_kind, weight_format=args.weight_format,
                                  sha256=args.sha256, postprocessing=dict(args.postprocessing) or None,
-                                 force=args.force, mirror=args.mirror, progress=not args.no_progress)
+                                 diameter=args.diameter, force=args.force, mirror=args.mirror,
+                                 progress=not args.no_progress)
     print_evaluation(evaluation, as_json=args.json)
     if args.output:
         write_json_atomically(args.output, evaluation.to_dict())

@@ -67,6 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int,
                         help="zoo models: run the network on N images at a time in this process while the workers "
                              "postprocess and measure (default: 8 on cuda, else image by image in the workers)")
+    add_diameter_argument(parser)
     parser.add_argument("--rois", action="store_true", help="also write an ImageJ ROI zip per image (Fiji, QuPath)")
     parser.add_argument("--csv", action="store_true", help="also write the tables as CSV")
     parser.add_argument("--saturation-value", type=float,
@@ -86,18 +87,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def _warn_about_sizes(results: list, model: str) -> None:
-    """A warning listing the images whose nuclei are far from the model's training size."""
+def _warn_about_sizes(results: list, model: str, diameter: float | None) -> None:
+    """A warning listing the images whose nuclei are far from the model's training size (or
+    from the ``--diameter`` given)."""
     from nucseg_zoo.screens.sizes import SIZE_FACTOR
 
     off = [r for r in results if r.quality.get("size_off_training")]
     if not off:
         return
     shown = ", ".join(f"{r.image} ({r.quality['median_diameter']:.0f} px)" for r in off[:5])
+    expected = (f"the --diameter {diameter:g} px given" if diameter is not None
+                else f"the size {model} was trained on")
+    advice = ("check the diameter: pass the images' median nucleus diameter in px" if diameter is not None else
+              "expect poor results at another magnification: pass --diameter PX (the images' median nucleus "
+              "diameter) to rescale them to the training size")
     print(f"nucseg-zoo segment: warning: in {len(off)} of {len(results)} images the nuclei's median diameter is more "
-          f"than {SIZE_FACTOR}x off the size {model} was trained on (size_off_training in images.parquet): "
-          f"{shown}{', ...' if len(off) > 5 else ''}; expect poor results at another magnification: rescale "
-          "those images to the training size", file=sys.stderr)
+          f"than {SIZE_FACTOR}x off {expected} (size_off_training in images.parquet): "
+          f"{shown}{', ...' if len(off) > 5 else ''}; {advice}", file=sys.stderr)
 
 
 def _warn_about_artefacts(results: list) -> None:
@@ -112,6 +118,27 @@ def _warn_about_artefacts(results: list) -> None:
           "nuclei around it are found, but nuclei under it are lost; an object segmented on it is flagged "
           "(in_saturated_artefact in nuclei.parquet) and left out of the DNA-content readout",
           file=sys.stderr)
+
+
+def add_diameter_argument(parser: argparse.ArgumentParser) -> None:
+    """``--diameter PX``: the images' median nucleus diameter, checked as it is parsed."""
+    parser.add_argument("--diameter", type=_diameter, metavar="PX",
+                        help="median nucleus diameter of the images in px (4-400): each image is rescaled so that "
+                             "its nuclei have the size the model learned (zoo models, baselines) and the labels "
+                             "are returned on the image's grid (default: the images' own scale)")
+
+
+def _diameter(text: str) -> float:
+    from nucseg_zoo.rescaling import check_diameter
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a nucleus diameter in px, e.g. 28; got {text!r}") from None
+    try:
+        return check_diameter(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_selection_arguments(parser: argparse.ArgumentParser, command: str = "segment") -> None:
@@ -146,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
                                  progress=not args.no_progress,
                                  on_image=report, abort_after=None if args.keep_going else ABORT_AFTER,
                                  channel=args.channel, plane=args.plane, time=args.time,
-                                 statistics_from=args.statistics_from)
+                                 statistics_from=args.statistics_from, diameter=args.diameter)
     except RunAborted as err:  # worded for this interface: --keep-going, not abort_after=None
         raise RuntimeError(err.explain("--keep-going")) from err
     except RunStopped as err:  # a failed write: an error (exit 2); Ctrl-C: one line, exit 130
@@ -162,6 +189,6 @@ def run(args: argparse.Namespace) -> int:
           f"{counts['failed']} failed; tables and manifest in {args.out}", file=sys.stderr)
     for result in summary.failed:
         print(f"  failed: {result.input}: {result.reason}", file=sys.stderr)
-    _warn_about_sizes(summary.results, args.source)
+    _warn_about_sizes(summary.results, args.source, args.diameter)
     _warn_about_artefacts(summary.results)
     return 1 if summary.failed else 0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from nucseg_zoo.datasets.card import DatasetCard, list_card_ids, read_card, read_split_file
+from nucseg_zoo.datasets.card import DatasetCard, list_card_ids, read_card
 from nucseg_zoo.datasets.folder import folder_fingerprint, from_folder, read_imagej_rois
 from nucseg_zoo.datasets.masks import decode_graph_coloured_mask, decode_instance_masks
 from nucseg_zoo.datasets.samples import DatasetSplit, Sample

@@ -30,6 +30,7 @@ from nucseg_zoo.evaluation.predictions import LabelStoreWriter
 from nucseg_zoo.evaluation.provenance import environment, package_versions, samples_fingerprint
 from nucseg_zoo.segmenters import ModelSource, open_segmenter, resolve_source
 from nucseg_zoo.segmenters.statistics import fitted_statistics
+from nucseg_zoo.segmenters.rescaled import check_rescalable
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,15 @@ def results_cache_dir() -> Path:
 
 def cache_key(source: ModelSource, *, dataset_sha256: str, dataset: str, split: str, limit: int | None,
               output_kind: str | None, weight_format: str | None, device: str,
-              postprocessing: dict | None = None) -> str:
+              postprocessing: dict | None = None, diameter: float | None = None) -> str:
     """sha256 identifying one evaluation (see the module docstring)."""
     key = {"source_sha256": source.sha256, "dataset": dataset, "split": split, "limit": limit,
            "dataset_sha256": dataset_sha256, "output_kind": output_kind, "weight_format": weight_format,
            "device": device, "packages": package_versions(), "harness": HARNESS_VERSION}
     if postprocessing:  # absent otherwise, so that earlier keys stay valid
         key["postprocessing"] = postprocessing
+    if diameter is not None:  # likewise
+        key["diameter"] = diameter
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
@@ -68,6 +71,7 @@ def evaluate_source(
     weight_format: str | None = None,
     sha256: str | None = None,
     postprocessing: dict | None = None,
+    diameter: float | None = None,
     force: bool = False,
     mirror: str | None = None,
     progress: bool = False,
@@ -93,6 +97,10 @@ def evaluate_source(
         postprocessing: postprocessing parameters of a bioimage.io package to replace, e.g.
             ``{"prob_thresh": 0.6, "nms_thresh": 0.3}`` for a StarDist package (part of the
             cache key; the parameters used are recorded as ``postprocessing``).
+        diameter: median nucleus diameter (px) of the split's images: each is rescaled to the
+            nucleus size the model learned and its labels scored on the image's own grid
+            (zoo models and baselines; :func:`nucseg_zoo.segmenters.open_segmenter`); part of
+            the cache key, recorded as ``diameter``.
         force: recompute even if a cached result exists.
         mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
         progress: show a progress bar on stderr.
@@ -109,20 +117,23 @@ def evaluate_source(
 
     Raises:
         ValueError: unknown source, invalid package (with the validator's reasons), a model
-            that cannot take a single-channel 2-D image, an unknown dataset/split, or a ``device``
-            that is not a device name.
+            that cannot take a single-channel 2-D image, an unknown dataset/split, a ``device``
+            that is not a device name, or a ``diameter`` that cannot apply (see
+            :func:`nucseg_zoo.segmenters.rescaled.check_rescalable`).
         nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, got {limit}")
     device = check_device(device)
     model_source = resolve_source(source, sha256=sha256)
+    if diameter is not None:
+        diameter = check_rescalable(model_source, diameter)
     split_samples = resolve_samples(dataset, split, mirror=mirror)
     dataset, split = split_samples.dataset, split_samples.split
     dataset_sha256 = samples_fingerprint(split_samples, limit)
     key = cache_key(model_source, dataset_sha256=dataset_sha256, dataset=dataset, split=split, limit=limit,
                     output_kind=output_kind, weight_format=weight_format, device=device,
-                    postprocessing=postprocessing)
+                    postprocessing=postprocessing, diameter=diameter)
     cached_path = results_cache_dir() / f"{key}.json"
     labels_path = results_cache_dir() / f"{key}.labels.npz"
     if cached_path.is_file() and labels_path.is_file() and not force:
@@ -140,7 +151,8 @@ def evaluate_source(
                      cached_path)
 
     segmenter, kind = open_segmenter(model_source, device=device, output_kind=output_kind,
-                                     weight_format=weight_format, postprocessing=postprocessing)
+                                     weight_format=weight_format, postprocessing=postprocessing,
+                                     diameter=diameter)
     samples = split_samples[:limit] if limit else split_samples
     labels_path.parent.mkdir(parents=True, exist_ok=True)
     with LabelStoreWriter(labels_path) as store:
@@ -158,6 +170,7 @@ def evaluate_source(
         "output_kind_reason": kind.reason,
         **({"postprocessing": segmenter.postprocessing.to_dict()} if model_source.kind == "bioimageio" else {}),
         "weight_format": weight_format,
+        **({"diameter": diameter, "training_diameter": segmenter.model_diameter} if diameter is not None else {}),
         "device": device,
         "inference_precision": getattr(segmenter, "precision", None),
         "dataset_statistics": fitted_statistics(segmenter),

@@ -169,7 +169,8 @@ def plot_learning_curve(data: dict[str, Any], path: Path) -> None:
                     fontsize=10)
     right.legend(fontsize=7, ncol=2, loc="upper right")
     figure.suptitle(f"U-Net ({data['architecture']}) trained on n of the {data['pool']} training images, "
-                    f"{data['repeats']} repeats per n planned, {data['steps']} steps of {data['batch_size']} crops each",
+                    f"{data['repeats']} repeats per n planned, {data['steps']} steps of {data['batch_size']} "
+                    f"crops of {data['crop_size']}² px each",
                     fontsize=10)
     figure.tight_layout()
     with atomic_path(path) as tmp:
@@ -177,24 +178,62 @@ def plot_learning_curve(data: dict[str, Any], path: Path) -> None:
     plt.close(figure)
 
 
-def describe_findings(found: dict[str, Any], baseline_name: str) -> list[str]:
-    """Sentences comparing :func:`findings` with the paper's statements (for the docs page)."""
-    lines = []
-    for augmentation, f in found.items():
-        if not isinstance(f, dict):
-            continue
-        beats = f["beats_baseline_at_smallest_n"]
-        share = f["share_of_gain_at_plateau"]
-        parts = [f"with {augmentation} augmentation, {f['smallest_n']} images "
-                 + ("–" if beats is None else "beat" if beats else "do not beat") + f" `{baseline_name}`"]
-        if share is not None:
-            parts.append(f"{100 * share:.0f} % of the gain from {f['smallest_n']} to {f['largest_n']} images is "
-                         f"reached at {PLATEAU_SIZE}")
-        if f["error_ratio"] is not None:
-            parts.append(f"{f['largest_n']} images miss {f['error_ratio']:.2f}× as many nuclei as {f['smallest_n']}")
-        parts.append(f"merges change by {f['merges_change']:+.1f} and splits by {f['splits_change']:+.1f}")
-        lines.append("* " + "; ".join(parts) + ".")
+LITTLE_DIFFERENCE = 0.01
+"""Largest difference of mean average F1 between the augmentation sets still read as "little"
+(this package's reading of the paper's "little difference"; its Fig. 5 shows curves within
+about 0.01 of each other)."""
+
+PLATEAU_SHARE = 0.8
+"""Share of the gain from the smallest to the largest size that, reached at
+:data:`PLATEAU_SIZE` images, reads as a plateau there."""
+
+HALF_RANGE = (0.35, 0.65)
+"""Ratios of missed nuclei (largest size over smallest) read as "about half"."""
+
+
+def _verdict(values: list[bool | None]) -> str:
+    known = [v for v in values if v is not None]
+    if not known:
+        return "open (a size is missing)"
+    return "same" if all(known) else "not found" if not any(known) else "partly"
+
+
+def compare_with_paper(found: dict[str, Any], baseline_name: str) -> list[list[str]]:
+    """The paper's Fig. 5 statements beside the measured :func:`findings`: one row per
+    statement, ``[statement, measured per augmentation (one cell each, in the order of
+    found), verdict]``; the verdict is "same", "partly" (some augmentations), "not found" or
+    "open", read with :data:`PLATEAU_SHARE`, :data:`HALF_RANGE` and :data:`LITTLE_DIFFERENCE`."""
+    augmentations = [a for a, f in found.items() if isinstance(f, dict)]
+    per = [found[a] for a in augmentations]
+    if not per:
+        return []
+    small, large = per[0]["smallest_n"], per[0]["largest_n"]
+
+    def cells(text) -> list[str]:
+        return [text(f) for f in per]
+
+    rows = [
+        [f"{small} images already beat {baseline_name}",
+         *cells(lambda f: "–" if f["beats_baseline_at_smallest_n"] is None
+                else "yes" if f["beats_baseline_at_smallest_n"] else "no"),
+         _verdict([f["beats_baseline_at_smallest_n"] for f in per])],
+        [f"accuracy plateaus near {PLATEAU_SIZE} images",
+         *cells(lambda f: "–" if f["share_of_gain_at_plateau"] is None
+                else f"{100 * f['share_of_gain_at_plateau']:.0f} % of the gain ({small}→{large}) at {PLATEAU_SIZE}"),
+         _verdict([None if f["share_of_gain_at_plateau"] is None else f["share_of_gain_at_plateau"] >= PLATEAU_SHARE
+                   for f in per])],
+        [f"missed nuclei fall by about half from {small} to {large} images",
+         *cells(lambda f: "–" if f["error_ratio"] is None else f"× {f['error_ratio']:.2f}"),
+         _verdict([None if f["error_ratio"] is None else HALF_RANGE[0] <= f["error_ratio"] <= HALF_RANGE[1]
+                   for f in per])],
+        ["merges fall with more images", *cells(lambda f: f"{f['merges_change']:+.1f}"),
+         _verdict([f["merges_change"] < 0 for f in per])],
+        ["splits rise with more images", *cells(lambda f: f"{f['splits_change']:+.1f}"),
+         _verdict([f["splits_change"] > 0 for f in per])],
+    ]
     difference = found.get("largest_augmentation_difference")
     if difference is not None and not math.isnan(difference):
-        lines.append(f"* The two augmentation sets differ by at most {difference:.3f} in mean average F1 at any size.")
-    return lines
+        rows.append(["little difference between the augmentation sets",
+                     *[f"at most {difference:.3f} in mean average F1"] + [""] * (len(per) - 1),
+                     _verdict([difference <= LITTLE_DIFFERENCE])])
+    return rows

@@ -655,7 +655,7 @@ def _block_results_costs(docs: _DocsData, page: str) -> list[str]:
 def _block_results_training_set_size(docs: _DocsData, page: str) -> list[str]:
     """The learning curve (:mod:`nucseg_zoo.leaderboard.learning_curve`), where it was run."""
     from nucseg_zoo.leaderboard.learning_curve import (LEARNING_CURVE_FIGURE, LEARNING_CURVE_FILE,
-                                                       describe_findings)
+                                                       compare_with_paper)
 
     lines = []
     for folder, _ in docs.tracks:
@@ -668,7 +668,8 @@ def _block_results_training_set_size(docs: _DocsData, page: str) -> list[str]:
         planned = len(data["sizes"]) * len(data["augmentations"]) * data["repeats"]
         lines += [f"{len(data['runs'])} of the {planned} planned runs ({data['repeats']} repeats × "
                   f"{len(data['sizes'])} sizes × {len(data['augmentations'])} augmentation sets) of `{data['model']}`'s "
-                  f"architecture, {data['steps']} steps of {data['batch_size']} crops each, trained on "
+                  f"architecture, {data['steps']} steps of {data['batch_size']} crops of {data['crop_size']}² px each "
+                  f"({data['precision']}), trained on "
                   f"`{data['trained_on']}` and scored on "
                   f"`{data['scored_on']}` ({data['n_true']:,} nuclei) with {data['postprocessing']}; "
                   f"`{baseline['name']}` there: average F1 {baseline['average_f1']:.3f}, {baseline['missed']} missed, "
@@ -683,7 +684,9 @@ def _block_results_training_set_size(docs: _DocsData, page: str) -> list[str]:
                              f"{point['splits']['mean']:.0f}"])
         lines += _md_table_dashes(["augmentation", "training images", "repeats", "average F1 (range)", "missed",
                                    "merges", "splits"], rows)
-        lines += ["", "Against the paper's statements:", "", *describe_findings(data["findings"], baseline["name"])]
+        lines += ["", "The paper's statements (its Fig. 5) against these runs:", ""]
+        lines += _md_table_dashes(["paper", *[f"here, {a}" for a in data["summary"]], "verdict"],
+                                  compare_with_paper(data["findings"], baseline["name"]))
         if len(done) < len(data["sizes"]) * len(data["augmentations"]):
             lines += ["", "Not every size has a run yet: the statements above use the sizes that have one."]
         lines += ["", "![Accuracy against the number of training images](" +
@@ -750,6 +753,49 @@ def _block_zoo_models(docs: _DocsData, page: str) -> list[str]:
     return _md_table_dashes(["id", "name", "architecture", "parameters", "halo", "output kind", "license"], rows)
 
 
+DIAMETER_GAIN_FILE = "experiments/diameter_gain.json"
+"""``validation/experiments/diameter_gain.py``'s results, relative to the leaderboard folder."""
+
+
+def _block_results_diameter_gain(docs: _DocsData, page: str) -> list[str]:
+    """What giving each BBBC039 model the images' nucleus size gains (``diameter_gain.py``)."""
+    path = docs.root / "validation" / DIAMETER_GAIN_FILE
+    if not path.is_file():
+        return ["Not measured yet (`python validation/experiments/diameter_gain.py`)."]
+    data = json.loads(path.read_text())
+    low, middle, high = data["image_diameters_px"]
+
+    def scores(part: dict | None) -> str:
+        return "–" if part is None else (f"{part['average_f1']:.3f} / {part['f1_at_0.5']:.3f} / "
+                                         f"{100 * part['missed_at_0.7']:.1f} %")
+
+    def change(part: dict, group: str) -> str:
+        own, rescaled = part["own_scale"][group], part["diameter"][group]
+        return "–" if own is None else (f"{part['n_images_by_size'][group]}: {own['average_f1']:.3f} → "
+                                        f"{rescaled['average_f1']:.3f}")
+
+    rows, estimates = [], []
+    for name, result in data["models"].items():
+        own, rescaled, estimated = result["own_scale"], result["diameter"], result["estimated_diameter"]
+        rows.append([f"`{name}`", f"{result['training_diameter']:g} px", scores(own["all"]), scores(rescaled["all"]),
+                     f"{rescaled['all']['average_f1'] - own['all']['average_f1']:+.3f}", scores(estimated["all"]),
+                     change(result, "smaller"), change(result, "larger")])
+        estimate = result["estimate"]
+        estimates.append(f"`{name}`'s within 1.25× on {100 * estimate['within_1.25x']:.0f} % of "
+                         f"{estimate['n_images']} images (median ratio {estimate['median_ratio']:.2f})")
+    factor = f"{data['size_factor']:g}×"
+    return [f"On `{data['dataset']}` `{data['split']}` ({data['n_images']} images; per-image median nucleus "
+            f"diameters {low:g}–{high:g} px, median {middle:g} px), each model at the images' own scale, "
+            f"with `diameter` = {data['diameter']}, and with `diameter` estimated from the image (the median "
+            "diameter of the nuclei it segments at the image's own scale) — average F1 / F1 at IoU 0.5 / missed "
+            f"at IoU 0.7; measured on {data['cpu']}:", "",
+            *_md_table_dashes(["model", "trained on nuclei of", "own scale", "with diameter", "gain",
+                               "with estimated diameter",
+                               f"nuclei over {factor} smaller (images: average F1 own → with diameter)",
+                               f"over {factor} larger"], rows),
+            "", "The estimate, against each image's ground-truth diameter: " + "; ".join(estimates) + "."]
+
+
 DOCS_BLOCKS = {
     "results-summary": _block_results_summary,
     "results-tracks": _block_results_tracks,
@@ -757,6 +803,7 @@ DOCS_BLOCKS = {
     "results-readouts": _block_results_readouts,
     "results-costs": _block_results_costs,
     "results-training-set-size": _block_results_training_set_size,
+    "results-diameter-gain": _block_results_diameter_gain,
     "datasets": _block_datasets,
     "size-bins": _block_size_bins,
     "zoo-models": _block_zoo_models,

@@ -59,10 +59,10 @@ from nucseg_zoo.screens.executors import dask_client, run_images
 from nucseg_zoo.screens.inputs import ImageInput, find_inputs
 from nucseg_zoo.screens.plan import PlanError, check_plan, removed_if_left_empty
 from nucseg_zoo.screens.records import STATISTICS_NOT_YET, ImageResult, RunOptions
-from nucseg_zoo.screens.sizes import training_diameter
 from nucseg_zoo.screens.stops import OutputWriteError, RunStopped
 from nucseg_zoo.screens.tables import write_manifest, write_run_tables
 from nucseg_zoo.segmenters.protocols import BatchedModel
+from nucseg_zoo.segmenters.rescaled import check_rescalable, training_diameter
 from nucseg_zoo.segmenters.statistics import needs_dataset_statistics, statistics_digest
 
 if TYPE_CHECKING:
@@ -142,6 +142,7 @@ def segment_images(
     plane: int | None = None,
     time: int | None = None,
     statistics_from: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
+    diameter: float | None = None,
 ) -> RunSummary:
     """Segment and measure every image of ``inputs`` into ``out`` (layout: module docstring).
 
@@ -188,6 +189,11 @@ def segment_images(
             segmented, so an image's labels do not depend on which others run with it; the
             statistics are recorded in the manifest, and outputs made with other statistics
             are not this run's (resume). Refused for a model that uses no dataset statistics.
+        diameter: median nucleus diameter (px) of the images: each is rescaled to the nucleus
+            size the model learned, segmented, and its labels written on its own grid (zoo
+            models and baselines; :mod:`nucseg_zoo.rescaling`); the size flag then expects
+            nuclei of this size. Recorded with every output: outputs made at another scale are
+            not this run's. None (default): the images' own scale.
 
     Returns:
         A :class:`RunSummary`; ``failed`` lists the images that could not be processed.
@@ -200,7 +206,8 @@ def segment_images(
             the finished images' tables and manifest (``"complete": false``) are written where
             the disk allows, nothing of an unfinished image is left, and the same call resumes.
         FileNotFoundError, ValueError: an input spec (or a ``statistics_from`` spec) names no
-            image; ``statistics_from`` for a model without dataset statistics.
+            image; ``statistics_from`` for a model without dataset statistics; a ``diameter``
+            outside 4-400 px or for a source whose training nucleus size is unknown.
 
     Whatever it raises, an ``out`` folder (and parents) that this call created is removed
     again while it is empty.
@@ -221,11 +228,13 @@ def segment_images(
     out = Path(out)
     items = find_inputs(inputs, exclude=out)
     source = resolve_source(model)  # an unknown model is an error before anything is written
+    if diameter is not None:
+        diameter = check_rescalable(source, diameter)
     options = RunOptions(source=model, model_sha256=source.sha256, device=device, precision=precision,
                          output_kind=output_kind, rois=rois,
                          overwrite=overwrite, saturation_value=saturation_value,
-                         selection=Selection(channel=channel, plane=plane, time=time),
-                         training_diameter=training_diameter(source.kind, source.name))
+                         selection=Selection(channel=channel, plane=plane, time=time), diameter=diameter,
+                         training_diameter=diameter if diameter is not None else training_diameter(source))
     references = None
     if statistics_from is not None:
         reference_specs = [statistics_from] if isinstance(statistics_from, (str, os.PathLike)) else list(statistics_from)
@@ -283,7 +292,8 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
                   "workers": workers, "scheduler": scheduler, "rois": options.rois, "csv": csv,
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,
-                  "selection": options.selection.record(), "training_diameter": options.training_diameter,
+                  "selection": options.selection.record(), "diameter": options.diameter,
+                  "training_diameter": options.training_diameter,
                   "dataset_statistics": statistics}
     stopped = None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop)
     try:

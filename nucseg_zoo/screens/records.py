@@ -35,9 +35,14 @@ class RunOptions:
     saturation_value: float | None = None
     """Pixel value of saturation for the quality flag (default: the image dtype's maximum;
     e.g. 4095 for 12-bit data stored as uint16)."""
+    diameter: float | None = None
+    """Median nucleus diameter (px) of the images: each is rescaled to the model's training
+    nucleus size and its labels returned on its grid (:mod:`nucseg_zoo.rescaling`); None: at
+    the images' own scale. Part of the outputs' identity."""
     training_diameter: float | None = None
-    """Median nucleus diameter (px) of the model's training data, for the size flag
-    (:mod:`~nucseg_zoo.screens.sizes`); None: unknown, no flag."""
+    """The nucleus size (px) the images' nuclei are expected to have, for the size flag
+    (:mod:`~nucseg_zoo.screens.sizes`): ``diameter`` where given, else the median nucleus
+    diameter of the model's training data; None: unknown, no flag."""
     selection: Selection = Selection()
     """Which channel, z-plane and time point of each image is segmented (also recorded with
     every output: an earlier output of another selection is not this run's)."""

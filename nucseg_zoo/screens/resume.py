@@ -58,14 +58,16 @@ def model_record(options: RunOptions) -> dict:
     kind chosen and the digest of the dataset statistics it ran with, where there are."""
     return {"model": options.source, "model_sha256": options.model_sha256,
             **({"output_kind": options.output_kind} if options.output_kind else {}),
+            **({"diameter": options.diameter} if options.diameter is not None else {}),
             **({"dataset_statistics_sha256": options.statistics_sha256} if options.statistics_sha256 else {})}
 
 
 def same_model(record: dict, options: RunOptions) -> bool:
     """Whether outputs recorded with ``record`` come from this run's model: the same output kind
-    chosen (or none), the same dataset statistics (or none), and the same identity (sha256)
-    where both have one, else (outputs of versions that recorded none) the same spelling."""
-    if record.get("output_kind") != options.output_kind:
+    chosen (or none), the same ``diameter`` (or none), the same dataset statistics (or none),
+    and the same identity (sha256) where both have one, else (outputs of versions that
+    recorded none) the same spelling."""
+    if record.get("output_kind") != options.output_kind or record.get("diameter") != options.diameter:
         return False
     if not _same_statistics(record, options):
         return False
@@ -106,6 +108,10 @@ def other_model(record: dict, options: RunOptions) -> str:
     if record.get("output_kind") != options.output_kind:
         return (f"by {record.get('model')} read as output kind {record.get('output_kind') or 'its own'} (now "
                 f"{options.output_kind or 'its own'})")
+    if record.get("diameter") != options.diameter:
+        def scale(value) -> str:
+            return "at the images' own scale" if value is None else f"with diameter {value:g} px"
+        return f"by {record.get('model')} {scale(record.get('diameter'))} (now {scale(options.diameter)})"
     if not _same_statistics(record, options):
         return (f"by {record.get('model')} with other dataset statistics (sha256 "
                 f"{str(record.get('dataset_statistics_sha256'))[:12]}…, now {str(options.statistics_sha256)[:12]}…: "

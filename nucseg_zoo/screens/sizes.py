@@ -1,14 +1,14 @@
-"""Whether an image's nuclei are far from the size the model learned: a warning, per image,
-until models can rescale (the generalist issue adds ``diameter``).
+"""Whether an image's nuclei are far from the size the model expects: a warning, per image.
 
-The model's nucleus size is the median equivalent diameter of the dataset its parameters or
-weights were trained on (``facts.median_diameter_px`` of that dataset's card: BBBC039 28.21 px),
-known for the zoo models and the baselines. An image is flagged when the median equivalent
-diameter of its segmented nuclei lies outside :data:`SIZE_FACTOR` times that, either way.
+The expected size is the ``diameter`` a run was given (each image is then rescaled to the
+model's nucleus size) or else the size the model learned
+(:func:`nucseg_zoo.segmenters.rescaled.training_diameter`: a zoo model's training labels,
+BBBC039 28.25 px; a baseline's dataset card, BBBC039 28.21 px). An image is flagged when the
+median equivalent diameter of its segmented nuclei lies outside :data:`SIZE_FACTOR` times that, either way.
 Measured on BBBC039's 50 test images: no clean image is flagged (the per-image medians of
 ``unet-bbbc039-fast`` span 19.0-31.1 px, of ``cp-basic`` 22.2-35.1 px, against bounds of
 18.8-42.3 px), and at 2x magnification (each test image's top-left quarter upscaled 2x, where
-issue 37 measured F1@0.7 0.960 → 0.637 and 0.182) 43 of 50 images are flagged for
+F1@0.7 falls from 0.960 to 0.637 and 0.182) 43 of 50 images are flagged for
 ``unet-bbbc039-fast`` (median 51 px) but only 6 of 50 for ``cp-basic``, which cuts large
 nuclei into pieces near its own size (median 37 px): the segmented size cannot reveal every
 such image.
@@ -21,23 +21,6 @@ import numpy as np
 SIZE_FACTOR = 1.5
 """An image's median nucleus diameter more than this factor above or below the training
 median is flagged (see the module docstring for the measurements behind it)."""
-
-
-def training_diameter(kind: str, name: str) -> float | None:
-    """The median nucleus diameter (px) of the data a zoo model or baseline ``name`` was trained
-    on, from its training dataset's card; None for other kinds of model (packages, Python
-    segmenters) and for data without that fact."""
-    if kind not in ("zoo", "baseline"):
-        return None
-    from nucseg_zoo.datasets.card import read_card
-    from nucseg_zoo.training.recipe import builtin_training_data
-
-    try:
-        trained_on = builtin_training_data(kind, name)
-        median = read_card(trained_on[0].split("/")[0]).facts.get("median_diameter_px") if trained_on else None
-    except (OSError, ValueError, KeyError):  # no recipe or record, an unknown dataset: no reference
-        return None
-    return float(median) if median else None
 
 
 def median_diameter(labels: np.ndarray) -> float | None:

@@ -44,14 +44,14 @@ def _open(options: RunOptions) -> Any:
     from nucseg_zoo.segmenters import get_segmenter
 
     return get_segmenter(options.source, device=options.device, precision=options.precision,
-                         output_kind=options.output_kind)
+                         output_kind=options.output_kind, diameter=options.diameter)
 
 
 def segmenter(options: RunOptions) -> Any:
     """The run's segmenter, loaded once per process (each Dask worker loads its own copy) and,
     when its preprocessing needs them, with dataset statistics fitted over ``statistics_inputs``."""
     key = (options.source, options.model_sha256, options.device, options.precision, options.output_kind,
-           options.statistics_inputs)
+           options.diameter, options.statistics_inputs)
     if key not in _SEGMENTERS:
         from nucseg_zoo.segmenters.statistics import LazyImages, fit_dataset_statistics
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.precision import DEFAULT_PRECISION, check_precision
+from nucseg_zoo.rescaling import check_diameter
 from nucseg_zoo.segmenters.identity import ModelSource, UnknownSourceError, names_package, resolve_source
 from nucseg_zoo.segmenters.protocols import ProbabilityModel, Segmenter
+from nucseg_zoo.segmenters.rescaled import check_rescalable, rescaled
 from nucseg_zoo.zoo.registry import list_models
 
 
@@ -29,7 +31,8 @@ class OutputKindChoice:
 
 def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str | None = None,
                    weight_format: str | None = None, precision: str = DEFAULT_PRECISION,
-                   postprocessing: dict | None = None) -> tuple[Segmenter, OutputKindChoice]:
+                   postprocessing: dict | None = None,
+                   diameter: float | None = None) -> tuple[Segmenter, OutputKindChoice]:
     """Load ``source`` ready to ``segment``; return ``(segmenter, OutputKindChoice)``.
 
     Args:
@@ -45,10 +48,15 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
         postprocessing: replaces named postprocessing parameters of a bioimage.io package
             (e.g. ``{"prob_thresh": 0.6}`` for a StarDist package; see
             :func:`nucseg_zoo.postprocessing.override_params`).
+        diameter: median nucleus diameter (px) of the images to segment: each image is
+            rescaled to the nucleus size the model learned and its labels returned on its own
+            grid (:class:`~nucseg_zoo.segmenters.rescaled.RescaledSegmenter`; zoo models and
+            baselines). None: segment at the images' own scale.
 
     Raises:
         ValueError: unknown ``output_kind`` or ``precision``, a device that is not a device
-            name, ``output_kind``/``weight_format``/``postprocessing`` given for a source they
+            name, a ``diameter`` outside 4-400 px or for a source without a known training
+            nucleus size, ``output_kind``/``weight_format``/``postprocessing`` given for a source they
             do not apply to, or a package that cannot be loaded (the validator's reasons).
         nucseg_zoo.devices.DeviceUnavailableError: this machine cannot run on ``device``.
     """
@@ -56,6 +64,8 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
 
     device = check_device(device)
     check_precision(precision)
+    if diameter is not None:
+        check_rescalable(source, diameter)  # before anything is loaded
     if output_kind is not None:
         get_output_kind(output_kind)  # an unknown name is an error before anything is loaded
     if source.kind == "bioimageio":
@@ -88,19 +98,21 @@ def open_segmenter(source: ModelSource, *, device: str = "cpu", output_kind: str
     if output_kind is not None and output_kind != native.kind:
         raise ValueError(f"{source.name} produces {native.kind} output ({native.reason}); "
                          f"--output-kind {output_kind} applies to bioimage.io packages only")
-    return segmenter, native
+    return (segmenter if diameter is None else rescaled(source, segmenter, diameter)), native
 
 
 def get_segmenter(source: str, *, device: str = "cpu", precision: str = DEFAULT_PRECISION,
                   output_kind: str | None = None, weight_format: str | None = None,
-                  postprocessing: dict | None = None, sha256: str | None = None) -> Segmenter:
+                  postprocessing: dict | None = None, sha256: str | None = None,
+                  diameter: float | None = None) -> Segmenter:
     """Any source, ready to ``segment``: a zoo id, a baseline, a bioimage.io package path or URL,
     or a Python segmenter ``module:callable``.
 
     ``segment(image)`` takes an ``(H, W)`` image and returns ``(H, W)`` int32 instance labels.
     Zoo models run in fp32 by default (:data:`~nucseg_zoo.precision.DEFAULT_PRECISION`, as the
     leaderboard and their bioimage.io packages); ``precision="bf16"`` is faster on CPUs with
-    native bf16 and on GPUs. The other options are those of :func:`open_segmenter`; ``sha256``
+    native bf16 and on GPUs. The other options (``diameter``: rescale each image from nuclei of
+    that many px to the model's) are those of :func:`open_segmenter`; ``sha256``
     pins a package file or download (:func:`~nucseg_zoo.segmenters.identity.resolve_source`).
 
     Raises:
@@ -112,8 +124,11 @@ def get_segmenter(source: str, *, device: str = "cpu", precision: str = DEFAULT_
     """
     device = check_device(device)  # before any download or import
     check_precision(precision)
+    if diameter is not None:
+        check_diameter(diameter)
     return open_segmenter(resolve_source(source, sha256=sha256), device=device, output_kind=output_kind,
-                          weight_format=weight_format, precision=precision, postprocessing=postprocessing)[0]
+                          weight_format=weight_format, precision=precision, postprocessing=postprocessing,
+                          diameter=diameter)[0]
 
 
 def load_model(source: str | os.PathLike, *, device: str = "cpu", precision: str = DEFAULT_PRECISION) -> ProbabilityModel:
@@ -131,7 +146,9 @@ def load_model(source: str | os.PathLike, *, device: str = "cpu", precision: str
 
     Returns:
         A :class:`~nucseg_zoo.segmenters.protocols.ProbabilityModel`: ``predict(image) -> (C, H, W)``
-        float32 probabilities and ``segment(image) -> (H, W)`` int32 labels.
+        float32 probabilities and ``segment(image) -> (H, W)`` int32 labels; a zoo model's
+        ``segment(image, diameter=PX)`` rescales an image whose nuclei measure PX to the
+        nucleus size it learned (:meth:`nucseg_zoo.zoo.model.ZooModel.segment`).
 
     Raises:
         UnknownSourceError: (a ``ValueError``) ``source`` is neither a zoo id nor a model package

@@ -19,6 +19,7 @@ import torch
 from nucseg_zoo import datasets
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.postprocessing import PostprocessingParams
+from nucseg_zoo.training.diameters import training_nucleus_diameter
 from nucseg_zoo.training.export import stage_of
 from nucseg_zoo.training.loop import (
     RECIPE_OUTPUT_KIND,
@@ -116,6 +117,7 @@ def export_ensemble(root: str | Path, model_id: str, recipe: Recipe | None = Non
     chosen_on = f"{recipe.dataset}/{recipe.validation_split}"
     return install_run(
         model_id, runs, stage=stage_of(recipe), replace=replace,
+        nucleus_diameter=training_nucleus_diameter(recipe, mirror=mirror),
         postprocessing={"params": params.to_dict(), "validation_average_f1": score.average_f1,
                         "validation_error_rate": score.error_rate, "chosen_on": chosen_on, "precision": precision},
         validation={"chosen_on": chosen_on, "precision": precision,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from nucseg_zoo.training.diameters import training_nucleus_diameter
 from nucseg_zoo.training.recipe import Recipe, read_recipe
 from nucseg_zoo.zoo.entry import read_entry
 from nucseg_zoo.zoo.install import Stage, install_run
@@ -44,4 +45,4 @@ def export_run(run_dir: str | Path, model_id: str, recipe: Recipe | None = None,
         raise FileNotFoundError(f"{tuned} is missing: finish training (and tuning) first")
     recipe = recipe or read_recipe(read_entry(model_id))
     return install_run(model_id, [run_dir], stage=stage_of(recipe), postprocessing=json.loads(tuned.read_text()),
-                       replace=replace)
+                       nucleus_diameter=training_nucleus_diameter(recipe), replace=replace)

@@ -18,6 +18,10 @@ never reads its training recipe. Keys:
 * ``postprocessing``, ``training_log``, ``recipe``: file names of the tuned postprocessing
   (``{params, validation_average_f1, chosen_on, ...}``), the training log (JSON lines) and
   the training recipe (read by :mod:`nucseg_zoo.training` only);
+* ``nucleus_diameter``: the nucleus sizes the network learned, measured from its training
+  labels (:class:`NucleusDiameter`: ``median_px``, ``range_px``, ``measured_on``,
+  ``n_nuclei``); ``segment(image, diameter=PX)`` rescales images to ``median_px``
+  (:mod:`nucseg_zoo.rescaling`);
 * ``num_params`` (checked against the built network by the tests), ``trained_on`` (hardware),
   ``paper`` (the numbers of Caicedo et al. 2019 for the method the entry reproduces:
   ``method``, ``average_f1``, ``error_rate_at_0.7``, ``seconds_per_image``), optional
@@ -62,6 +66,30 @@ class WeightsFile:
 
 
 @dataclass(frozen=True)
+class NucleusDiameter:
+    """The nucleus sizes a model learned: equivalent diameters ``2 * sqrt(area / pi)`` (px) of
+    every nucleus of its training labels (:func:`nucseg_zoo.datasets.facts.equivalent_diameters`).
+
+    Attributes:
+        median_px: their median.
+        range_px: their 5th and 95th percentiles.
+        measured_on: ``dataset/split`` (and how many of its images) they were measured on.
+        n_nuclei: how many nuclei.
+    """
+
+    median_px: float
+    range_px: tuple[float, float]
+    measured_on: str
+    n_nuclei: int
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> NucleusDiameter:
+        """From ``entry.yaml``'s ``nucleus_diameter`` mapping."""
+        low, high = raw["range_px"]
+        return cls(float(raw["median_px"]), (float(low), float(high)), str(raw["measured_on"]), int(raw["n_nuclei"]))
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """Metadata of a zoo model: architecture, preprocessing, weights, postprocessing.
 
@@ -85,6 +113,8 @@ class ZooEntry:
     license: str
     tags: tuple[str, ...]
     raw: dict[str, Any]
+    nucleus_diameter: NucleusDiameter | None = None
+    """The nucleus sizes of its training labels (None: not measured yet)."""
 
     @property
     def trained(self) -> bool:
@@ -211,6 +241,7 @@ def load_entry(folder: str | Path) -> ZooEntry:
         output_kind=raw["output_kind"], channel_names=tuple(raw["channel_names"]),
         postprocessing=get_output_kind(raw["output_kind"]).parse_params(postprocessing),
         license=raw["license"], tags=tuple(raw.get("tags", ())), raw=raw,
+        nucleus_diameter=NucleusDiameter.from_dict(raw["nucleus_diameter"]) if raw.get("nucleus_diameter") else None,
     )
 
 

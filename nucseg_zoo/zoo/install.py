@@ -105,7 +105,8 @@ def merged_training_log(entry: ZooEntry, runs: Sequence[Path], stage: Stage) -> 
 
 
 def install_run(model_id: str, runs: Sequence[str | Path], *, stage: Stage, postprocessing: Mapping[str, Any],
-                validation: Mapping[str, Any] | None = None, replace: bool = False) -> Path:
+                validation: Mapping[str, Any] | None = None, nucleus_diameter: Mapping[str, Any] | None = None,
+                replace: bool = False) -> Path:
     """Install trained runs into ``zoo/<model_id>/``; return the entry folder.
 
     Args:
@@ -117,6 +118,9 @@ def install_run(model_id: str, runs: Sequence[str | Path], *, stage: Stage, post
             chosen_on, ...}``), written to the entry's ``postprocessing.json``.
         validation: an ensemble's comparison of its members on validation, written to
             ``validation.json``; None writes none.
+        nucleus_diameter: the nucleus sizes of the runs' training labels, written to
+            ``entry.yaml`` (:class:`~nucseg_zoo.zoo.entry.NucleusDiameter` as a mapping); None
+            keeps the entry's.
         replace: allow changing an entry that already holds trained weights.
 
     Raises:
@@ -139,6 +143,8 @@ def install_run(model_id: str, runs: Sequence[str | Path], *, stage: Stage, post
     listed = raw["weights"] if entry.ensemble else [raw["weights"]]
     for item, sha in zip(listed, hashes):
         item["sha256"] = sha
+    if nucleus_diameter is not None:
+        raw["nucleus_diameter"] = dict(nucleus_diameter)
     with contextlib.ExitStack() as stack:  # renamed into place last-entered first: entry.yaml last
         stack.enter_context(atomic_path(entry.dir / ENTRY_FILE)).write_text(entry_yaml_text(raw))
         for run, weights in zip(runs, entry.weights):
@@ -146,6 +152,16 @@ def install_run(model_id: str, runs: Sequence[str | Path], *, stage: Stage, post
         for name, text in texts.items():
             stack.enter_context(atomic_path(entry.dir / name)).write_text(text)
     return entry.dir
+
+
+def write_nucleus_diameter(model_id: str, nucleus_diameter: Mapping[str, Any]) -> Path:
+    """Record ``nucleus_diameter`` (see :func:`install_run`) in ``zoo/<model_id>/entry.yaml``,
+    atomically, changing nothing else; returns the file."""
+    entry = read_entry(model_id)
+    raw = yaml.safe_load((entry.dir / ENTRY_FILE).read_text())
+    raw["nucleus_diameter"] = dict(nucleus_diameter)
+    write_text_atomically(entry.dir / ENTRY_FILE, entry_yaml_text(raw))
+    return entry.dir / ENTRY_FILE
 
 
 def write_experiment(entry: ZooEntry, name: str, *, title: str, description: str, rows: list[dict]) -> Path:

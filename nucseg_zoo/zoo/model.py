@@ -12,6 +12,7 @@ from nucseg_zoo.images import segmentation_input
 from nucseg_zoo.inference import predict_batch, predict_tiled
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.precision import DEFAULT_PRECISION, check_precision
+from nucseg_zoo.rescaling import scale_factor, segment_rescaled
 from nucseg_zoo.zoo.entry import ZooEntry
 
 
@@ -79,6 +80,33 @@ class ZooModel:
         while the network runs on a GPU)."""
         return functools.partial(get_output_kind(self.entry.output_kind).to_labels, params=params or self.postprocessing)
 
-    def segment(self, image, params: KindParams | None = None) -> np.ndarray:
-        """Instance labels ``(H, W)`` int32 through the shared postprocessing (tuned params by default)."""
-        return self.postprocessor(params)(self.predict(image))
+    @property
+    def training_diameter(self) -> float | None:
+        """Median nucleus diameter (px) of the training labels (``entry.yaml``'s
+        ``nucleus_diameter``), the scale ``segment(..., diameter=)`` rescales to; None: not recorded."""
+        size = self.entry.nucleus_diameter
+        return None if size is None else size.median_px
+
+    def segment(self, image, params: KindParams | None = None, *, diameter: float | None = None) -> np.ndarray:
+        """Instance labels ``(H, W)`` int32 through the shared postprocessing (tuned params by default).
+
+        Args:
+            image: as for :meth:`predict`.
+            params: postprocessing parameters (default: the entry's tuned ones).
+            diameter: median nucleus diameter of ``image`` in px (4-400): the image is resized
+                so that its nuclei have :attr:`training_diameter`, segmented (tiled at any size)
+                and the labels are returned on the input's grid (:mod:`nucseg_zoo.rescaling`,
+                as Cellpose's ``diameter``). None (default) segments at the image's own scale.
+
+        Raises:
+            ValueError: a ``diameter`` that is not a number in 4-400 px, or an entry without a
+                recorded training diameter; the image errors of :meth:`predict`.
+        """
+        to_labels = self.postprocessor(params)
+        if diameter is None:
+            return to_labels(self.predict(image))
+        if self.training_diameter is None:
+            raise ValueError(f"zoo model {self.id!r} records no training nucleus diameter (entry.yaml "
+                             "nucleus_diameter): run python -m nucseg_zoo.training.diameters, or leave diameter out")
+        factor = scale_factor(diameter, self.training_diameter)
+        return segment_rescaled(lambda scaled: to_labels(self.predict(scaled)), segmentation_input(image), factor)

@@ -2,7 +2,7 @@
 
     python validation/experiments/training_set_size.py [--resume] [--runs runs/training_set_size]
         [--model unet-bbbc039-fast] [--sizes 2 4 6 8 10 20 40 60 80 100] [--repeats 3]
-        [--steps 400] [--batch-size 8] [--device cpu] [--mirror FOLDER]
+        [--steps 400] [--batch-size 8] [--crop-size 128] [--device cpu] [--mirror FOLDER]
 
 For each repeat, augmentation and training-set size n, a U-Net of the zoo entry ``--model``'s
 architecture is trained from scratch on n images drawn at random (without replacement within
@@ -16,12 +16,13 @@ a subset, independently per repeat; the same subsets for both augmentations) fro
 * no distillation (its teacher learned all 100 images), no warm start, no weight averaging,
   one view (no test-time rotations: the paper's U-Net had none);
 * the optimizer of the architecture's from-scratch training (:data:`FROM_SCRATCH`);
-* a budget of ``--steps`` optimizer steps of ``--batch-size`` crops in one epoch for every n,
-  the learning-rate schedule (warm-up, cosine decay) spread over it; seed = the recipe's
-  seed + repeat.
+* a budget of ``--steps`` optimizer steps of ``--batch-size`` crops of ``--crop-size`` px in
+  one epoch for every n, the learning-rate schedule (warm-up, cosine decay) spread over it;
+  seed = the recipe's seed + repeat.
 
 Each run is scored on the **validation** split, as the paper did, with the output kind's
-default postprocessing (not tuned per run); ``cp-advanced`` (its parameters were chosen on
+default postprocessing (not tuned per run), in the precision it was trained in (bf16 where
+the CPU has it, see :func:`nucseg_zoo.inference.default_precision`); ``cp-advanced`` (its parameters were chosen on
 validation) is scored there too and drawn as the dotted line. The test split is never read.
 
 Runs are taken repeat by repeat, so an interrupted experiment already holds whole curves.
@@ -50,6 +51,7 @@ from nucseg_zoo import datasets
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo.evaluation import evaluate_source
 from nucseg_zoo.hardware import describe_device
+from nucseg_zoo.inference import default_precision
 from nucseg_zoo.leaderboard.learning_curve import (
     LEARNING_CURVE_FIGURE,
     LEARNING_CURVE_FILE,
@@ -93,23 +95,24 @@ def subset(names: tuple[str, ...], n: int, seed: int, repeat: int) -> list[str]:
 
 
 def run_recipe(base: Recipe, *, images: list[str], augmentation: str, steps: int, repeat: int,
-               batch_size: int = 8) -> Recipe:
+               batch_size: int = 8, crop_size: int = 128) -> Recipe:
     """The recipe of one run (see the module docstring)."""
     one_view = dataclasses.replace(base.architecture, kwargs={**base.architecture.kwargs, "test_time_rotations": [0]})
     return dataclasses.replace(base, architecture=one_view, train_images=tuple(images),
                                augmentation=AUGMENTATIONS[augmentation],
                                distillation=None, init_from=None, weight_averaging=None, epochs=1,
-                               steps_per_epoch=steps, batch_size=batch_size, seed=base.seed + repeat,
+                               steps_per_epoch=steps, batch_size=batch_size, crop_size=crop_size,
+                               seed=base.seed + repeat,
                                optimizer=FROM_SCRATCH["optimizer"],
                                schedule={**FROM_SCRATCH["schedule"], "warmup_steps": max(10, steps // 20)})
 
 
-def score_run(recipe: Recipe, weights: Path, samples, device: str) -> dict:
-    """Validation scores of the best state dict ``weights`` with the kind's default postprocessing (fp32)."""
+def score_run(recipe: Recipe, weights: Path, samples, device: str, precision: str) -> dict:
+    """Validation scores of the best state dict ``weights`` with the kind's default postprocessing."""
     torch_device = torch.device(device)
     model = build_model(recipe).to(torch_device).to(memory_format=torch.channels_last)
     model.load_state_dict(torch.load(weights, map_location=torch_device, weights_only=True))
-    outputs = validation_predictions(model, samples, recipe, torch_device, "fp32")
+    outputs = validation_predictions(model, samples, recipe, torch_device, precision)
     kind = get_output_kind(RECIPE_OUTPUT_KIND)
     return run_scores(validation_summary(outputs, [s.labels for s in samples], kind.params(), kind=kind))
 
@@ -132,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop-size", type=int, default=128, help="training crop side, px")
     parser.add_argument("--augmentations", nargs="+", choices=sorted(AUGMENTATIONS), default=["basic", "extra"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mirror", help="BBBC039 mirror (default: $NUCSEG_ZOO_BBBC039_MIRROR)")
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--sizes must lie in 1..{len(pool)} (the {base.dataset} {base.train_split} split's images)")
     config = {"model": args.model, "architecture": entry.raw["architecture"]["summary"].split(";")[0].strip(),
               "sizes": sorted(args.sizes), "repeats": args.repeats, "steps": args.steps, "batch_size": args.batch_size,
+              "crop_size": args.crop_size, "precision": default_precision(torch.device(args.device)),
               "augmentations": args.augmentations, "pool": len(pool),
               "trained_on": f"{base.dataset}/{base.train_split}",
               "scored_on": f"{base.dataset}/{base.validation_split}",
@@ -176,12 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 images = subset(pool, n, base.seed, repeat)
                 recipe = run_recipe(base, images=images, augmentation=augmentation, steps=args.steps, repeat=repeat,
-                                    batch_size=args.batch_size)
+                                    batch_size=args.batch_size, crop_size=args.crop_size)
                 run_dir = args.runs / f"{augmentation}-n{n:03d}-r{repeat}"
                 started = time.perf_counter()
                 weights = train(recipe, run_dir, device=args.device, resume=(run_dir / "last.pt").exists(),
                                 mirror=args.mirror, progress=False)
-                scores = score_run(recipe, weights, validation, args.device)
+                scores = score_run(recipe, weights, validation, args.device, data["precision"])
                 data["runs"].append({"n": n, "repeat": repeat, "augmentation": augmentation, "images": images,
                                      "seed": recipe.seed, "scores": scores,
                                      "seconds": round(time.perf_counter() - started, 1),
