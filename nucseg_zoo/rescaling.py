@@ -22,6 +22,12 @@ outline; above 400 px an image of BBBC039's nucleus size (28 px) would be shrunk
 times. The diameters users meet lie within about 8-60 px."""
 
 
+MIN_RESCALED_SIDE = 2
+"""Fewest px per side an image may have once rescaled (the networks' minimum input,
+:data:`nucseg_zoo.tiling.MIN_SIDE`; a baseline gets the same limit, so that every source
+refuses the same diameters)."""
+
+
 def check_diameter(diameter, *, what: str = "diameter") -> float:
     """``diameter`` as a float, after checking it is a number in :data:`DIAMETER_RANGE_PX`.
 
@@ -36,7 +42,8 @@ def check_diameter(diameter, *, what: str = "diameter") -> float:
     value = float(diameter)
     if not low <= value <= high:
         raise ValueError(f"{what} {value:g} px is outside {low:g}-{high:g} px: pass the median nucleus diameter of "
-                         "the images in px (the equivalent diameter of a typical nucleus, e.g. 28 for BBBC039)")
+                         "the images in px (the equivalent diameter of a typical nucleus, e.g. 28 for BBBC039; "
+                         "there is no automatic estimate)")
     return value
 
 
@@ -80,8 +87,17 @@ def labels_to_grid(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def segment_rescaled(segment: Callable[[np.ndarray], np.ndarray], image: np.ndarray, factor: float) -> np.ndarray:
     """``segment`` run on ``image`` resized by ``factor``, its labels returned on the image's
-    grid: ``(H, W)`` int32 instance labels (see the module docstring)."""
+    grid: ``(H, W)`` int32 instance labels (see the module docstring).
+
+    Raises:
+        ValueError: the rescaled image would have fewer than :data:`MIN_RESCALED_SIDE` px on a side.
+    """
     image = np.asarray(image)
     if factor == 1.0:
         return np.asarray(segment(image)).astype(np.int32, copy=False)
+    shape = rescaled_shape(image.shape, factor)
+    if min(shape) < MIN_RESCALED_SIDE:
+        raise ValueError(f"the {image.shape[0]} × {image.shape[1]} px image, rescaled by {factor:.3g} to the model's "
+                         f"nucleus size, would be {shape[0]} × {shape[1]} px (at least {MIN_RESCALED_SIDE} px per "
+                         "side are needed): the diameter given is too large for this image; check it")
     return labels_to_grid(segment(rescale_image(image, factor)), image.shape)

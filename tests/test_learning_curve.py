@@ -80,7 +80,7 @@ def test_without_the_plateau_size_or_a_baseline_the_statements_are_left_open():
 def test_the_figure_is_drawn(tmp_path):
     data = {"runs": RUNS, "summary": summarize_runs(RUNS), "baseline": BASELINE, "sizes": [2, 20, 100],
             "scored_on": "bbbc039/validation", "n_true": 1000, "architecture": "a U-Net", "pool": 100,
-            "repeats": 2, "steps": 300, "batch_size": 8, "crop_size": 128}
+            "repeats": 2, "steps": 300, "batch_size": 8, "crop_size": 128, "model": "unet-bbbc039-fast"}
     path = tmp_path / "curve.png"
     plot_learning_curve(data, path)
     width, height = Image.open(path).size

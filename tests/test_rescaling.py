@@ -166,7 +166,8 @@ def test_segment_rescales_records_the_diameter_and_refuses_outputs_of_another_sc
     labels = tifffile.imread(out / "in" / "field_2x.tif")
     assert np.array_equal(labels, fast.segment(_twice(image), diameter=diameter))
     parameters = json.loads((out / "manifest.json").read_text())["parameters"]
-    assert parameters["diameter"] == diameter and parameters["training_diameter"] == diameter
+    assert parameters["diameter"] == parameters["expected_diameter"] == diameter
+    assert parameters["training_diameter"] == fast.training_diameter
     assert pd.read_parquet(out / "images.parquet")["size_off_training"].tolist() == [False]
     assert "warning" not in capsys.readouterr().err
     assert main(["segment", "unet-bbbc039-fast", str(folder), "--out", str(out), "--no-progress"]) == 2
@@ -187,3 +188,11 @@ def test_the_gain_experiment_scores_both_conditions_alike_at_the_training_size(s
 
     assert [size_group(d, 28.0) for d in (18.0, 19.0, 42.0, 43.0)] == ["smaller", "within", "within", "larger"]
     assert 0.5 < result["own_scale"]["all"]["average_f1"] < 1
+
+
+def test_a_diameter_that_shrinks_the_image_below_two_pixels_is_refused_naming_it(fast):
+    image = np.full((20, 20), 100, np.uint16)
+    for segment in (lambda: fast.segment(image, diameter=400),
+                    lambda: nucseg_zoo.get_segmenter("cp-basic", diameter=400).segment(image)):
+        with pytest.raises(ValueError, match=r"20 × 20 px image, rescaled by 0.070\d.* 1 × 1 px .*diameter given"):
+            segment()

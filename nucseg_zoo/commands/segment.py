@@ -134,7 +134,8 @@ def _diameter(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a nucleus diameter in px, e.g. 28; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a nucleus diameter in px, e.g. 28 (there is no automatic "
+                                         f"estimate); got {text!r}") from None
     try:
         return check_diameter(value)
     except ValueError as err:

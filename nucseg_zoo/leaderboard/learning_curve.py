@@ -168,10 +168,9 @@ def plot_learning_curve(data: dict[str, Any], path: Path) -> None:
     right.set_title("(b) missed (IoU 0.7), merged and split (IoU 0.1); dotted: " + (baseline or {}).get("name", "–"),
                     fontsize=10)
     right.legend(fontsize=7, ncol=2, loc="upper right")
-    figure.suptitle(f"U-Net ({data['architecture']}) trained on n of the {data['pool']} training images, "
-                    f"{data['repeats']} repeats per n planned, {data['steps']} steps of {data['batch_size']} "
-                    f"crops of {data['crop_size']}² px each",
-                    fontsize=10)
+    figure.suptitle(f"{data['model']}'s architecture ({data['architecture']}) trained from scratch on n of the "
+                    f"{data['pool']} training images\n{data['repeats']} repeats per n planned, {data['steps']} steps "
+                    f"of {data['batch_size']} crops of {data['crop_size']}² px each", fontsize=10)
     figure.tight_layout()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, format="png", dpi=110)

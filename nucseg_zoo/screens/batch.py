@@ -234,7 +234,7 @@ def segment_images(
                          output_kind=output_kind, rois=rois,
                          overwrite=overwrite, saturation_value=saturation_value,
                          selection=Selection(channel=channel, plane=plane, time=time), diameter=diameter,
-                         training_diameter=diameter if diameter is not None else training_diameter(source))
+                         training_diameter=training_diameter(source))
     references = None
     if statistics_from is not None:
         reference_specs = [statistics_from] if isinstance(statistics_from, (str, os.PathLike)) else list(statistics_from)
@@ -293,7 +293,7 @@ def _run(items: list[ImageInput], out: Path, options: RunOptions, source: ModelS
                   "overwrite": options.overwrite, "saturation_value": options.saturation_value,
                   "batch_size": batch_size if batched else None,
                   "selection": options.selection.record(), "diameter": options.diameter,
-                  "training_diameter": options.training_diameter,
+                  "training_diameter": options.training_diameter, "expected_diameter": options.expected_diameter,
                   "dataset_statistics": statistics}
     stopped = None if stop is None else "interrupted" if isinstance(stop, KeyboardInterrupt) else str(stop)
     try:

@@ -59,7 +59,7 @@ def check_plan(inputs: list[ImageInput], out: Path, options: RunOptions) -> None
                                 "is never replaced, even with --overwrite: choose another --out folder")
             if not options.overwrite and not same_model(record, options):
                 raise PlanError(f"{labels} holds the labels of {record.get('input')} {other_model(record, options)} "
-                                f"from an earlier run, not by {options.source}; pass --overwrite to replace it, "
+                                f"from an earlier run, not by this run's {options.source}; pass --overwrite to replace it, "
                                 "or choose another --out")
             if not options.overwrite and not same_image(record, item, options):
                 chosen = ", ".join(f"--{role} {index}" for role, index in options.selection.record().items())

@@ -40,9 +40,8 @@ class RunOptions:
     nucleus size and its labels returned on its grid (:mod:`nucseg_zoo.rescaling`); None: at
     the images' own scale. Part of the outputs' identity."""
     training_diameter: float | None = None
-    """The nucleus size (px) the images' nuclei are expected to have, for the size flag
-    (:mod:`~nucseg_zoo.screens.sizes`): ``diameter`` where given, else the median nucleus
-    diameter of the model's training data; None: unknown, no flag."""
+    """Median nucleus diameter (px) the model learned
+    (:func:`nucseg_zoo.segmenters.rescaled.training_diameter`); None: unknown."""
     selection: Selection = Selection()
     """Which channel, z-plane and time point of each image is segmented (also recorded with
     every output: an earlier output of another selection is not this run's)."""
@@ -56,6 +55,14 @@ class RunOptions:
     """Digest of the dataset statistics the model runs with (None: it uses none); part of the
     outputs' identity (:func:`~nucseg_zoo.segmenters.statistics.statistics_digest`);
     :data:`STATISTICS_NOT_YET` while the plan is checked before the model is loaded."""
+
+
+    @property
+    def expected_diameter(self) -> float | None:
+        """The nucleus size (px) the images' nuclei should have, for the size flag
+        (:mod:`~nucseg_zoo.screens.sizes`): ``diameter`` where given, else
+        ``training_diameter``; None: unknown, no flag."""
+        return self.diameter if self.diameter is not None else self.training_diameter
 
 
 @dataclass

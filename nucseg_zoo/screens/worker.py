@@ -110,7 +110,7 @@ def _quality(labels: np.ndarray, image: np.ndarray, options: RunOptions) -> dict
     from nucseg_zoo.screens.sizes import size_quality
 
     values = {**image_quality(labels, image, saturation_value=options.saturation_value),
-              **size_quality(labels, options.training_diameter)}
+              **size_quality(labels, options.expected_diameter)}
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in values.items()}
 
 

@@ -281,7 +281,16 @@ class BioimageioModel:
         self._pipeline.apply_postprocessing(output)
         return self._channels_first(output.members[self.output_tensor.id].data)
 
-    def segment(self, image, params: KindParams | None = None) -> np.ndarray:
+    def segment(self, image, params: KindParams | None = None, *, diameter: float | None = None) -> np.ndarray:
         """Instance labels ``(H, W)`` int32 through the output kind's adapter (``params``: the
-        kind's parameters, default :attr:`postprocessing`)."""
+        kind's parameters, default :attr:`postprocessing`).
+
+        Raises:
+            ValueError: a ``diameter``: a package states no training nucleus size to rescale to
+                (zoo models do: :meth:`nucseg_zoo.zoo.model.ZooModel.segment`).
+        """
+        if diameter is not None:
+            raise ValueError("diameter applies to zoo models and baselines, whose training nucleus size is known; a "
+                             "bioimage.io package states none: leave diameter out, or resize the image so that its "
+                             "nuclei have the size the model was trained on")
         return self._kind.to_labels(self.predict(image), params or self.postprocessing)
