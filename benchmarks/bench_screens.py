@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -29,20 +28,12 @@ from pathlib import Path
 import psutil
 import tifffile
 
+from nucseg_zoo.hardware import cpu_flags, cpu_name
+
 
 def cpu_capability() -> str:
     """CPU model and the vector/matrix extensions that decide torch's speed here."""
-    flags = set()
-    model = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
+    model, flags = cpu_name(), cpu_flags()
     extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
     return f"{model}, {os.cpu_count()} logical cores, {' '.join(extensions) or 'no AVX2'}"
 

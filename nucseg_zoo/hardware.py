@@ -35,9 +35,14 @@ def cpu_name() -> str:
     return _cpuinfo()[0] or platform.processor() or platform.machine()
 
 
+def cpu_flags() -> set[str]:
+    """Every flag this CPU reports in ``/proc/cpuinfo`` (empty off Linux, where it is not known)."""
+    return _cpuinfo()[1]
+
+
 def cpu_extensions() -> tuple[str, ...]:
     """Those of :data:`CPU_EXTENSIONS` this CPU reports (empty off Linux, where it is not known)."""
-    flags = _cpuinfo()[1]
+    flags = cpu_flags()
     return tuple(flag for flag in CPU_EXTENSIONS if flag in flags)
 
 
