@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from nucseg_zoo import datasets
 from nucseg_zoo.datasets.card import DatasetCard
 from nucseg_zoo.training.recipe import Recipe, read_recipe
@@ -49,6 +51,9 @@ class CardFacts:
         experiments: the ``experiments/*.json`` reports, by file name.
         metrics: the harness's test-split evaluation (``metrics.json``), or None.
         package: the package's own facts; None for the zoo card.
+        fine_tuning: a fine-tuned entry's ``fine_tuning.json`` (held-out scores of the
+            starting and the fine-tuned model) and ``fine_tuning.yaml`` (what it learned from)
+            as ``{"record": ..., "recipe": ...}``; None for other entries.
     """
 
     entry: ZooEntry
@@ -60,16 +65,21 @@ class CardFacts:
     experiments: list[dict[str, Any]]
     metrics: dict[str, Any] | None
     package: PackageFacts | None = None
+    fine_tuning: dict[str, Any] | None = None
 
 
 def gather(entry: ZooEntry, *, recipe: Recipe | None = None, package: PackageFacts | None = None) -> CardFacts:
     """The facts of ``entry``'s card (``recipe``: default the entry's ``recipe.yaml``)."""
     recipe = recipe or read_recipe(entry)
     log_path = entry.dir / entry.raw["training_log"]
+    fine_tuned = entry.raw.get("fine_tuned")
+    fine_tuning = None if not fine_tuned else {
+        "record": entry.record(fine_tuned["record"]),
+        "recipe": yaml.safe_load((entry.dir / fine_tuned["recipe"]).read_text())}
     return CardFacts(
         entry=entry, recipe=recipe, dataset=datasets.card(recipe.dataset),
         training_log=entry.training_log() if log_path.is_file() else [],
         tuned=entry.record(entry.raw["postprocessing"]),
         validation=entry.record(VALIDATION_FILE) if entry.ensemble else None,
         experiments=[json.loads(path.read_text()) for path in sorted((entry.dir / EXPERIMENTS_DIR).glob("*.json"))],
-        metrics=entry.record(METRICS_FILE), package=package)
+        metrics=entry.record(METRICS_FILE), package=package, fine_tuning=fine_tuning)

@@ -4,6 +4,7 @@ differences as data (:class:`CardTarget`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,14 +52,14 @@ ZOO = CardTarget(
     own_data="segment images with known instance masks (`nucseg-zoo segment`, or `model.segment`)",
     needs_package=False,
     model_bullets=(S.architecture, S.zoo_input_output, S.weight_files, S.license_line),
-    sections=(S.preamble, S.usage, S.model, S.preprocessing, S.training, S.postprocessing,
+    sections=(S.preamble, S.usage, S.model, S.preprocessing, S.training, S.fine_tuning, S.postprocessing,
               S.ensemble_comparison, S.experiments, S.metrics_summary, S.own_data, S.intended_use, S.citations),
 )
 """``zoo/<id>/README.md``."""
 
 PACKAGE = CardTarget(
     name="package",
-    regenerate="`nucseg-zoo package {id}` from the files of zoo/{id}",
+    regenerate="`nucseg-zoo package {id}` from the entry's files",
     load_source="{id}.zip",
     preprocessing_location="written into the rdf's `preprocessing` (applied by bioimage.io tools)",
     postprocessing_location="they travel in `config.nucseg_zoo.postprocessing` of `rdf.yaml`",
@@ -66,7 +67,8 @@ PACKAGE = CardTarget(
               "`config.nucseg_zoo.postprocessing`"),
     needs_package=True,
     model_bullets=(S.architecture, S.package_input_output, S.weight_formats, S.license_line),
-    sections=(S.preamble, S.usage, S.model, S.preprocessing, S.per_tile_tools, S.training, S.postprocessing,
+    sections=(S.preamble, S.usage, S.model, S.preprocessing, S.per_tile_tools, S.training, S.fine_tuning,
+              S.postprocessing,
               S.ensemble_comparison, S.experiments, S.test_data, S.metrics_all, S.own_data, S.intended_use,
               S.citations),
 )
@@ -85,8 +87,9 @@ def render_card(facts: CardFacts, target: CardTarget) -> str:
     return "\n".join(lines)
 
 
-def write_zoo_card(model_id: str) -> str:
-    """Render the zoo card of ``model_id`` into ``zoo/<id>/README.md`` (atomically); return the text."""
+def write_zoo_card(model_id: str | os.PathLike) -> str:
+    """Render the zoo card of ``model_id`` (a zoo id or a local entry folder) into its
+    ``README.md`` (atomically); return the text."""
     entry = read_entry(model_id)
     text = render_card(gather(entry), ZOO)
     write_text_atomically(entry.dir / "README.md", text)

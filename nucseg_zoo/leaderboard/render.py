@@ -796,6 +796,40 @@ def _block_results_diameter_gain(docs: _DocsData, page: str) -> list[str]:
             "", "The estimate, against each image's ground-truth diameter: " + "; ".join(estimates) + "."]
 
 
+FINE_TUNING_FILE = "experiments/fine_tuning.json"
+"""``validation/experiments/fine_tuning.py``'s results, relative to the leaderboard folder."""
+
+
+def _block_fine_tuning(docs: _DocsData, page: str) -> list[str]:
+    """How many annotated images fine-tuning a zoo model takes to beat it (``fine_tuning.py``)."""
+    path = docs.root / "validation" / FINE_TUNING_FILE
+    if not path.is_file():
+        return ["Not measured yet (`python validation/experiments/fine_tuning.py`)."]
+    data = json.loads(path.read_text())
+    start = data["starting_model"]["validation"]
+    given = data["starting_model"]["validation_with_diameter"]
+    rows = []
+    for n in sorted({run["n_images"] for run in data["runs"]}):
+        runs = [run for run in data["runs"] if run["n_images"] == n]
+        f1 = [run["validation"]["average_f1"] for run in runs]
+        rows.append([str(n), f"{runs[0]['n_training_images']} / {runs[0]['n_held_out_images']}",
+                     f"{np.mean(f1):.3f} ({min(f1):.3f}–{max(f1):.3f})",
+                     f"{np.mean([run['validation']['f1_at_0.5'] for run in runs]):.3f}",
+                     f"{100 * np.mean([run['validation']['missed_at_0.7'] for run in runs]):.1f} %",
+                     f"{sum(value > start['average_f1'] for value in f1)} of {len(runs)}",
+                     f"{np.mean([run['seconds'] for run in runs]):.0f} s"])
+    return [f"`{data['model']}` fine-tuned ({data['steps']} steps, the command's defaults otherwise) on n annotated "
+            f"images drawn from the {data['n_training_images_in_set']} training images of one imaging set of "
+            f"`{data['dataset']}` ({data['image_shape']} px images; a set no zoo model was trained on), scored on "
+            f"the set's {data['n_validation_images']} validation images; repeats with other draws; measured on "
+            f"{data['cpu']}. The starting model scores {start['average_f1']:.3f} (F1 at IoU 0.5 "
+            f"{start['f1_at_0.5']:.3f}) at the images' own scale and {given['average_f1']:.3f} "
+            f"({given['f1_at_0.5']:.3f}) when told each image's nucleus diameter.", "",
+            *_md_table_dashes(["annotated images", "trained on / held out", "average F1: mean (min–max)",
+                               "F1 at IoU 0.5", "missed at IoU 0.7", "runs above the starting model",
+                               "time (whole command)"], rows)]
+
+
 DOCS_BLOCKS = {
     "results-summary": _block_results_summary,
     "results-tracks": _block_results_tracks,
@@ -804,6 +838,7 @@ DOCS_BLOCKS = {
     "results-costs": _block_results_costs,
     "results-training-set-size": _block_results_training_set_size,
     "results-diameter-gain": _block_results_diameter_gain,
+    "fine-tuning": _block_fine_tuning,
     "datasets": _block_datasets,
     "size-bins": _block_size_bins,
     "zoo-models": _block_zoo_models,

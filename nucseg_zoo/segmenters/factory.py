@@ -18,7 +18,7 @@ from nucseg_zoo.rescaling import check_diameter
 from nucseg_zoo.segmenters.identity import ModelSource, UnknownSourceError, names_package, resolve_source
 from nucseg_zoo.segmenters.protocols import ProbabilityModel, Segmenter
 from nucseg_zoo.segmenters.rescaled import check_rescalable, rescaled
-from nucseg_zoo.zoo.registry import list_models
+from nucseg_zoo.zoo.registry import is_entry_folder, list_models
 
 
 @dataclass(frozen=True)
@@ -135,9 +135,11 @@ def load_model(source: str | os.PathLike, *, device: str = "cpu", precision: str
     """Load a ready-to-run segmentation network (a model, not a bioimage.io description).
 
     Args:
-        source: a zoo id from :func:`nucseg_zoo.list_models` (e.g. ``"unet-bbbc039"``), or a
-            path or URL to a bioimage.io model package (``.zip``) or ``rdf.yaml`` (a URL is
-            downloaded and verified once into the cache; the local copy is what runs).
+        source: a zoo id from :func:`nucseg_zoo.list_models` (e.g. ``"unet-bbbc039"``), a local
+            zoo entry folder (one holding ``entry.yaml``, e.g. a fine-tuned model from
+            :func:`nucseg_zoo.training.fine_tune.fine_tune`), or a path or URL to a bioimage.io
+            model package (``.zip``) or ``rdf.yaml`` (a URL is downloaded and verified once into
+            the cache; the local copy is what runs).
         device: "cpu", "cuda", "cuda:N" or "mps" (checked by :func:`nucseg_zoo.devices.check_device`).
         precision: of a zoo model: "fp32" (default, :data:`~nucseg_zoo.precision.DEFAULT_PRECISION`:
             the leaderboard's and the packages' precision), "bf16" (faster on CPUs with native
@@ -163,7 +165,8 @@ def load_model(source: str | os.PathLike, *, device: str = "cpu", precision: str
     device = check_device(device)  # before anything is loaded
     check_precision(precision)
     spec = str(source)
-    if spec not in list_models() and not names_package(spec):
-        raise UnknownSourceError(f"unknown model {spec!r}; available: {', '.join(list_models())}, "
-                                 "or a bioimage.io package (.zip) or rdf (.yaml) path or URL")
+    if spec not in list_models() and not is_entry_folder(spec) and not names_package(spec):
+        raise UnknownSourceError(f"unknown model {spec!r}; available: {', '.join(list_models())}, a zoo entry "
+                                 "folder (holding entry.yaml), or a bioimage.io package (.zip) or rdf (.yaml) "
+                                 "path or URL")
     return open_segmenter(resolve_source(spec), device=device, precision=precision)[0]

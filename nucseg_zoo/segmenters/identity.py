@@ -2,9 +2,11 @@
 
 A *source* is one of
 
-* a zoo id (``unet-bbbc039``) — hashed over what its entry states for inference (architecture,
-  preprocessing, output kind and channels), its weights and its postprocessing file, so that
-  a rewrite of ``entry.yaml`` that changes none of these keeps the identity;
+* a zoo id (``unet-bbbc039``) or a local zoo entry folder (one holding ``entry.yaml``, as
+  ``nucseg-zoo train MODEL --images ... --out ENTRY_DIR`` writes) — hashed over what its
+  entry states for inference (architecture, preprocessing, output kind and channels), its
+  weights and its postprocessing file, so that a rewrite of ``entry.yaml`` that changes none
+  of these keeps the identity;
 * a classical baseline name (``cp-basic``, ``cp-basic@dsb2018-fluo``) — hashed over its
   parameter record (which pins the forest file's sha256 for ``random-forest``);
 * a bioimage.io package ``.zip`` or ``rdf.yaml`` path — hashed over that file (a 0.5 rdf
@@ -30,7 +32,7 @@ from nucseg_zoo._io import is_url
 from nucseg_zoo.baselines.registry import is_baseline, list_baselines, record_path
 from nucseg_zoo.downloads import download_package
 from nucseg_zoo.segmenters.python_source import describe, file_path_hint, is_python_spec
-from nucseg_zoo.zoo.registry import list_models
+from nucseg_zoo.zoo.registry import is_entry_folder, list_models
 
 SOURCE_KINDS = ("zoo", "baseline", "bioimageio", "python")
 """The kinds of :attr:`ModelSource.kind`."""
@@ -51,7 +53,8 @@ class ModelSource:
     Attributes:
         spec: the source as the user gave it.
         kind: one of :data:`SOURCE_KINDS`.
-        name: zoo id, baseline name, the package's file name, or ``module:callable``.
+        name: zoo id (a local entry folder: its absolute path), baseline name, the package's file
+            name, or ``module:callable``.
         sha256: content hash of what runs (see the module docstring).
         location: the local file bioimageio.core loads (for a URL, the verified copy in the
             cache); None for the other kinds.
@@ -87,11 +90,12 @@ def _zoo_source(spec: str) -> ModelSource:
     from nucseg_zoo.zoo.entry import read_entry  # postprocessing's scikit-image, only for zoo ids
 
     entry = read_entry(spec)
+    name = spec if spec in list_models() else str(entry.dir)  # a local entry: where it is, wherever run from
     inference = {key: entry.raw[key] for key in INFERENCE_FACTS}
     files = [*(w.path for w in entry.weights), entry.dir / entry.raw["postprocessing"]]
     digest = hashlib.sha256(json.dumps(inference, sort_keys=True).encode() + b"\n")
     digest.update(hash_of_files(files).encode())
-    return ModelSource(spec=spec, kind="zoo", name=spec, sha256=digest.hexdigest())
+    return ModelSource(spec=spec, kind="zoo", name=name, sha256=digest.hexdigest())
 
 
 def _baseline_source(spec: str) -> ModelSource:
@@ -100,7 +104,8 @@ def _baseline_source(spec: str) -> ModelSource:
 
 
 def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
-    """Resolve ``spec`` (zoo id, baseline name, package path or URL, ``module:callable``) to a :class:`ModelSource`.
+    """Resolve ``spec`` (zoo id or local entry folder, baseline name, package path or URL,
+    ``module:callable``) to a :class:`ModelSource`.
 
     Nothing is loaded: a URL is downloaded and verified into the cache, a package file
     hashed, a Python segmenter's module imported (to hash its file and configuration).
@@ -119,7 +124,7 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
             verified model package (see :func:`~nucseg_zoo.downloads.download_package`).
         FileNotFoundError: a package path that does not exist.
     """
-    if spec in list_models():
+    if spec in list_models() or is_entry_folder(spec):
         return _zoo_source(spec)
     if is_baseline(spec):
         return _baseline_source(spec)
@@ -144,6 +149,6 @@ def resolve_source(spec: str, *, sha256: str | None = None) -> ModelSource:
             raise ValueError(f"{spec} has sha256 {digest}, expected {sha256}")
         return ModelSource(spec=spec, kind="bioimageio", name=path.name, sha256=digest, location=str(path.resolve()))
     raise UnknownSourceError(
-        f"unknown source {spec!r}; expected a zoo id ({', '.join(list_models())}), a baseline "
+        f"unknown source {spec!r}; expected a zoo id ({', '.join(list_models())}) or zoo entry folder, a baseline "
         f"({', '.join(list_baselines())}), a bioimage.io package (.zip / rdf.yaml) path or URL, or a "
         "Python segmenter module:callable")

@@ -38,12 +38,23 @@ def training_nucleus_diameter(recipe: Recipe, *, mirror: str | None = None) -> d
     samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
     if recipe.train_images is not None:
         samples = training_subset(samples, recipe.train_images)
-    diameters = np.concatenate([equivalent_diameters(sample.labels) for sample in samples])
-    if not diameters.size:
-        raise ValueError(f"{recipe.dataset}/{recipe.train_split}: the training labels hold no nucleus")
-    low, high = np.percentile(diameters, RANGE_PERCENTILES)
     where = f"{recipe.dataset}/{recipe.train_split}" + (
         f" ({len(samples)} of its images)" if recipe.train_images is not None else "")
+    return nucleus_diameter_record([sample.labels for sample in samples], where)
+
+
+def nucleus_diameter_record(labels: list[np.ndarray], where: str) -> dict[str, Any]:
+    """``{median_px, range_px, measured_on, n_nuclei}`` of every nucleus of the ``(H, W)``
+    instance label images ``labels`` (``measured_on``: ``where``), as
+    :func:`training_nucleus_diameter` records them.
+
+    Raises:
+        ValueError: the labels hold no nucleus (the message names ``where``).
+    """
+    diameters = np.concatenate([equivalent_diameters(image) for image in labels] or [np.zeros(0)])
+    if not diameters.size:
+        raise ValueError(f"{where}: the training labels hold no nucleus")
+    low, high = np.percentile(diameters, RANGE_PERCENTILES)
     return {"median_px": round(float(np.median(diameters)), 2), "range_px": [round(float(low), 2), round(float(high), 2)],
             "measured_on": where, "n_nuclei": int(diameters.size)}
 

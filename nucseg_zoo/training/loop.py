@@ -79,6 +79,15 @@ def training_subset(samples, names: Sequence[str]) -> list:
     return [samples[name] for name in names]
 
 
+def freeze_batch_norm_statistics(model: torch.nn.Module) -> None:
+    """Put every batch-norm layer of ``model`` in eval mode: batches are normalised with the
+    layers' running statistics, which stay as they are (their weights and biases still train;
+    :attr:`~nucseg_zoo.training.recipe.Recipe.freeze_batch_norm`)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            module.eval()
+
+
 def atomic_torch_save(obj: object, path: Path) -> None:
     """``torch.save`` to a temporary file, then rename over ``path``."""
     with atomic_path(path) as tmp:
@@ -232,6 +241,7 @@ def train(
     mirror: str | None = None,
     progress: bool = True,
     on_epoch: Callable[[dict], None] | None = None,
+    data: tuple[Sequence, Sequence] | None = None,
 ) -> Path:
     """Train ``recipe`` into ``run_dir``; return the path of the best state dict.
 
@@ -248,6 +258,10 @@ def train(
         mirror: dataset mirror (see :func:`nucseg_zoo.datasets.load`).
         progress: show a tqdm progress bar.
         on_epoch: called with each epoch's log record.
+        data: ``(training, validation)`` samples (each with ``name``, ``(H, W)`` ``image`` and
+            ``(H, W)`` integer ``labels``) learned from and validated on instead of the recipe's
+            dataset splits, e.g. a lab's own annotated folder (:mod:`nucseg_zoo.training.fine_tune`);
+            the caller ties them to the recipe (its digest guards a resume).
 
     Raises:
         FileExistsError: ``run_dir`` holds an earlier run and neither ``resume`` nor
@@ -291,9 +305,13 @@ def train(
     if averaged is not None and start_epoch > 0:
         averaged.load_state_dict(state["averaged"])
 
-    train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
-    if recipe.train_images is not None:
-        train_samples = training_subset(train_samples, recipe.train_images)
+    if data is None:
+        train_samples = datasets.load(recipe.dataset, recipe.train_split, mirror=mirror)
+        if recipe.train_images is not None:
+            train_samples = training_subset(train_samples, recipe.train_images)
+        val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
+    else:
+        train_samples, val_samples = data
     soft_targets = None
     if recipe.distillation:
         from nucseg_zoo.training.teacher import teacher_probabilities
@@ -304,7 +322,6 @@ def train(
                             targets=kind.training.targets(recipe), soft_targets=soft_targets)
     separate_eval_form = bool(recipe.training_kwargs)
     distillation_weight = recipe.distillation["weight"] if recipe.distillation else 0.0
-    val_samples = datasets.load(recipe.dataset, recipe.validation_split, mirror=mirror)
     val_truths = [sample.labels for sample in val_samples]
     scaler = torch.amp.GradScaler(enabled=precision == "fp16")
 
@@ -312,6 +329,8 @@ def train(
         started = time.perf_counter()
         rng = np.random.default_rng([recipe.seed, epoch])
         model.train()
+        if recipe.freeze_batch_norm:
+            freeze_batch_norm_statistics(model)
         losses = []
         bar = tqdm(range(recipe.steps_per_epoch), desc=f"epoch {epoch + 1}/{recipe.epochs}", disable=not progress)
         for step_in_epoch in bar:

@@ -136,6 +136,12 @@ class Recipe:
     with the decay warmed up as ``min(d, (1 + n) / (10 + n))`` after ``n`` updates
     (:func:`nucseg_zoo.training.loop.ema_decay`).
     Validation, the best checkpoint and the shipped weights are the averaged network's."""
+    freeze_batch_norm: bool = False
+    """Keep the batch-norm layers' running statistics (mean, variance) as they start, normalising
+    training batches with them instead of with the batch's own (their scale and shift still
+    learn): for fine-tuning on a few images, whose crops would otherwise replace the statistics
+    the network learned on its whole training set (as torchvision's detection models freeze
+    batch norm when fine-tuned, ``FrozenBatchNorm2d``)."""
     train_images: tuple[str, ...] | None = None
     """Names of the training split's images to learn from (None: all of them), e.g. a random
     subset for a learning curve (the paper's Fig. 5); part of the recipe's digest, so a

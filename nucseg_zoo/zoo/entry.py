@@ -35,6 +35,7 @@ in, YAML out), so it keeps no comments beyond the header that function writes.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,9 +47,8 @@ from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.normalization import PercentileNormalization
 from nucseg_zoo.postprocessing import KindParams, get_output_kind
 from nucseg_zoo.zoo.architecture import Architecture
-from nucseg_zoo.zoo.registry import zoo_entry_dir
+from nucseg_zoo.zoo.registry import ENTRY_FILE, zoo_entry_dir
 
-ENTRY_FILE = "entry.yaml"
 METRICS_FILE = "metrics.json"
 """The harness's test-split evaluation (``nucseg-zoo evaluate ... --output``), quoted by the cards."""
 VALIDATION_FILE = "validation.json"
@@ -207,8 +207,10 @@ class ZooEntry:
         return read_jsonl(self.dir / self.raw["training_log"])
 
 
-def read_entry(model_id: str) -> ZooEntry:
-    """Read ``zoo/<model_id>/entry.yaml`` and the files it names (``ValueError`` lists the valid ids)."""
+def read_entry(model_id: str | os.PathLike) -> ZooEntry:
+    """Read ``zoo/<model_id>/entry.yaml`` and the files it names; ``model_id`` may also be a
+    local entry folder (:func:`~nucseg_zoo.zoo.registry.zoo_entry_dir`; ``ValueError`` lists
+    the shipped ids)."""
     return load_entry(zoo_entry_dir(model_id))
 
 
