@@ -32,6 +32,8 @@ from nucseg_zoo.metrics import SIZE_BINS, ImageScores, ObjectErrors, object_erro
 from nucseg_zoo.metrics.errors import SizeBins
 
 ATLAS_DIR = "atlas"
+ATLAS_IMAGES = "images"
+"""The subfolder of :data:`ATLAS_DIR` with the test images for display, shared by all entries."""
 PREDICTIONS_DIR = "predictions"
 DISPLAY_PERCENTILES = (0.5, 99.8)
 """Display range of the raw image (percentiles), mapped to 0–255 with gamma :data:`DISPLAY_GAMMA`."""
@@ -197,7 +199,7 @@ def render_atlas(record: ResultRecord, labels_path: str | Path, samples: Iterabl
         errors = object_errors(truth, prediction, samples.size_bins)
         check_errors_match_scores(errors, recorded[sample.name], where=f"{entry_id}, image {sample.name}")
         files[f"{ATLAS_DIR}/{entry_id}/{sample.name}.png"] = _png(overlay(truth, prediction, errors))
-        display = f"{ATLAS_DIR}/images/{sample.name}.webp"
+        display = f"{ATLAS_DIR}/{ATLAS_IMAGES}/{sample.name}.webp"
         if display not in files:
             files[display] = _webp(display_image(sample.image))
         images.append(AtlasImage(sample.name, recorded[sample.name], truth.shape))

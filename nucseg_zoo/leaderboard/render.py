@@ -32,13 +32,13 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 import yaml
 
 from nucseg_zoo._atomic import atomic_path
-from nucseg_zoo.leaderboard.atlas import ATLAS_DIR, PREDICTIONS_DIR, predictions_path, render_atlas
+from nucseg_zoo.leaderboard.atlas import ATLAS_DIR, ATLAS_IMAGES, PREDICTIONS_DIR, predictions_path, render_atlas
 from nucseg_zoo.leaderboard.records import ResultRecord, Track, read_results, read_track
 from nucseg_zoo.metrics import SIZE_BINS
 
@@ -304,11 +304,14 @@ def render_atlases(records: Sequence[ResultRecord], labels: dict[str, Path], *, 
     return files
 
 
-def render_folder_atlases(folder: str | Path, *, mirror: str | None = None) -> dict[str, bytes]:
-    """The error atlas files of every entry of the leaderboard in ``folder`` with stored predictions."""
+def render_folder_atlases(folder: str | Path, *, mirror: str | None = None,
+                          entries: Collection[str] | None = None) -> dict[str, bytes]:
+    """The error atlas files of every entry of the leaderboard in ``folder`` with stored
+    predictions (``entries``: of those ids only)."""
     folder = Path(folder)
+    ids = [entry_id for entry_id in atlas_ids(folder) if entries is None or entry_id in entries]
     return render_atlases(read_results(folder / "results"),
-                          {entry_id: predictions_path(folder, entry_id) for entry_id in atlas_ids(folder)},
+                          {entry_id: predictions_path(folder, entry_id) for entry_id in ids},
                           track=read_track(folder), mirror=mirror)
 
 
@@ -356,7 +359,8 @@ def _same_file(name: str, current: bytes, fresh: bytes) -> bool:
     return old.shape == new.shape and bool((old == new).all())
 
 
-def stale_pages(folder: str | Path, *, atlases: bool = False, mirror: str | None = None) -> list[str]:
+def stale_pages(folder: str | Path, *, atlases: bool = False, mirror: str | None = None,
+                atlas_entries: Collection[str] | None = None) -> list[str]:
     """Generated files in ``folder`` that differ from a fresh rendering (empty: up to date).
 
     The SVG figures are compared only when the committed page was drawn by the installed
@@ -364,18 +368,23 @@ def stale_pages(folder: str | Path, *, atlases: bool = False, mirror: str | None
     numbers are always compared. With ``atlases`` the error atlases are re-rendered from
     the stored predictions and the dataset (``mirror``) and compared too: pages by text,
     pictures as :func:`_same_file` says; an atlas file nobody generates any more is stale.
+    ``atlas_entries`` limits that to the atlases of those entry ids (and the test images they
+    share), for a quicker check of one or two (``nucseg-zoo leaderboard --check`` checks all).
     """
     import matplotlib
 
     stale = []
     if atlases:
-        fresh_files = render_folder_atlases(folder, mirror=mirror)
+        fresh_files = render_folder_atlases(folder, mirror=mirror, entries=atlas_entries)
         for name, fresh in fresh_files.items():
             path = Path(folder) / name
             if not path.is_file() or not _same_file(name, path.read_bytes(), fresh):
                 stale.append(name)
         atlas_root = Path(folder) / ATLAS_DIR
         for path in sorted(atlas_root.rglob("*")) if atlas_root.is_dir() else ():
+            if atlas_entries is not None and path.relative_to(atlas_root).parts[0].removesuffix(".html") \
+                    not in {*atlas_entries, ATLAS_IMAGES}:
+                continue  # another entry's atlas, not checked here
             if path.is_file() and path.relative_to(folder).as_posix() not in fresh_files:
                 stale.append(path.relative_to(folder).as_posix())
     for name, fresh in render(folder).items():
