@@ -144,8 +144,10 @@ def test_fine_tuned_entry_records_what_it_learned_and_its_held_out_scores_are_ri
     assert tuned.improved == (fine.average_f1 > start.average_f1)
 
     card = (entry_dir / "README.md").read_text()
-    verdict = "is above the starting model" if tuned.improved else "is NOT above"
+    verdict = "scores above the starting model" if tuned.improved else "scores NOT above"
     assert "## Fine-tuning" in card and verdict in card
+    assert "1 held-out image is too few to tell which model is better" in card
+    assert f"## Training of the starting model ({BASE})" in card
     assert f"| fine-tuned | {record['fine_tuned']['average_f1']:.3f} |" in card
     assert "## Test-split metrics" not in card  # it was scored on the held-out images only
 
@@ -178,7 +180,9 @@ def test_cli_fine_tunes_segments_evaluates_and_packages_the_entry(annotated, tmp
     assert cli_main(["train", BASE, "--images", str(images), "--labels", str(labels), "--out", str(out),
                      "--steps", "4", "--epochs", "2", "--batch-size", "2", "--id", "lab-a"]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == str(out) and "held-out average F1" in captured.err
+    assert captured.out.strip() == str(out)
+    assert "average F1 on the 1 held-out image: unet-bbbc039-fast (start)" in captured.err
+    assert "1 image is too few to tell which model is better on your screen" in captured.err
     assert read_entry(out).id == "lab-a"
 
     assert cli_main(["segment", str(out), str(images), "--out", str(tmp_path / "seg")]) == 0
@@ -201,9 +205,9 @@ def test_an_earlier_fine_tuning_is_never_overwritten_without_being_asked(annotat
             "--steps", "2", "--epochs", "1", "--batch-size", "2"]
     assert cli_main(args) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    _fails(args, capsys, "pass --resume to continue it, or --overwrite")
+    _fails(args, capsys, "pass --resume \\(resume=True\\) to continue it, or --overwrite")
     _fails([*args[:-6], "--steps", "4", "--epochs", "1", "--batch-size", "2", "--resume"], capsys,
-           "had other recipe_sha256, steps")
+           "the run being resumed had other steps 2 \\(now 4\\); resume with the same folder and options")
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert cli_main([*args, "--resume"]) == 0  # finished: resuming changes nothing it learned
     assert (out / "weights.pt").read_bytes() == before["weights.pt"]
@@ -215,12 +219,15 @@ def test_an_earlier_fine_tuning_is_never_overwritten_without_being_asked(annotat
     _fails([*args[:7], str(other), *args[8:]], capsys, "not a fine-tuning of a zoo model")
     assert (other / "notes.txt").read_text() == "mine"
     _fails([*args[:7], str(images), *args[8:]], capsys, "is the input folder")
+    _fails([*args[:7], str(images / "model"), *args[8:]], capsys, "is inside the input folder")
+    assert not (images / "model").exists()
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--member", "1"], "--member does not apply to fine-tuning"),
     (["--export"], "--export does not apply"),
-    (["--id", "bad.id"], "entry id 'bad.id'"),
+    (["--id", "bad.id"], "entry id 'bad.id': use ASCII letters"),
+    (["--id", "unet-bbbc039"], "entry id 'unet-bbbc039' is a shipped zoo model's"),
     (["--holdout", "1.5"], "fraction in \\(0, 1\\)"),
     (["--steps", "10", "--epochs", "3"], "multiple of the epochs"),
     (["--batch-size", "0"], "batch size must be at least 1"),
@@ -250,7 +257,7 @@ def test_the_card_says_when_fine_tuning_did_not_help(tuned, tmp_path):
     record["fine_tuned"]["average_f1"] = record["starting_model"]["average_f1"] - 0.01
     (copy / F.RESULT_FILE).write_text(json.dumps(record))
     card = write_zoo_card(copy)
-    assert "is NOT above: use the starting model, or annotate more images" in card
+    assert "scores NOT above: use the starting model, or annotate more images" in card
     assert f'nucseg_zoo.load_model("{copy.resolve()}")' in card  # a local entry is named by its folder
     assert not F.FineTuneResult(copy, record).improved
 
@@ -273,3 +280,15 @@ def test_committed_fine_tuning_experiment_is_the_seeded_draws_of_its_imaging_set
         assert (run["n_training_images"], run["n_held_out_images"]) == (len(train), len(held))
         assert 0.0 <= run["validation"]["average_f1"] <= run["validation"]["f1_at_0.5"] <= 1.0
     assert experiment.FIGURE.is_file()  # its table on the fine-tuning page: test_docs's stale_docs
+
+
+def test_binary_masks_are_refused_as_training_labels(annotated, tmp_path):
+    """Critic's report: 0/1 masks trained a model of one "nucleus" per image (median diameter 209 px)."""
+    images, labels = annotated
+    binary = tmp_path / "binary"
+    binary.mkdir()
+    for path in labels.iterdir():
+        tifffile.imwrite(binary / path.name, (tifffile.imread(path) > 0).astype(np.uint8))
+    with pytest.raises(ValueError, match="fine-tuning needs instance labels \\(a different value for each nucleus\\)"):
+        F.fine_tune(BASE, images, binary, tmp_path / "entry", steps=2, epochs=1)
+    assert not (tmp_path / "entry").exists()

@@ -5,6 +5,7 @@ empty list leaves the section out."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nucseg_zoo._text import count
@@ -315,7 +316,9 @@ def training(facts: CardFacts, target: CardTarget) -> list[str]:
     """``## Training``: data, recipe, hardware, stages and the shipped epochs (from the training log)."""
     records, recipe = facts.training_log, facts.recipe
     trained_by = _shipped_version(records, recipe)
-    lines = ["## Training", _data_line(facts), _recipe_line(facts, trained_by)]
+    heading = "## Training" if facts.fine_tuning is None else \
+        f"## Training of the starting model ({facts.fine_tuning['record']['starting_model']['id']})"
+    lines = [heading, _data_line(facts), _recipe_line(facts, trained_by)]
     if records:
         current = [r for r in records if r.get("recipe_version", recipe.version) == trained_by]
         lines += [
@@ -421,6 +424,17 @@ def _not_evaluated(facts: CardFacts) -> list[str]:
             f"split yet (`zoo/{facts.entry.id}/metrics.json` is missing).", ""]
 
 
+FEW_HELD_OUT = 5
+"""Below this many held-out images a fine-tuned entry's card and ``train`` say that the held-out
+scores cannot rank it against its starting model."""
+
+
+def _folder_shown(path: str) -> str:
+    """A folder as a card shows it: its last two path components (no one's home directory in a
+    package that is shared)."""
+    return "/".join(Path(path).parts[-2:])
+
+
 def fine_tuning(facts: CardFacts, target: CardTarget) -> list[str]:
     """``## Fine-tuning``: what a fine-tuned entry learned from, and its held-out scores next to
     the starting model's (empty for other entries)."""
@@ -431,19 +445,22 @@ def fine_tuning(facts: CardFacts, target: CardTarget) -> list[str]:
     held = count(record["n_held_out_images"], "held-out image")
     verdict = ("above" if tuned["average_f1"] > start["average_f1"] else
                "NOT above: use the starting model, or annotate more images")
+    few = (f" — {held} {'is' if record['n_held_out_images'] == 1 else 'are'} too few to tell which model is "
+           "better on the screen" if record["n_held_out_images"] < FEW_HELD_OUT else "")
     return [
         "## Fine-tuning", "",
         f"Fine-tuned from zoo model `{start['id']}` (weights sha256 `{start['weights_sha256'][:12]}…`) by "
         f"`nucseg-zoo train {start['id']} --images ... --labels ... --out ...` on "
         f"{count(record['n_training_images'], 'annotated image')} ({record['n_training_nuclei']:,} nuclei) of "
-        f"`{plan['images']}`; {held} (seed {plan['seed']}) chose the best of {plan['epochs']} epochs "
+        f"`{_folder_shown(plan['images'])}`; {held} (seed {plan['seed']}) chose the best of {plan['epochs']} epochs "
         f"(epoch {record['best_epoch']}) and tuned the postprocessing. {plan['steps']} Adam steps (peak rate "
         f"{plan['learning_rate']:g}) of {plan['batch_size']} random {plan['crop_size']}² crops with the starting "
         f"recipe's targets and augmentation, in {record['precision']} on {record['device']} ({record['cpu']}): "
-        f"{record['training_seconds']:.0f} s of training, {record['seconds']:.0f} s in all."
+        f"{record['training_seconds']:.0f} s of training, {record['seconds']:.0f} s in all"
+        + (" (over several calls: resumed)." if record.get("resumed") else ".")
         + _diameter_sentence(facts), "",
-        f"On the {held}, the fine-tuned model is {verdict} the starting model "
-        f"(each with its own postprocessing):", "",
+        f"On the {held}, the fine-tuned model scores {verdict} the starting model "
+        f"(each with its own postprocessing){few}:", "",
         "| model | average F1 | F1 at IoU 0.5 | missed at 0.7 | extra objects |",
         "| --- | --- | --- | --- | --- |",
         *(f"| {name} | {row['average_f1']:.3f} | {row['f1_at_0.5']:.3f} | {row['missed_at_0.7']:.1%} | "
@@ -522,8 +539,8 @@ def intended_use(facts: CardFacts, target: CardTarget) -> list[str]:
     norm, dataset = facts.entry.normalization, facts.dataset
     tiny = dataset.size_bins["tiny"][1]
     clip = ", then clipped to the range of the training images" if norm.clip else ""
-    fine_tuned = ([f"* Fine-tuned on images of `{facts.fine_tuning['recipe']['images']}`: intended for images "
-                   "like those (the rest of this section describes the starting model)."]
+    fine_tuned = ([f"* Fine-tuned on images of `{_folder_shown(facts.fine_tuning['recipe']['images'])}`: intended "
+                   "for images like those (the rest of this section describes the starting model)."]
                   if facts.fine_tuning else [])
     return [
         "## Intended use and known failure modes",

@@ -5,6 +5,7 @@ fine-tune a zoo model on an annotated folder into a local zoo entry (:mod:`nucse
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --export: replace the entry's trained weights and results (git history keeps "
                              "the earlier ones); without it an export that would change them is refused")
     own = parser.add_argument_group(
-        "fine-tuning on your own annotated images (docs/fine-tuning.md)",
+        "fine-tuning on your own annotated images (docs/tutorials/fine-tune.md)",
         "--images DIR [--labels DIR] --out ENTRY_DIR fine-tunes MODEL_ID on the folder and writes a local zoo entry "
         "that load_model, segment, evaluate and package accept")
     own.add_argument("--images", type=Path, help="folder of annotated images (TIFF/PNG)")
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _fine_tune(args: argparse.Namespace) -> int:
     """``--images``: fine-tune MODEL_ID on the folder into the entry folder ``--out``."""
+    from nucseg_zoo.cards.sections import FEW_HELD_OUT
     from nucseg_zoo.training import fine_tune as F
 
     given = [f"--{name.replace('_', '-')}" for name in TRAINING_ONLY if getattr(args, name) not in (None, False)]
@@ -88,18 +90,28 @@ def _fine_tune(args: argparse.Namespace) -> int:
                "batch_size": args.batch_size, "seed": args.seed, "entry_id": args.entry_id}
     result = F.fine_tune(args.model_id, args.images, args.labels or args.images, args.out, device=args.device,
                          precision=args.precision, channel=args.channel, plane=args.plane, time_point=args.time,
-                         resume=args.resume, overwrite=args.overwrite,
-                         on_epoch=lambda record: print(record, file=sys.stderr),
+                         resume=args.resume, overwrite=args.overwrite, on_epoch=_print_epoch,
                          **{key: value for key, value in options.items() if value is not None})
     record = result.record
     start, tuned = record["starting_model"], record["fine_tuned"]
-    print(f"held-out average F1 ({record['scored_on']}): {start['id']} {start['average_f1']:.3f}, fine-tuned "
-          f"{tuned['average_f1']:.3f}" + ("" if result.improved else
-                                          " - fine-tuning did not help; keep the starting model or annotate more")
-          + f"; {record['seconds']:.0f} s in all\nlocal zoo entry written (model card: "
-          f"{result.entry_dir / 'README.md'}); use it as nucseg-zoo segment {result.entry_dir} ...", file=sys.stderr)
+    held = record["n_held_out_images"]
+    print(f"average F1 on the {held} held-out image{'s' if held > 1 else ''}: {start['id']} (start) "
+          f"{start['average_f1']:.3f}, fine-tuned {tuned['average_f1']:.3f}"
+          + ("" if result.improved else " - fine-tuning did not help here")
+          + (f"; {held} image{'s are' if held > 1 else ' is'} too few to tell which model is better on your screen: "
+             "score both on more annotated images (nucseg-zoo evaluate MODEL --images DIR --labels DIR)"
+             if held < FEW_HELD_OUT else "")
+          + f"\n{record['seconds']:.0f} s in all; local zoo entry written (model card: "
+          f"{result.entry_dir / 'README.md'}); segment with it: nucseg-zoo segment "
+          f"{shlex.quote(str(result.entry_dir))} IMAGES... --out DIR", file=sys.stderr)
     print(result.entry_dir)
     return 0
+
+
+def _print_epoch(record: dict) -> None:
+    """One line per fine-tuning epoch on stderr."""
+    print(f"epoch {record['epoch']}: training loss {record['train_loss']:.4f}, held-out average F1 "
+          f"{record['validation_average_f1']:.3f} (default postprocessing), {record['seconds']:.0f} s", file=sys.stderr)
 
 
 def _train_recipe(args: argparse.Namespace) -> int:

@@ -762,16 +762,26 @@ def _block_zoo_models(docs: _DocsData, page: str) -> list[str]:
     return _md_table_dashes(["id", "name", "architecture", "parameters", "halo", "output kind", "license"], rows)
 
 
+def _experiment(docs: _DocsData, name: str) -> dict[str, Any] | None:
+    """The committed results ``validation/<name>`` of an experiment script, or None before it ran."""
+    path = docs.root / "validation" / name
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _not_measured(script: str) -> list[str]:
+    """A block's text before its experiment ``validation/experiments/<script>.py`` has run."""
+    return [f"Not measured yet (`python validation/experiments/{script}.py`)."]
+
+
 DIAMETER_GAIN_FILE = "experiments/diameter_gain.json"
 """``validation/experiments/diameter_gain.py``'s results, relative to the leaderboard folder."""
 
 
 def _block_results_diameter_gain(docs: _DocsData, page: str) -> list[str]:
     """What giving each BBBC039 model the images' nucleus size gains (``diameter_gain.py``)."""
-    path = docs.root / "validation" / DIAMETER_GAIN_FILE
-    if not path.is_file():
-        return ["Not measured yet (`python validation/experiments/diameter_gain.py`)."]
-    data = json.loads(path.read_text())
+    data = _experiment(docs, DIAMETER_GAIN_FILE)
+    if data is None:
+        return _not_measured("diameter_gain")
     low, middle, high = data["image_diameters_px"]
 
     def scores(part: dict | None) -> str:
@@ -805,16 +815,70 @@ def _block_results_diameter_gain(docs: _DocsData, page: str) -> list[str]:
             "", "The estimate, against each image's ground-truth diameter: " + "; ".join(estimates) + "."]
 
 
+TRANSFER_FILE = "experiments/transfer.json"
+"""``validation/experiments/transfer.py``'s results, relative to the leaderboard folder."""
+
+
+def _block_results_transfer(docs: _DocsData, page: str) -> list[str]:
+    """The paper's Fig. 6 with DSB2018-fluo (``transfer.py``): the matrix, and its two findings beside ours."""
+    data = _experiment(docs, TRANSFER_FILE)
+    if data is None:
+        return _not_measured("transfer")
+    tests = data["test_sets"]
+
+    def cell(row: dict, test: str) -> str:
+        if not row["scores"]:
+            return "–"
+        score = row["scores"][test]
+        return f"{score['average_f1']:.3f} / {100 * score['missed_at_0.7']:.1f} %"
+
+    rows = [[row["method"] + (f" (`{row['entry']}`)" if row["entry"] else ""), row["trained_on_name"],
+             *(cell(row, test) for test in tests)] for row in data["rows"]]
+    by = {(row["method"], row["trained_on"]): row["scores"] for row in data["rows"] if row["scores"]}
+    cp = by[("CellProfiler advanced", "each")]
+    fast_other = by[("fast U-Net", "dsb2018-fluo")]["bbbc039"]["average_f1"]
+    fast_same = by[("fast U-Net", "bbbc039")]["bbbc039"]["average_f1"]
+    fast_dsb = by[("fast U-Net", "dsb2018-fluo")]["dsb2018-fluo"]["average_f1"]
+
+    def versus(value: float, reference: float, name: str) -> str:
+        return f"{abs(value - reference):.3f} {'above' if value > reference else 'below'} {name}"
+
+    bbbc_on_dsb = [(method, by[(method, "bbbc039")]["dsb2018-fluo"]["average_f1"]) for method in ("U-Net", "fast U-Net")]
+    trained = data["trained"]
+    recipe = trained["recipe"]
+    why_not = "; ".join(f"{row['method']} trained on {row['trained_on_name']}: {row['why_not']}"
+                        for row in data["rows"] if not row["scores"])
+    return [
+        "Average F1 / missed at IoU 0.7 on each test split (the BBBC039-trained models and the baselines: the "
+        "leaderboards' evaluations; CellProfiler advanced with parameters tuned on each set's own training split). "
+        f"The DSB2018-fluo-trained fast U-Net learned from scratch: {recipe['epochs'] * recipe['steps_per_epoch']:,} "
+        f"steps of {recipe['batch_size']} crops of {recipe['crop_size']} px, epoch {trained['best_epoch']} chosen "
+        f"and the postprocessing tuned on DSB2018-fluo validation, in {trained['precision']} on {trained['cpu']}. "
+        f"{why_not}.", "",
+        *_md_table_dashes(["model", "trained on", *(f"{name} test" for name in tests.values())], rows), "",
+        "| the paper (Van Valen's set as the diverse one) | here (DSB2018-fluo as the diverse one) |",
+        "| --- | --- |",
+        "| a U-Net trained on the diverse set transfers to BBBC039: better than CellProfiler there, comparable to "
+        "the U-Net trained on BBBC039 | the DSB2018-fluo-trained fast U-Net scores "
+        f"{fast_other:.3f} on BBBC039 test: {versus(fast_other, cp['bbbc039']['average_f1'], 'CellProfiler advanced')}"
+        f", {versus(fast_other, fast_same, 'the BBBC039-trained fast U-Net')} |",
+        "| a U-Net trained on BBBC039 fails to improve on the diverse set over CellProfiler adapted to it | on "
+        "DSB2018-fluo test, " + "; ".join(
+            f"the BBBC039-trained {method} scores {value:.3f}: "
+            f"{versus(value, cp['dsb2018-fluo']['average_f1'], 'CellProfiler advanced tuned on DSB2018-fluo')}, "
+            f"{versus(value, fast_dsb, 'the DSB2018-fluo-trained fast U-Net')}" for method, value in bbbc_on_dsb) + " |",
+    ]
+
+
 FINE_TUNING_FILE = "experiments/fine_tuning.json"
 """``validation/experiments/fine_tuning.py``'s results, relative to the leaderboard folder."""
 
 
 def _block_fine_tuning(docs: _DocsData, page: str) -> list[str]:
     """How many annotated images fine-tuning a zoo model takes to beat it (``fine_tuning.py``)."""
-    path = docs.root / "validation" / FINE_TUNING_FILE
-    if not path.is_file():
-        return ["Not measured yet (`python validation/experiments/fine_tuning.py`)."]
-    data = json.loads(path.read_text())
+    data = _experiment(docs, FINE_TUNING_FILE)
+    if data is None:
+        return _not_measured("fine_tuning")
     start = data["starting_model"]["validation"]
     given = data["starting_model"]["validation_with_diameter"]
     rows = []
@@ -847,6 +911,7 @@ DOCS_BLOCKS = {
     "results-costs": _block_results_costs,
     "results-training-set-size": _block_results_training_set_size,
     "results-diameter-gain": _block_results_diameter_gain,
+    "results-transfer": _block_results_transfer,
     "fine-tuning": _block_fine_tuning,
     "datasets": _block_datasets,
     "size-bins": _block_size_bins,

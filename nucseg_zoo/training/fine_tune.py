@@ -30,6 +30,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +46,7 @@ from nucseg_zoo.datasets.folder import folder_fingerprint, from_folder
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.hardware import describe_cpu
 from nucseg_zoo.metrics import DatasetScores, score_image, summarize
+from nucseg_zoo.metrics.binary_masks import BinaryMaskWarning
 from nucseg_zoo.training.diameters import nucleus_diameter_record
 from nucseg_zoo.training.loop import build_model, recipe_output_kind, train, validation_predictions, validation_summary
 from nucseg_zoo.training.recipe import Recipe, read_recipe
@@ -52,6 +54,7 @@ from nucseg_zoo.training.samples import LoadedSample, load_samples
 from nucseg_zoo.training.tuning import tune_params
 from nucseg_zoo.zoo.entry import ENTRY_FILE, ZooEntry, entry_yaml_text, read_entry
 from nucseg_zoo.zoo.model import ZooModel
+from nucseg_zoo.zoo.registry import list_models
 
 RECIPE_FILE = "fine_tuning.yaml"
 RESULT_FILE = "fine_tuning.json"
@@ -63,7 +66,7 @@ HOLDOUT_FRACTION = 0.2
 """Share of the folder's images held out by default (at least one)."""
 STEPS = 300
 """Default optimizer steps: on a 2-core CPU about 1 min for unet-bbbc039-fast and 7 min for
-unet-bbbc039 (bf16, batches of 8 crops of 128 px; ``docs/fine-tuning.md`` has the measured times)."""
+unet-bbbc039 (bf16, batches of 8 crops of 128 px; ``docs/tutorials/fine-tune.md`` has measured times)."""
 EPOCHS = 3
 """The steps are split into this many epochs; the held-out images choose the best."""
 CROP_SIZE = 128
@@ -73,6 +76,9 @@ BATCH_SIZE = 8
 LEARNING_RATE = 3e-4
 """Adam's peak rate, warmed up over 20 steps and cosine-decayed to 1e-5 (the rate of the zoo's
 own fine-tuning stages, e.g. unet-bbbc039-fast's recipe versions 3-5)."""
+
+_LONG = ("folder_sha256", "recipe_sha256", "training_images", "held_out_images")
+"""Keys of ``fine_tuning.yaml`` named, not shown, when a resume finds them changed."""
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,59}")
 """An entry id: it goes into the bioimage.io package's name, which allows letters, digits, ``_-+ ()``."""
@@ -161,6 +167,12 @@ def fine_tuning_recipe(base: Recipe, *, base_sha256: str, base_id: str, crop_siz
         distillation=None, weight_averaging=None, freeze_batch_norm=True, train_images=tuple(train_images))
 
 
+def _read_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The fine-tuning run's epoch records (none before its first epoch)."""
+    path = run_dir / "log.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
 def _summary_record(summary: DatasetScores) -> dict[str, Any]:
     return {"average_f1": round(summary.average_f1, 4), "f1_at_0.5": round(summary.f1[0.5], 4),
             "missed_at_0.7": round(summary.error_rate, 4), "extra_objects": summary.extra_objects}
@@ -171,8 +183,9 @@ def _check_out(out: Path, *, resume: bool, overwrite: bool, inputs: Sequence[Pat
     (and that only with ``resume`` or ``overwrite``)."""
     resolved = out.resolve()
     for folder in inputs:
-        if resolved == folder:
-            raise ValueError(f"--out {out} is the input folder {folder}: the entry needs a folder of its own")
+        if resolved == folder or resolved.is_relative_to(folder):
+            raise ValueError(f"--out {out} is {'the input folder' if resolved == folder else 'inside the input folder'} "
+                             f"{folder}: the entry needs a folder of its own, outside the annotated images")
     if not out.exists():
         return
     if not out.is_dir():
@@ -183,8 +196,8 @@ def _check_out(out: Path, *, resume: bool, overwrite: bool, inputs: Sequence[Pat
         raise FileExistsError(f"{out} holds files that are not a fine-tuning of a zoo model; choose a new or empty "
                               "folder for the entry (nothing in it is overwritten)")
     if not (resume or overwrite):
-        raise FileExistsError(f"{out} holds an earlier fine-tuning ({RECIPE_FILE}): pass --resume to continue it, "
-                              "or --overwrite to replace it")
+        raise FileExistsError(f"{out} holds an earlier fine-tuning ({RECIPE_FILE}): pass --resume (resume=True) to "
+                              "continue it, or --overwrite (overwrite=True) to replace it")
 
 
 def fine_tune(model_id: str | os.PathLike, images: str | os.PathLike, labels: str | os.PathLike,
@@ -244,11 +257,22 @@ def fine_tune(model_id: str | os.PathLike, images: str | os.PathLike, labels: st
     if not base.trained:
         raise ValueError(f"zoo model {base.id} has no trained weights to start from")
     out = Path(out)
+    entry_id_given = entry_id is not None
     entry_id = entry_id or out.resolve().name
     if not _ID.fullmatch(entry_id):
-        raise ValueError(f"entry id {entry_id!r}: use letters, digits, '_' and '-' (at most 60), "
-                         "starting with a letter or digit (pass --id)")
-    folder = from_folder(images, labels, channel=channel, plane=plane, time=time_point)
+        raise ValueError(f"entry id {entry_id!r}: use ASCII letters, digits, '_' and '-' (at most 60), starting "
+                         "with a letter or digit" + ("" if entry_id_given else " (the --out folder's name is the "
+                                                      "default; pass --id / entry_id= to choose another)"))
+    if entry_id in list_models():
+        raise ValueError(f"entry id {entry_id!r} is a shipped zoo model's: choose another (--id / entry_id=), so that "
+                         "the fine-tuned model and its package are not taken for the shipped one")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", BinaryMaskWarning)  # fine-tuning on them would teach one object per image
+        try:
+            folder = from_folder(images, labels, channel=channel, plane=plane, time=time_point)
+        except BinaryMaskWarning as warning:
+            raise ValueError(f"{warning}; fine-tuning needs instance labels (a different value for each nucleus): "
+                             "label the mask's connected nuclei first, e.g. skimage.measure.label") from None
     _check_out(out, resume=resume, overwrite=overwrite,
                inputs=[Path(images).resolve(), Path(labels).resolve()])
     samples = load_samples(folder)
@@ -272,19 +296,23 @@ def fine_tune(model_id: str | os.PathLike, images: str | os.PathLike, labels: st
             "learning_rate": learning_rate, "recipe_sha256": recipe.digest()}
     if resume and (out / RECIPE_FILE).is_file():
         earlier = yaml.safe_load((out / RECIPE_FILE).read_text())
-        differs = sorted(key for key in plan if earlier.get(key) != plan[key])
+        differs = [key for key in plan if earlier.get(key) != plan[key]]
         if differs:
-            raise ValueError(f"{out / RECIPE_FILE}: the run being resumed had other {', '.join(differs)}; "
-                             "resume with the same folder and options, or pass --overwrite")
+            shown = [f"{key} {earlier.get(key)!r} (now {plan[key]!r})" if key not in _LONG else
+                     {"folder_sha256": "the folder's files", "recipe_sha256": "the training recipe"}.get(key, key)
+                     for key in differs if key != "recipe_sha256" or differs == ["recipe_sha256"]]
+            raise ValueError(f"{out / RECIPE_FILE}: the run being resumed had other {'; '.join(shown)}; resume with "
+                             "the same folder and options, or pass --overwrite (overwrite=True) to start again")
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(out / RECIPE_FILE, "# nucseg-zoo fine-tuning of a zoo model on an annotated folder "
                           "(nucseg_zoo/training/fine_tune.py)\n" + yaml.safe_dump(plan, sort_keys=False))
 
     run_dir = out / RUN_DIR
+    earlier_records = len(_read_log(run_dir)) if resume else 0
     best = train(recipe, run_dir, device=device, precision=precision, resume=resume, overwrite=overwrite or not resume,
                  init_weights=base.weights_path, progress=progress, on_epoch=on_epoch,
                  data=(train_samples, held_samples))
-    log = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines() if line.strip()]
+    log = _read_log(run_dir)
 
     # the postprocessing, tuned on the held-out images (fp32, as the harness and the packages run)
     torch_device = torch.device(device)
@@ -307,7 +335,9 @@ def fine_tune(model_id: str | os.PathLike, images: str | os.PathLike, labels: st
         "n_training_nuclei": diameter["n_nuclei"],
         "best_epoch": max(log, key=lambda r: r["validation_average_f1"])["epoch"] if log else None,
         "training_seconds": round(sum(r["seconds"] for r in log), 1),
-        "seconds": round(time.perf_counter() - started, 1),
+        # in all: every epoch (of earlier calls too, when resumed) and this call's work around them
+        "seconds": round(sum(r["seconds"] for r in log[:earlier_records]) + time.perf_counter() - started, 1),
+        "resumed": bool(resume and earlier_records),
         "precision": log[-1]["precision"] if log else precision, "device": device, "cpu": describe_cpu(),
     }
     chosen_on = f"{len(held_samples)} held-out image(s) of {folder.dataset.removeprefix('folder:')}"
@@ -327,7 +357,8 @@ def _write_entry(base: ZooEntry, out: Path, entry_id: str, weights: Path, *, pos
     are written, ``entry.yaml`` last (as :func:`nucseg_zoo.zoo.install.install_run`)."""
     raw = yaml.safe_load((base.dir / ENTRY_FILE).read_text())
     raw["id"] = entry_id
-    raw["name"] = f"{base.name} fine-tuned as {entry_id}"
+    root_name = base.raw.get("fine_tuned", {}).get("root_name", base.name)  # of the shipped model it descends from
+    raw["name"] = f"{root_name} fine-tuned"
     raw["description"] = (f"Zoo model {base.id} fine-tuned on {record['n_training_images']} annotated image(s) "
                           f"of {folder_name} (nucseg-zoo train {base.id} --images ...): {base.description}")
     raw["weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_of(weights)}
@@ -336,7 +367,8 @@ def _write_entry(base: ZooEntry, out: Path, entry_id: str, weights: Path, *, pos
     raw["training_log"] = "training_log.jsonl"
     raw["tags"] = list(dict.fromkeys([*raw.get("tags", []), "fine-tuned"]))
     raw["nucleus_diameter"] = diameter
-    raw["fine_tuned"] = {"from": base.id, "from_weights_sha256": base.weights_sha256, "recipe": RECIPE_FILE,
+    raw["fine_tuned"] = {"from": base.id, **({} if base.id in list_models() else {"from_folder": str(base.dir)}),
+                         "from_weights_sha256": base.weights_sha256, "root_name": root_name, "recipe": RECIPE_FILE,
                          "record": RESULT_FILE}
     for key in ("paper", "original_border_px"):  # the starting method's facts, not this model's
         raw.pop(key, None)
