@@ -419,6 +419,8 @@ def _metrics_intro(facts: CardFacts, metrics: dict[str, Any]) -> list[str]:
 
 
 def _not_evaluated(facts: CardFacts) -> list[str]:
+    if facts.fine_tuning is not None:  # scored on its held-out images: the fine-tuning section
+        return []
     return ["## Test-split metrics", "",
             f"Not yet evaluated: the nucseg-zoo harness has not scored this model on the {facts.dataset.name} test "
             f"split yet (`zoo/{facts.entry.id}/metrics.json` is missing).", ""]
@@ -474,8 +476,6 @@ def fine_tuning(facts: CardFacts, target: CardTarget) -> list[str]:
 def metrics_summary(facts: CardFacts, target: CardTarget) -> list[str]:
     """``## Test-split metrics``: the headline numbers next to the paper's (a fine-tuned entry:
     none; its :func:`fine_tuning` section holds its scores)."""
-    if facts.fine_tuning is not None and facts.metrics is None:
-        return []
     metrics = facts.metrics
     if metrics is None:
         return _not_evaluated(facts)
@@ -503,8 +503,6 @@ def metrics_summary(facts: CardFacts, target: CardTarget) -> list[str]:
 
 def metrics_all(facts: CardFacts, target: CardTarget) -> list[str]:
     """``## Test-split metrics``: every number of ``metrics.json``, and the paper's average F1."""
-    if facts.fine_tuning is not None and facts.metrics is None:
-        return []
     metrics = facts.metrics
     if metrics is None:
         return _not_evaluated(facts)

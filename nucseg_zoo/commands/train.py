@@ -59,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-FINE_TUNING_ONLY = ("labels", "holdout", "steps", "epochs", "lr", "batch_size", "seed", "entry_id", "channel", "plane", "time")
+FINE_TUNING_ONLY = ("labels", "holdout", "steps", "epochs", "lr", "batch_size", "seed", "entry_id", "channel", "plane",
+                    "time")
 """Options that apply with --images only."""
 TRAINING_ONLY = ("recipe", "member", "init_from", "mirror", "export", "replace")
 """Options of training a zoo model from its recipe, refused with --images."""

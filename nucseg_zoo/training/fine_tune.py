@@ -42,6 +42,7 @@ import yaml
 
 from nucseg_zoo._atomic import atomic_path, write_text_atomically
 from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.datasets.folder import folder_fingerprint, from_folder
 from nucseg_zoo.devices import check_device
 from nucseg_zoo.hardware import describe_cpu
@@ -53,6 +54,7 @@ from nucseg_zoo.training.recipe import Recipe, read_recipe
 from nucseg_zoo.training.samples import LoadedSample, load_samples
 from nucseg_zoo.training.tuning import tune_params
 from nucseg_zoo.zoo.entry import ENTRY_FILE, ZooEntry, entry_yaml_text, read_entry
+from nucseg_zoo.zoo.install import RUN_LOG
 from nucseg_zoo.zoo.model import ZooModel
 from nucseg_zoo.zoo.registry import list_models
 
@@ -118,8 +120,8 @@ def holdout_split(names: Sequence[str], fraction: float, seed: int) -> tuple[lis
                          f"validation), got {len(names)}")
     n_held = min(len(names) - 1, max(1, round(fraction * len(names))))
     order = np.random.default_rng(seed).permutation(len(names))
-    held = sorted(names[i] for i in order[:n_held])
-    return [name for name in names if name not in set(held)], held
+    held = {names[i] for i in order[:n_held]}
+    return [name for name in names if name not in held], sorted(held)
 
 
 def crop_size_for(samples: Sequence[LoadedSample], step: int, preferred: int = CROP_SIZE) -> int:
@@ -169,11 +171,13 @@ def fine_tuning_recipe(base: Recipe, *, base_sha256: str, base_id: str, crop_siz
 
 def _read_log(run_dir: Path) -> list[dict[str, Any]]:
     """The fine-tuning run's epoch records (none before its first epoch)."""
-    path = run_dir / "log.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    path = run_dir / RUN_LOG
+    return read_jsonl(path) if path.is_file() else []
 
 
-def _summary_record(summary: DatasetScores) -> dict[str, Any]:
+def score_summary(summary: DatasetScores) -> dict[str, Any]:
+    """The scores ``fine_tuning.json`` records of a model on some images: average F1, F1 at IoU
+    0.5 and missed at IoU 0.7 (4 decimals), extra objects."""
     return {"average_f1": round(summary.average_f1, 4), "f1_at_0.5": round(summary.f1[0.5], 4),
             "missed_at_0.7": round(summary.error_rate, 4), "extra_objects": summary.extra_objects}
 
@@ -183,7 +187,7 @@ def _check_out(out: Path, *, resume: bool, overwrite: bool, inputs: Sequence[Pat
     (and that only with ``resume`` or ``overwrite``)."""
     resolved = out.resolve()
     for folder in inputs:
-        if resolved == folder or resolved.is_relative_to(folder):
+        if resolved.is_relative_to(folder):  # the folder itself, or one inside it
             raise ValueError(f"--out {out} is {'the input folder' if resolved == folder else 'inside the input folder'} "
                              f"{folder}: the entry needs a folder of its own, outside the annotated images")
     if not out.exists():
@@ -328,8 +332,8 @@ def fine_tune(model_id: str | os.PathLike, images: str | os.PathLike, labels: st
     starting = ZooModel(base, device=device)
     start = summarize([score_image(s.labels, starting.segment(s.image), name=s.name) for s in held_samples])
     record = {
-        "starting_model": {"id": base.id, "weights_sha256": base.weights_sha256, **_summary_record(start)},
-        "fine_tuned": _summary_record(tuned),
+        "starting_model": {"id": base.id, "weights_sha256": base.weights_sha256, **score_summary(start)},
+        "fine_tuned": score_summary(tuned),
         "scored_on": f"{len(held_samples)} held-out image(s) of {folder.dataset.removeprefix('folder:')}",
         "n_training_images": len(train_samples), "n_held_out_images": len(held_samples),
         "n_training_nuclei": diameter["n_nuclei"],

@@ -41,7 +41,7 @@ from nucseg_zoo.hardware import describe_cpu
 from nucseg_zoo.metrics import score_image, summarize
 from nucseg_zoo.screens.sizes import median_diameter
 from nucseg_zoo.segmenters.rescaled import RescaledSegmenter
-from nucseg_zoo.training.fine_tune import STEPS, fine_tune
+from nucseg_zoo.training.fine_tune import STEPS, fine_tune, score_summary
 
 ROOT = Path(__file__).resolve().parent
 OUT = ROOT / "fine_tuning.json"
@@ -61,9 +61,7 @@ def draw(names: list[str], n: int, repeat: int) -> list[str]:
 
 def scores(segmenter, samples) -> dict:
     """Average F1, F1 at IoU 0.5, missed at 0.7 and extra objects of ``segmenter`` on ``samples``."""
-    summary = summarize([score_image(s.labels, segmenter.segment(s.image), name=s.name) for s in samples])
-    return {"average_f1": round(summary.average_f1, 4), "f1_at_0.5": round(summary.f1[0.5], 4),
-            "missed_at_0.7": round(summary.error_rate, 4), "extra_objects": summary.extra_objects}
+    return score_summary(summarize([score_image(s.labels, segmenter.segment(s.image), name=s.name) for s in samples]))
 
 
 def write_folder(samples, folder: Path) -> None:

@@ -34,6 +34,7 @@ import yaml
 
 from nucseg_zoo._atomic import write_text_atomically
 from nucseg_zoo._hashing import sha256_of
+from nucseg_zoo._io import read_jsonl
 from nucseg_zoo.evaluation import evaluate_source
 from nucseg_zoo.hardware import describe_cpu
 from nucseg_zoo.training.diameters import training_nucleus_diameter
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     trained = {test: summary(evaluate_source(str(entry_dir), dataset=test, split="test", device=args.device,
                                              mirror=mirrors[test]))
                for test in TRACKS}
-    training_log = [json.loads(line) for line in (args.run_dir / "log.jsonl").read_text().splitlines()]
+    training_log = read_jsonl(args.run_dir / "log.jsonl")
     rows = []
     for method, entry_id, trained_on in SHIPPED:
         rows.append({"method": method, "entry": entry_id, "trained_on": trained_on,
